@@ -1,0 +1,259 @@
+#!/usr/bin/env node
+/**
+ * The conformance runner: drives tidemark's public API through scenarios
+ * translated from Spark's own test suites and prints what happened, one JSON
+ * object per case (`npm run conformance -- cases.json`). It reads each
+ * case's fields and never looks at its name.
+ *
+ * @module
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Transform } from 'node:stream';
+import { isTidemarkError } from '../errors.js';
+import { field, schema, Types, type DataType } from '../core/schema.js';
+import type { Row } from '../core/batch.js';
+import { parseOutputMode } from '../core/keyed-state.js';
+import { MemorySource } from '../sources/memory-source.js';
+import { MemorySink } from '../sinks/memory-sink.js';
+import { Watermark } from '../stages/watermark.js';
+import { Window } from '../stages/window.js';
+import { KeyedCount } from '../stages/keyed-count.js';
+import { startQuery, StreamingQueryManager, type StreamingQuery } from '../query/streaming-query.js';
+import type { StreamingQueryProgress } from '../query/progress.js';
+
+/** A scenario's window fields. */
+interface CaseWindow {
+  duration: string;
+  slide?: string | null;
+  startTime?: string | null;
+}
+
+/** The fields of a scenario the runner reads. */
+export interface ConformanceCase {
+  kind: string;
+  name: string;
+  grouping?: 'window' | 'time' | 'key';
+  window?: CaseWindow | null;
+  watermark_delay?: string | null;
+  output_mode?: string;
+  batches?: Array<Array<{ time?: number | null; key?: unknown }>>;
+  restart_before_step?: number[];
+  no_data_batches?: boolean;
+  trigger?: string;
+  input?: Array<{ time_us: number | null }>;
+}
+
+/** What a streaming_aggregation case produced. */
+export interface AggregationResult {
+  name: string;
+  emitted: Row[][];
+  watermark_used_by_step: Array<number | null>;
+  watermark_after_step: Array<number | null>;
+  state_rows_after_step: Array<number | null>;
+  num_rows_dropped_by_watermark: Array<number | null>;
+}
+
+/** What a window_assignment case produced. */
+export interface WindowAssignmentResult {
+  name: string;
+  windows: Array<Array<{ start_us: number; end_us: number }>>;
+  group_counts: Array<{ window_start_us: number; window_end_us: number; count: number }>;
+}
+
+/** A case the runner could not run. */
+export interface CaseError {
+  name: string;
+  error: { code: string; message: string };
+}
+
+function keyType(batches: ConformanceCase['batches']): DataType {
+  const keys = (batches ?? []).flat().map((r) => r.key).filter((k) => k !== null && k !== undefined);
+  if (keys.length > 0 && keys.every((k) => typeof k === 'number' && Number.isInteger(k))) return Types.long;
+  if (keys.length > 0 && keys.every((k) => typeof k === 'number')) return Types.double;
+  if (keys.length > 0 && keys.every((k) => typeof k === 'boolean')) return Types.boolean;
+  return Types.string;
+}
+
+const msToSeconds = (ms: number): number => ms / 1000;
+
+function watermarkSeconds(progress: StreamingQueryProgress | undefined): number | null {
+  const text = progress?.eventTime?.['watermark'];
+  return text === undefined ? null : msToSeconds(Date.parse(text));
+}
+
+/** Runs one `streaming_aggregation` case through MemorySource → Watermark → Window → KeyedCount → MemorySink. */
+export async function runAggregationCase(c: ConformanceCase): Promise<AggregationResult> {
+  const grouping = c.grouping ?? 'window';
+  const hasWatermark = c.watermark_delay !== null && c.watermark_delay !== undefined;
+  const outputMode = parseOutputMode(c.output_mode ?? 'append');
+  const once = c.trigger === 'once';
+  const inputSchema = schema([field('time', Types.timestamp), field('key', keyType(c.batches))]);
+  const checkpointLocation = await mkdtemp(join(tmpdir(), 'tidemark-conformance-'));
+  const manager = new StreamingQueryManager();
+  let source = new MemorySource({ schema: inputSchema });
+  let watermarkStage: Watermark | null = null;
+  const emittedThisStep: Row[] = [];
+  const progressThisStep: StreamingQueryProgress[] = [];
+
+  const start = async (): Promise<StreamingQuery> => {
+    const stages: Transform[] = [];
+    watermarkStage = hasWatermark ? new Watermark({ eventTime: 'time', delay: c.watermark_delay! }) : null;
+    if (watermarkStage !== null) stages.push(watermarkStage);
+    if (grouping === 'window') {
+      if (c.window === null || c.window === undefined) throw new Error('grouping "window" needs a window');
+      stages.push(new Window({ timeColumn: 'time', duration: c.window.duration, slide: c.window.slide ?? null, startTime: c.window.startTime ?? null }));
+    }
+    stages.push(new KeyedCount({ groupBy: grouping === 'window' ? ['window', 'key'] : grouping === 'time' ? ['time', 'key'] : ['key'] }));
+    const sink = new MemorySink();
+    sink.on('batch', (_id: number, rows: Row[]) => emittedThisStep.push(...rows));
+    const query = await startQuery({
+      source,
+      stages,
+      sink,
+      checkpointLocation,
+      outputMode,
+      manager,
+      ...(once ? { trigger: 'once' as const } : {}),
+      ...(c.no_data_batches === undefined ? {} : { noDataMicroBatches: c.no_data_batches }),
+    });
+    source.on('progress', (p: StreamingQueryProgress) => progressThisStep.push(p));
+    return query;
+  };
+
+  const result: AggregationResult = {
+    name: c.name,
+    emitted: [],
+    watermark_used_by_step: [],
+    watermark_after_step: [],
+    state_rows_after_step: [],
+    num_rows_dropped_by_watermark: [],
+  };
+  try {
+    let query: StreamingQuery | null = once ? null : await start();
+    const restarts = new Set(c.restart_before_step ?? []);
+    for (const [step, rows] of (c.batches ?? []).entries()) {
+      if (!once && restarts.has(step)) {
+        await query!.stop();
+        source = source.reopen();
+        query = await start();
+      }
+      emittedThisStep.length = 0;
+      progressThisStep.length = 0;
+      source.addData(rows.map((r) => ({ time: r.time === null || r.time === undefined ? null : r.time * 1000, key: r.key ?? null })));
+      if (once) {
+        source = source.reopen();
+        const run = await start();
+        await run.awaitTermination();
+      } else {
+        await query!.processAllAvailable();
+      }
+      const dataBatch = progressThisStep[0];
+      const lastBatch = progressThisStep[progressThisStep.length - 1];
+      result.emitted.push(emittedThisStep.map((row) => toCaseRow(grouping, row)));
+      result.watermark_used_by_step.push(hasWatermark ? watermarkSeconds(dataBatch) : null);
+      const ws = watermarkStage as Watermark | null;
+      result.watermark_after_step.push(ws === null ? null : msToSeconds(ws.watermarkMs));
+      const lastState = lastBatch?.stateOperators[0];
+      result.state_rows_after_step.push(lastState === undefined ? null : (lastState['numRowsTotal'] as number));
+      const dataState = dataBatch?.stateOperators[0];
+      result.num_rows_dropped_by_watermark.push(hasWatermark && dataState !== undefined ? (dataState['numRowsDroppedByWatermark'] as number) : null);
+    }
+    if (query !== null) await query.stop();
+  } finally {
+    await manager.stopAll();
+    await rm(checkpointLocation, { recursive: true, force: true });
+  }
+  return result;
+}
+
+function toCaseRow(grouping: string, row: Row): Row {
+  if (grouping === 'window') {
+    const w = row['window'] as { start: number; end: number };
+    return { window_start: msToSeconds(w.start), window_end: msToSeconds(w.end), key: row['key'], count: row['count'] };
+  }
+  if (grouping === 'time') return { time: msToSeconds(row['time'] as number), key: row['key'], count: row['count'] };
+  return { key: row['key'], count: row['count'] };
+}
+
+/** Runs one `window_assignment` case: the windows of each row, and the batch `groupBy(window).count()`. */
+export async function runWindowAssignmentCase(c: ConformanceCase): Promise<WindowAssignmentResult> {
+  if (c.window === null || c.window === undefined) throw new Error('a window_assignment case needs a window');
+  const input = c.input ?? [];
+  const inputSchema = schema([field('id', Types.long), field('time', Types.timestamp)]);
+  const rows = input.map((r, id) => ({ id, time: r.time_us === null ? null : BigInt(r.time_us) }));
+  const windowOf = (): Window => new Window({ timeColumn: 'time', duration: c.window!.duration, slide: c.window!.slide ?? null, startTime: c.window!.startTime ?? null });
+  const manager = new StreamingQueryManager();
+  const toUs = (ms: number): number => Math.round(ms * 1000);
+
+  const assigned = new MemorySink();
+  const source1 = new MemorySource({ schema: inputSchema });
+  source1.addData(rows);
+  const q1 = await startQuery({ source: source1, stages: [windowOf()], sink: assigned, trigger: 'availableNow', manager });
+  await q1.awaitTermination();
+  const windows: Array<Array<{ start_us: number; end_us: number }>> = input.map(() => []);
+  for (const row of assigned.rows()) {
+    const w = row['window'] as { start: number; end: number };
+    windows[row['id'] as number]!.push({ start_us: toUs(w.start), end_us: toUs(w.end) });
+  }
+
+  const counted = new MemorySink();
+  const source2 = new MemorySource({ schema: inputSchema });
+  source2.addData(rows);
+  const q2 = await startQuery({
+    source: source2,
+    stages: [windowOf(), new KeyedCount({ groupBy: ['window'] })],
+    sink: counted,
+    outputMode: 'complete',
+    trigger: 'availableNow',
+    manager,
+  });
+  await q2.awaitTermination();
+  const group_counts = counted.rows().map((row) => {
+    const w = row['window'] as { start: number; end: number };
+    return { window_start_us: toUs(w.start), window_end_us: toUs(w.end), count: row['count'] as number };
+  });
+  return { name: c.name, windows, group_counts };
+}
+
+/** Runs every runnable case of a scenario file, in file order; a case that fails yields an error line. */
+export async function* runConformance(cases: readonly ConformanceCase[]): AsyncGenerator<AggregationResult | WindowAssignmentResult | CaseError> {
+  for (const c of cases) {
+    if (c.kind !== 'streaming_aggregation' && c.kind !== 'window_assignment') continue;
+    try {
+      yield c.kind === 'streaming_aggregation' ? await runAggregationCase(c) : await runWindowAssignmentCase(c);
+    } catch (err) {
+      yield { name: c.name, error: { code: isTidemarkError(err) ? err.code : 'ERR_CONFORMANCE_CASE', message: (err as Error).message } };
+    }
+  }
+}
+
+/** Reads a scenario file (`{ cases: [...] }` or a bare array). */
+export async function readCases(path: string): Promise<ConformanceCase[]> {
+  const parsed = JSON.parse(await readFile(path, 'utf8')) as { cases?: ConformanceCase[] } | ConformanceCase[];
+  return Array.isArray(parsed) ? parsed : (parsed.cases ?? []);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const path = argv[0];
+  if (path === undefined || path === '--help' || path === '-h') {
+    process.stderr.write('usage: npm run conformance -- <cases.json>\n');
+    return path === undefined ? 2 : 0;
+  }
+  for await (const line of runConformance(await readCases(path))) process.stdout.write(JSON.stringify(line) + '\n');
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`conformance: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

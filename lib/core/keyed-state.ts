@@ -1,0 +1,197 @@
+/**
+ * Keyed aggregation state and Spark's three output modes
+ * (`StateStoreSaveExec`), free of streams.
+ *
+ * A group is identified by an encoded key string; the state keeps the
+ * group's storage values (to emit them) and its count. The late filter and
+ * eviction compare the group's event time (the window end, or the raw event
+ * time) with the watermark, both inclusive (`<=`), as Spark does.
+ *
+ * @module
+ */
+import { TidemarkError } from '../errors.js';
+
+/** Spark's output modes. */
+export type OutputMode = 'append' | 'update' | 'complete';
+
+/** Parses an output mode name, case-insensitively, with Spark's message. */
+export function parseOutputMode(value: string, option = 'outputMode'): OutputMode {
+  const v = value.toLowerCase();
+  if (v === 'append' || v === 'update' || v === 'complete') return v;
+  throw new TidemarkError(
+    'ERR_INVALID_OPTION',
+    `Unknown output mode ${value}. Accepted output modes are 'append', 'complete', 'update'`,
+    { option },
+  );
+}
+
+/** Spark's `OutputMode.toString`. */
+export function outputModeName(mode: OutputMode): string {
+  return mode === 'append' ? 'Append' : mode === 'update' ? 'Update' : 'Complete';
+}
+
+/** One group in state. */
+export interface GroupEntry {
+  /** Storage values of the grouping columns, in grouping order. */
+  readonly key: readonly unknown[];
+  /** Event time the watermark is compared with (µs); NaN when the grouping has no event time. */
+  readonly eventTimeUs: number;
+  count: number;
+}
+
+/** What one micro-batch did to the state. */
+export interface BatchOutcome {
+  /** Groups written to the sink, in state order. */
+  readonly emitted: readonly GroupEntry[];
+  /** Late partial-aggregate rows dropped (one per late group per batch). */
+  readonly numRowsDroppedByWatermark: number;
+  /** Groups updated by this batch. */
+  readonly numRowsUpdated: number;
+  /** Groups evicted by this batch. */
+  readonly numRowsRemoved: number;
+  /** Groups in state after the batch. */
+  readonly numRowsTotal: number;
+}
+
+/** Checkpointed form: entries in state order. */
+export interface KeyedCountStateSnapshot {
+  readonly entries: ReadonlyArray<readonly [key: readonly unknown[], count: number]>;
+}
+
+/**
+ * Counts per group across micro-batches.
+ *
+ * Per batch: {@link KeyedCountState.beginBatch} with the batch's watermarks,
+ * {@link KeyedCountState.add} per row, {@link KeyedCountState.finishBatch}.
+ */
+export class KeyedCountState {
+  // configuration
+  readonly outputMode: OutputMode;
+  /** False when no grouping column carries a watermark, or in complete mode: nothing is late, nothing is evicted. */
+  readonly watermarkApplies: boolean;
+  readonly #eventTimeOf: (key: readonly unknown[]) => number;
+  // checkpointed
+  readonly #groups = new Map<string, GroupEntry>();
+  // transient (one micro-batch)
+  #watermarkUs = 0;
+  #lateWatermarkUs = 0;
+  readonly #lateGroups = new Set<string>();
+  readonly #updated = new Set<string>();
+
+  constructor(options: {
+    outputMode: OutputMode;
+    /** Whether a grouping column carries the watermark. */
+    hasWatermark: boolean;
+    /** The event time of a group from its key (µs); only called when `hasWatermark`. */
+    eventTimeOf: (key: readonly unknown[]) => number;
+  }) {
+    this.outputMode = options.outputMode;
+    this.watermarkApplies = options.hasWatermark && options.outputMode !== 'complete';
+    this.#eventTimeOf = options.eventTimeOf;
+  }
+
+  /** Groups currently held. */
+  get size(): number {
+    return this.#groups.size;
+  }
+
+  /** Starts a micro-batch: `watermarkMs` evicts, `lateWatermarkMs` (the previous batch's) filters late rows. */
+  beginBatch(watermarkMs: number, lateWatermarkMs: number): void {
+    this.#watermarkUs = watermarkMs * 1000;
+    this.#lateWatermarkUs = lateWatermarkMs * 1000;
+    this.#lateGroups.clear();
+    this.#updated.clear();
+  }
+
+  /** True when a group of event time `eventTimeUs` is late in this batch and must be dropped. */
+  isLate(eventTimeUs: number): boolean {
+    return this.watermarkApplies && eventTimeUs <= this.#lateWatermarkUs;
+  }
+
+  /** Records a late group (counted once per batch, like Spark's partial-aggregate rows). */
+  dropLate(encodedKey: string): void {
+    this.#lateGroups.add(encodedKey);
+  }
+
+  /**
+   * Adds `count` to a group that is not late. Returns false when the group is
+   * unknown, in which case the caller must call {@link KeyedCountState.insert}
+   * (so the key's values are only built for new groups).
+   */
+  increment(encodedKey: string, count: number): boolean {
+    const entry = this.#groups.get(encodedKey);
+    if (entry === undefined) return false;
+    entry.count += count;
+    this.#updated.add(encodedKey);
+    return true;
+  }
+
+  /** Adds a new group. */
+  insert(encodedKey: string, key: readonly unknown[], count: number): void {
+    const eventTimeUs = this.watermarkApplies ? this.#eventTimeOf(key) : NaN;
+    this.#groups.set(encodedKey, { key, eventTimeUs, count });
+    this.#updated.add(encodedKey);
+  }
+
+  /** Ends the micro-batch: emits per the output mode and evicts what the watermark closed. */
+  finishBatch(): BatchOutcome {
+    const emitted: GroupEntry[] = [];
+    let removed = 0;
+    const updated = this.#updated.size;
+    const evicts = this.watermarkApplies;
+    const watermarkUs = this.#watermarkUs;
+    switch (this.outputMode) {
+      case 'complete':
+        for (const entry of this.#groups.values()) emitted.push(entry);
+        break;
+      case 'update':
+        for (const k of this.#updated) emitted.push(this.#groups.get(k)!);
+        if (evicts) {
+          for (const [k, entry] of this.#groups) {
+            if (entry.eventTimeUs <= watermarkUs) {
+              this.#groups.delete(k);
+              removed++;
+            }
+          }
+        }
+        break;
+      case 'append':
+        if (evicts) {
+          for (const [k, entry] of this.#groups) {
+            if (entry.eventTimeUs <= watermarkUs) {
+              this.#groups.delete(k);
+              emitted.push(entry);
+              removed++;
+            }
+          }
+        }
+        break;
+    }
+    const outcome: BatchOutcome = {
+      emitted,
+      numRowsDroppedByWatermark: this.#lateGroups.size,
+      numRowsUpdated: updated,
+      numRowsRemoved: removed,
+      numRowsTotal: this.#groups.size,
+    };
+    this.#lateGroups.clear();
+    this.#updated.clear();
+    return outcome;
+  }
+
+  /** The checkpointed part, in state order. */
+  snapshot(): KeyedCountStateSnapshot {
+    const entries: Array<readonly [readonly unknown[], number]> = [];
+    for (const entry of this.#groups.values()) entries.push([entry.key, entry.count]);
+    return { entries };
+  }
+
+  /** Replaces the state with a snapshot's; `encode` gives the key string of a key's values. */
+  restore(snapshot: KeyedCountStateSnapshot, encode: (key: readonly unknown[]) => string): void {
+    this.#groups.clear();
+    for (const [key, count] of snapshot.entries) {
+      const eventTimeUs = this.watermarkApplies ? this.#eventTimeOf(key) : NaN;
+      this.#groups.set(encode(key), { key, eventTimeUs, count });
+    }
+  }
+}

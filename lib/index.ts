@@ -1,0 +1,26 @@
+/**
+ * tidemark: Spark Structured Streaming's event-time windowed aggregation as
+ * composable Node streams.
+ *
+ * @packageDocumentation
+ */
+export { TidemarkError, isTidemarkError, type TidemarkErrorCode, type ErrorLocation } from './errors.js';
+export * from './core/schema.js';
+export * from './core/batch.js';
+export * from './core/interval.js';
+export * from './core/window.js';
+export * from './core/watermark.js';
+export * from './core/keyed-state.js';
+export * from './protocol.js';
+export { Checkpoint, MIN_BATCHES_TO_RETAIN, type OffsetLogEntry, type CommitLogEntry, type CheckpointRecovery } from './checkpoint/checkpoint.js';
+export { Stage, checkSnapshot, STAGE_HIGH_WATER_MARK, type Checkpointable, type PlanContext } from './stages/stage.js';
+export { Watermark, type WatermarkOptions, type WatermarkState } from './stages/watermark.js';
+export { Window, type WindowOptions } from './stages/window.js';
+export { KeyedCount, type KeyedCountOptions } from './stages/keyed-count.js';
+export { MicroBatchSource, sleep, type MicroBatchSourceOptions, type Offset, type PlanMode, type SourceStatus } from './sources/micro-batch-source.js';
+export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';
+export { Sink, checkSinkPlan, type SinkPlan } from './sinks/sink.js';
+export { MemorySink } from './sinks/memory-sink.js';
+export { parseTrigger, isBounded, DEFAULT_TRIGGER, type Trigger, type TriggerOption } from './query/trigger.js';
+export { buildProgress, type StreamingQueryProgress, type SourceProgress } from './query/progress.js';
+export { StreamingQuery, StreamingQueryManager, startQuery, planQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions } from './query/streaming-query.js';

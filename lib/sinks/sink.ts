@@ -1,0 +1,109 @@
+/**
+ * The base of every sink: an object-mode `Writable` that collects a
+ * micro-batch's rows, writes them when the batch's barrier arrives, then
+ * commits the batch into the run's checkpoint. Idempotent by batch id: a
+ * re-executed batch that the sink already wrote is not written twice.
+ *
+ * @module
+ */
+import { Writable } from 'node:stream';
+import { TidemarkError } from '../errors.js';
+import type { RecordBatch } from '../core/batch.js';
+import type { Schema } from '../core/schema.js';
+import type { OutputMode } from '../core/keyed-state.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import type { BarrierItem, OpenItem, StreamItem } from '../protocol.js';
+
+/** What a sink learns from `open`. */
+export interface SinkPlan {
+  readonly schema: Schema;
+  readonly outputMode: OutputMode;
+  readonly aggregated: boolean;
+  readonly checkpointLocation: string | null;
+}
+
+/** Checks shared by every sink, with Spark's messages. */
+export function checkSinkPlan(plan: SinkPlan): void {
+  if (plan.outputMode === 'complete' && !plan.aggregated) {
+    throw new TidemarkError(
+      'ERR_COMPLETE_WITHOUT_AGGREGATION',
+      'Complete output mode not supported when there are no streaming aggregations on streaming DataFrames/Datasets',
+      { option: 'outputMode' },
+    );
+  }
+}
+
+/** Base class of sinks. */
+export abstract class Sink extends Writable {
+  #checkpoint: Checkpoint | null = null;
+  #plan: SinkPlan | null = null;
+  #rows: RecordBatch[] = [];
+
+  constructor() {
+    super({ objectMode: true, highWaterMark: 8 });
+  }
+
+  /** Spark's sink description (`MemorySink`, `FileSink[/out]`). */
+  abstract get description(): string;
+
+  /** Checks the query against the sink (throws Spark's errors); called by the driver at start and again on `open`. */
+  plan(plan: SinkPlan): void {
+    checkSinkPlan(plan);
+  }
+
+  /** The plan in force, once `open` arrived. */
+  get sinkPlan(): SinkPlan | null {
+    return this.#plan;
+  }
+
+  /** Writes batch `batchId`'s rows durably; returns the number of rows written. Not called for a batch already written. */
+  protected abstract writeBatch(batchId: number, rows: readonly RecordBatch[], plan: SinkPlan): Promise<number>;
+
+  /** Whether batch `batchId` was already written (re-execution after a crash). */
+  protected abstract hasBatch(batchId: number): Promise<boolean>;
+
+  /** Called once on `open`, before any batch. */
+  protected async openSink(_plan: SinkPlan): Promise<void> {}
+
+  override _write(item: StreamItem, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    switch (item.kind) {
+      case 'open':
+        this.#open(item).then(() => callback(), callback);
+        return;
+      case 'rows':
+        this.#rows.push(item.batch);
+        callback();
+        return;
+      case 'barrier':
+        this.#commit(item).then(() => callback(), callback);
+        return;
+      default:
+        callback();
+    }
+  }
+
+  async #open(item: OpenItem): Promise<void> {
+    const plan: SinkPlan = {
+      schema: item.schema,
+      outputMode: item.outputMode ?? 'append',
+      aggregated: item.aggregated,
+      checkpointLocation: item.checkpoint.location,
+    };
+    this.plan(plan);
+    this.#plan = plan;
+    this.#checkpoint = item.checkpoint;
+    await this.openSink(plan);
+  }
+
+  async #commit(barrier: BarrierItem): Promise<void> {
+    const plan = this.#plan;
+    const checkpoint = this.#checkpoint;
+    if (plan === null || checkpoint === null) throw new TidemarkError('ERR_PROTOCOL', `${this.description} received a barrier before 'open'`);
+    const rows = this.#rows;
+    this.#rows = [];
+    let written = 0;
+    if (!(await this.hasBatch(barrier.batchId))) written = await this.writeBatch(barrier.batchId, rows, plan);
+    barrier.progress.sink = { description: this.description, numOutputRows: written };
+    await checkpoint.commit(barrier);
+  }
+}

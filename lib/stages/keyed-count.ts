@@ -1,0 +1,301 @@
+/**
+ * `KeyedCount`: Spark's `groupBy(cols…).count()` on a stream, with the
+ * watermark's late filter and eviction and the three output modes.
+ *
+ * Group by any columns: a `window` column (event-time windows), the raw
+ * event-time column, or no time at all. The column carrying the watermark
+ * (set by a `Watermark` stage upstream, carried onto the window by `Window`)
+ * is the event time of a group.
+ *
+ * @module
+ */
+import { TidemarkError } from '../errors.js';
+import { BatchBuilder, rawValueAt, type Column, type StringDictionary } from '../core/batch.js';
+import { KeyedCountState, outputModeName, parseOutputMode, type GroupEntry, type KeyedCountStateSnapshot, type OutputMode } from '../core/keyed-state.js';
+import { fieldIndex, requireField, simpleString, Types, type Field, type Schema } from '../core/schema.js';
+import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
+import { Stage, checkSnapshot, type PlanContext } from './stage.js';
+
+/** Options of {@link KeyedCount}. */
+export interface KeyedCountOptions {
+  /** Grouping columns, in output order (Spark's `groupBy(col("action"), window(...))` is `['action', 'window']`). */
+  groupBy: readonly string[];
+  /** Output mode; defaults to the query's, or `'append'` (Spark's default). */
+  outputMode?: OutputMode | 'Append' | 'Update' | 'Complete';
+  /** Name of the count column. */
+  countColumn?: string;
+  /** Most rows per emitted batch: bounds memory when a flush emits many windows. */
+  maxRowsPerBatch?: number;
+}
+
+const SNAPSHOT_VERSION = 1;
+const DEFAULT_MAX_ROWS_PER_BATCH = 8192;
+
+/**
+ * Counts rows per group across micro-batches.
+ *
+ * Append mode emits a group once, when the watermark passes its event time
+ * (window end); update mode emits every group a batch changed, with its new
+ * total; complete mode emits the whole table every batch and never evicts.
+ */
+export class KeyedCount extends Stage {
+  // configuration
+  readonly groupBy: readonly string[];
+  readonly countColumn: string;
+  readonly #requestedMode: OutputMode | undefined;
+  readonly #maxRowsPerBatch: number;
+  #outputMode: OutputMode = 'append';
+  #groupFields: Field[] = [];
+  #groupIndexes: number[] = [];
+  #eventTimeGroup = -1;
+  // checkpointed
+  #state: KeyedCountState | null = null;
+  // transient
+  #watermarkMs = 0;
+  readonly #quoted = new Map<StringDictionary, string[]>();
+
+  constructor(options: KeyedCountOptions) {
+    super();
+    if (!Array.isArray(options?.groupBy) || options.groupBy.some((c) => typeof c !== 'string')) {
+      throw new TidemarkError('ERR_INVALID_OPTION', 'KeyedCount needs groupBy: a list of column names', { option: 'groupBy' });
+    }
+    this.groupBy = [...options.groupBy];
+    this.countColumn = options.countColumn ?? 'count';
+    this.#requestedMode = options.outputMode === undefined ? undefined : parseOutputMode(options.outputMode);
+    this.#maxRowsPerBatch = options.maxRowsPerBatch ?? DEFAULT_MAX_ROWS_PER_BATCH;
+    if (!Number.isInteger(this.#maxRowsPerBatch) || this.#maxRowsPerBatch < 1) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `maxRowsPerBatch must be a positive integer, got ${options.maxRowsPerBatch}`, { option: 'maxRowsPerBatch' });
+    }
+  }
+
+  /** The output mode in force once planned. */
+  get outputMode(): OutputMode {
+    return this.#outputMode;
+  }
+
+  /** Groups held in state. */
+  get stateRows(): number {
+    return this.#state?.size ?? 0;
+  }
+
+  override get stateful(): boolean {
+    return true;
+  }
+
+  override get aggregates(): boolean {
+    return true;
+  }
+
+  override plan(input: Schema, context: PlanContext): Schema {
+    const mode = this.#requestedMode ?? context.outputMode ?? 'append';
+    if (this.#requestedMode !== undefined && context.outputMode !== undefined && this.#requestedMode !== context.outputMode) {
+      throw new TidemarkError(
+        'ERR_INVALID_OPTION',
+        `KeyedCount outputMode '${this.#requestedMode}' differs from the query's output mode '${context.outputMode}'`,
+        { option: 'outputMode' },
+      );
+    }
+    const groupFields = this.groupBy.map((name) => requireField(input, name, 'groupBy'));
+    const eventTimeGroup = groupFields.findIndex((f) => f.metadata?.watermarkDelayMs !== undefined);
+    if (mode === 'append' && eventTimeGroup < 0) {
+      throw new TidemarkError(
+        'ERR_APPEND_WITHOUT_WATERMARK',
+        'Append output mode not supported when there are streaming aggregations on streaming DataFrames/DataSets without watermark',
+        { option: 'outputMode' },
+      );
+    }
+    if (fieldIndex(input, this.countColumn) >= 0 && this.groupBy.includes(this.countColumn)) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `count column \`${this.countColumn}\` is also a grouping column`, { option: 'countColumn' });
+    }
+    this.#outputMode = mode;
+    this.#groupFields = groupFields;
+    this.#groupIndexes = this.groupBy.map((name) => fieldIndex(input, name));
+    this.#eventTimeGroup = eventTimeGroup;
+    const isWindow = eventTimeGroup >= 0 && groupFields[eventTimeGroup]!.dataType.type === 'struct';
+    const g = eventTimeGroup;
+    if (this.#state === null) {
+      this.#state = new KeyedCountState({
+        outputMode: mode,
+        hasWatermark: eventTimeGroup >= 0,
+        // A window's event time is its end; a raw timestamp is its own.
+        eventTimeOf: isWindow ? (key) => (key[g] as number[])[1]! : (key) => key[g] as number,
+      });
+    }
+    return { fields: [...groupFields, { name: this.countColumn, dataType: Types.long, nullable: false }] };
+  }
+
+  protected override *process(item: StreamItem): Iterable<StreamItem> {
+    const state = this.#state!;
+    switch (item.kind) {
+      case 'begin':
+        // Without a Watermark stage upstream no 'watermark' item follows; start the batch here.
+        this.#watermarkMs = 0;
+        state.beginBatch(0, 0);
+        yield item;
+        return;
+      case 'watermark':
+        this.#watermarkMs = item.watermarkMs;
+        state.beginBatch(item.watermarkMs, item.lateWatermarkMs);
+        yield item;
+        return;
+      case 'rows':
+        this.#accumulate(item.batch.columns, item.batch.length);
+        return;
+      case 'barrier':
+        yield* this.#finish(item);
+        return;
+      default:
+        yield item;
+    }
+  }
+
+  #accumulate(columns: readonly Column[], length: number): void {
+    const state = this.#state!;
+    const groupColumns = this.#groupIndexes.map((i) => columns[i]!);
+    const eventColumn = this.#eventTimeGroup >= 0 ? groupColumns[this.#eventTimeGroup]! : null;
+    const eventTimes = eventColumn === null ? null : eventColumn.kind === 'struct' ? (eventColumn.children[1] as { values: Float64Array }).values : (eventColumn as { values: Float64Array }).values;
+    for (let i = 0; i < length; i++) {
+      const key = this.#encodeAt(groupColumns, i);
+      if (eventTimes !== null && state.isLate(eventTimes[i]!)) {
+        state.dropLate(key);
+        continue;
+      }
+      if (!state.increment(key, 1)) state.insert(key, groupColumns.map((c) => rawValueAt(c, i)), 1);
+    }
+  }
+
+  *#finish(barrier: BarrierItem): Iterable<StreamItem> {
+    const state = this.#state!;
+    const started = performance.now();
+    const outcome = state.finishBatch();
+    const tookMs = Math.round(performance.now() - started);
+    if (state.watermarkApplies && barrier.nextWatermarkMs !== null && barrier.nextWatermarkMs > this.#watermarkMs) {
+      barrier.runAnotherBatch = true;
+    }
+    barrier.progress.stateOperators.push({
+      operatorName: 'stateStoreSave',
+      numRowsTotal: outcome.numRowsTotal,
+      numRowsUpdated: outcome.numRowsUpdated,
+      allUpdatesTimeMs: tookMs,
+      numRowsRemoved: outcome.numRowsRemoved,
+      allRemovalsTimeMs: 0,
+      commitTimeMs: 0,
+      memoryUsedBytes: 0,
+      numRowsDroppedByWatermark: outcome.numRowsDroppedByWatermark,
+      numShufflePartitions: 1,
+      numStateStoreInstances: 1,
+      customMetrics: {},
+    });
+    this.stamp(barrier);
+    yield* this.#emit(outcome.emitted);
+    yield barrier;
+  }
+
+  // Built lazily, one bounded batch at a time, so a large flush waits for the consumer.
+  *#emit(groups: readonly GroupEntry[]): Iterable<StreamItem> {
+    const schema = this.outputSchema!;
+    const keyCount = this.#groupFields.length;
+    for (let from = 0; from < groups.length; from += this.#maxRowsPerBatch) {
+      const to = Math.min(groups.length, from + this.#maxRowsPerBatch);
+      const builder = new BatchBuilder(schema, to - from);
+      for (let g = from; g < to; g++) {
+        const entry = groups[g]!;
+        for (let k = 0; k < keyCount; k++) builder.columns[k]!.appendRaw(entry.key[k]);
+        builder.columns[keyCount]!.appendNumber(entry.count);
+        builder.endRow();
+      }
+      yield { kind: 'rows', batch: builder.finish() };
+    }
+  }
+
+  // Group key text: per column, numbers as text, strings JSON-quoted (cached per dictionary id), null as 'n'.
+  #encodeAt(groupColumns: readonly Column[], i: number): string {
+    if (groupColumns.length === 1) return this.#encodeColumnAt(groupColumns[0]!, i);
+    let key = '';
+    for (let c = 0; c < groupColumns.length; c++) {
+      if (c > 0) key += '|';
+      key += this.#encodeColumnAt(groupColumns[c]!, i);
+    }
+    return key;
+  }
+
+  #encodeColumnAt(column: Column, i: number): string {
+    switch (column.kind) {
+      case 'f64':
+        return column.nulls !== null && column.nulls[i] === 1 ? 'n' : String(column.values[i]);
+      case 'dict': {
+        const id = column.ids[i]!;
+        if (id < 0) return 'n';
+        let quoted = this.#quoted.get(column.dictionary);
+        if (quoted === undefined) {
+          quoted = [];
+          this.#quoted.set(column.dictionary, quoted);
+        }
+        return (quoted[id] ??= JSON.stringify(column.dictionary.values[id]));
+      }
+      case 'bool':
+        return column.nulls !== null && column.nulls[i] === 1 ? 'n' : column.values[i] === 1 ? 't' : 'f';
+      case 'struct': {
+        if (column.nulls !== null && column.nulls[i] === 1) return 'n';
+        let key = '{';
+        for (let c = 0; c < column.children.length; c++) key += (c > 0 ? ':' : '') + this.#encodeColumnAt(column.children[c]!, i);
+        return key + '}';
+      }
+      case 'any': {
+        const v = column.values[i];
+        return v === null || v === undefined ? 'n' : JSON.stringify(v);
+      }
+    }
+  }
+
+  override snapshot(): StageSnapshot {
+    return {
+      stage: 'KeyedCount',
+      version: SNAPSHOT_VERSION,
+      configuration: this.#configuration(),
+      state: this.#state?.snapshot() ?? { entries: [] },
+    };
+  }
+
+  override restore(snapshot: StageSnapshot): void {
+    if (this.#state === null) throw new TidemarkError('ERR_PROTOCOL', 'KeyedCount must be planned before it is restored');
+    checkSnapshot(snapshot, 'KeyedCount', SNAPSHOT_VERSION, this.#configuration());
+    this.#state.restore(snapshot.state as KeyedCountStateSnapshot, (key) => encodeRawKey(this.#groupFields, key));
+  }
+
+  #configuration(): Record<string, unknown> {
+    return {
+      groupBy: this.groupBy,
+      groupTypes: this.#groupFields.map((f) => simpleString(f.dataType)),
+      outputMode: outputModeName(this.#outputMode),
+      eventTime: this.#eventTimeGroup >= 0 ? this.groupBy[this.#eventTimeGroup] : null,
+      watermarkDelayMs: this.#eventTimeGroup >= 0 ? this.#groupFields[this.#eventTimeGroup]!.metadata?.watermarkDelayMs ?? null : null,
+      window: this.#groupFields.find((f) => f.metadata?.timeWindow !== undefined)?.metadata?.timeWindow ?? null,
+      countColumn: this.countColumn,
+    };
+  }
+}
+
+// Same text as KeyedCount's per-row encoding, from storage values (used when restoring a snapshot).
+function encodeRawKey(fields: readonly Field[], key: readonly unknown[]): string {
+  return fields.map((f, c) => encodeRaw(f.dataType, key[c])).join('|');
+}
+
+function encodeRaw(t: Field['dataType'], value: unknown): string {
+  if (value === null || value === undefined) return 'n';
+  switch (t.type) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value === true ? 't' : 'f';
+    case 'struct':
+      return '{' + t.fields.map((f, c) => encodeRaw(f.dataType, (value as unknown[])[c])).join(':') + '}';
+    case 'decimal':
+    case 'binary':
+    case 'array':
+    case 'map':
+      return JSON.stringify(value);
+    default:
+      return String(value);
+  }
+}

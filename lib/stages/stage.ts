@@ -1,0 +1,156 @@
+/**
+ * The base of every tidemark stage: an object-mode `Transform` over
+ * {@link StreamItem}s that forwards what it does not handle, honours
+ * backpressure even when one item makes it emit many (a window flush), and
+ * can snapshot and restore its state.
+ *
+ * @module
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { TidemarkError } from '../errors.js';
+import type { Schema } from '../core/schema.js';
+import type { OutputMode } from '../core/keyed-state.js';
+import type { BarrierItem, OpenItem, StageSnapshot, StreamItem } from '../protocol.js';
+
+/** What a stage learns about the query when it is planned. */
+export interface PlanContext {
+  /** The query's output mode, when it declares one. */
+  readonly outputMode: OutputMode | undefined;
+  /** Whether an aggregation stage comes before this one. */
+  readonly aggregated: boolean;
+}
+
+/** A stage whose state can be checkpointed (Flink's `CheckpointedFunction`). */
+export interface Checkpointable {
+  /** The stage's state now, as a fresh JSON-serialisable value. */
+  snapshot(): StageSnapshot;
+  /** Replaces the stage's state with a snapshot's; refuses a snapshot of another stage, version or configuration. */
+  restore(snapshot: StageSnapshot): void;
+}
+
+/** Items at most buffered on a stage's readable side before it waits for its consumer. */
+export const STAGE_HIGH_WATER_MARK = 8;
+
+/**
+ * Base class of the stages. Subclasses implement {@link Stage.plan} and
+ * {@link Stage.process}; `open` handling, operator ids, snapshots on barriers
+ * and backpressure live here once.
+ */
+export abstract class Stage extends Transform implements Checkpointable {
+  /** Operator id taken from `open`; names the stage's folder in the checkpoint. */
+  operatorId: number | null = null;
+  /** Schema of this stage's output, known once planned. */
+  outputSchema: Schema | null = null;
+  #pending: { items: Iterator<StreamItem>; callback: TransformCallback } | null = null;
+
+  constructor() {
+    super({ objectMode: true, highWaterMark: STAGE_HIGH_WATER_MARK });
+  }
+
+  /**
+   * Checks the input schema against the stage's options and returns the
+   * output schema. Throws Spark's analysis errors. Pure: the driver calls it
+   * before starting a query to refuse bad queries early, and the stage calls
+   * it again when `open` arrives.
+   */
+  abstract plan(input: Schema, context: PlanContext): Schema;
+
+  /** Handles one item of a planned stage and returns what to emit (a generator may emit lazily). */
+  protected abstract process(item: StreamItem): Iterable<StreamItem>;
+
+  /** Whether this stage is an aggregation (complete mode needs one). */
+  get aggregates(): boolean {
+    return false;
+  }
+
+  /** Whether this stage keeps state that must be checkpointed under an operator id. */
+  get stateful(): boolean {
+    return false;
+  }
+
+  abstract snapshot(): StageSnapshot;
+  abstract restore(snapshot: StageSnapshot): void;
+
+  /** Adds this stage's snapshot to a barrier (subclasses call it once they finished the batch). */
+  protected stamp(item: BarrierItem): void {
+    if (this.stateful && this.operatorId !== null) item.snapshots[String(this.operatorId)] = this.snapshot();
+  }
+
+  #open(item: OpenItem): StreamItem[] {
+    const output = this.plan(item.schema, { outputMode: item.outputMode, aggregated: item.aggregated });
+    this.outputSchema = output;
+    let nextOperatorId = item.nextOperatorId;
+    if (this.stateful) {
+      this.operatorId = nextOperatorId++;
+      const snapshot = item.recovered?.snapshots[String(this.operatorId)];
+      if (snapshot !== undefined) this.restore(snapshot);
+    }
+    return [{ ...item, schema: output, nextOperatorId, aggregated: item.aggregated || this.aggregates }];
+  }
+
+  override _transform(item: StreamItem, _encoding: BufferEncoding, callback: TransformCallback): void {
+    let out: Iterable<StreamItem>;
+    try {
+      if (item.kind === 'open') out = this.#open(item);
+      else if (this.outputSchema === null) throw new TidemarkError('ERR_PROTOCOL', `${this.constructor.name} received '${item.kind}' before 'open'`);
+      else out = this.process(item);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    this.#drain(out[Symbol.iterator](), callback);
+  }
+
+  // Pushes until the readable side is full, then parks the rest until the consumer reads (see _read).
+  #drain(items: Iterator<StreamItem>, callback: TransformCallback): void {
+    for (;;) {
+      let next: IteratorResult<StreamItem>;
+      try {
+        next = items.next();
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      if (next.done === true) {
+        callback();
+        return;
+      }
+      if (!this.push(next.value)) {
+        this.#pending = { items, callback };
+        return;
+      }
+    }
+  }
+
+  override _read(size: number): void {
+    const pending = this.#pending;
+    if (pending !== null) {
+      this.#pending = null;
+      this.#drain(pending.items, pending.callback);
+      return;
+    }
+    super._read(size);
+  }
+}
+
+/** Refuses a snapshot written by another stage class, format version or configuration, naming what differs. */
+export function checkSnapshot(snapshot: StageSnapshot, stage: string, version: number, configuration: Record<string, unknown>): void {
+  if (snapshot.stage !== stage) {
+    throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the checkpoint holds the state of a ${snapshot.stage} stage where the query has a ${stage}`);
+  }
+  if (snapshot.version !== version) {
+    throw new TidemarkError('ERR_SNAPSHOT_VERSION', `${stage} cannot read state format version ${snapshot.version} (it reads version ${version})`);
+  }
+  const keys = new Set([...Object.keys(configuration), ...Object.keys(snapshot.configuration)]);
+  for (const key of keys) {
+    const before = JSON.stringify(snapshot.configuration[key]);
+    const now = JSON.stringify(configuration[key]);
+    if (before !== now) {
+      throw new TidemarkError(
+        'ERR_CHECKPOINT_MISMATCH',
+        `the query changed since the checkpoint was written: ${stage} ${key} was ${before ?? 'unset'}, is now ${now ?? 'unset'}`,
+        { option: key },
+      );
+    }
+  }
+}

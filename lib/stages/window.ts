@@ -1,0 +1,170 @@
+/**
+ * `Window`: Spark's `window(timeColumn, duration[, slide[, startTime]])` as a
+ * stage. Adds a `window` struct column (`start`, `end`), one output row per
+ * window an event falls in (sliding windows repeat a row), drops rows whose
+ * time is null, and carries the time column's watermark onto the window.
+ *
+ * @module
+ */
+import { TidemarkError } from '../errors.js';
+import { assignWindows, maxWindowsPerEvent, windowSpec, type WindowSpec, type WindowSpecOptions } from '../core/window.js';
+import { WINDOW_TYPE, fieldIndex, isTimestampType, isWindowType, requireField, sqlTypeName, type Field, type Schema } from '../core/schema.js';
+import { RecordBatch, type Column } from '../core/batch.js';
+import type { StageSnapshot, StreamItem } from '../protocol.js';
+import { Stage, checkSnapshot, type PlanContext } from './stage.js';
+
+/** Options of {@link Window}. */
+export interface WindowOptions extends WindowSpecOptions {
+  /** The event-time column: a timestamp, or a window struct (chained windows use its last microsecond). */
+  timeColumn: string;
+  /** Name of the added column; Spark's is `window`. */
+  as?: string;
+}
+
+const SNAPSHOT_VERSION = 1;
+
+/**
+ * Assigns event-time windows.
+ *
+ * @example
+ * ```ts
+ * new Window({ timeColumn: 'time', duration: '10 minutes', slide: '5 minutes' })
+ * ```
+ */
+export class Window extends Stage {
+  // configuration
+  readonly timeColumn: string;
+  readonly spec: WindowSpec;
+  readonly as: string;
+  // transient
+  #timeIndex = -1;
+  #chained = false;
+  readonly #starts: Float64Array;
+  #indices = new Int32Array(0);
+  #windowStarts = new Float64Array(0);
+
+  constructor(options: WindowOptions) {
+    super();
+    if (typeof options?.timeColumn !== 'string' || options.timeColumn.length === 0) {
+      throw new TidemarkError('ERR_INVALID_OPTION', 'Window needs a timeColumn name', { option: 'timeColumn' });
+    }
+    this.timeColumn = options.timeColumn;
+    this.spec = windowSpec(options);
+    this.as = options.as ?? 'window';
+    this.#starts = new Float64Array(maxWindowsPerEvent(this.spec));
+  }
+
+  override plan(input: Schema, _context: PlanContext): Schema {
+    const time = requireField(input, this.timeColumn, 'timeColumn');
+    if (!isTimestampType(time.dataType) && !isWindowType(time.dataType)) {
+      throw new TidemarkError(
+        'ERR_INVALID_WINDOW',
+        `[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve "window(${this.timeColumn})" due to data type mismatch: the first parameter requires the "TIMESTAMP" type, however \`${this.timeColumn}\` has the type "${sqlTypeName(time.dataType)}".`,
+        { option: 'timeColumn' },
+      );
+    }
+    const other = input.fields.find((f) => f.metadata?.timeWindow !== undefined && f.name !== this.timeColumn);
+    if (other !== undefined) {
+      throw new TidemarkError(
+        'ERR_MULTIPLE_WINDOWS',
+        'Multiple time/session window expressions would result in a cartesian product of rows, therefore they are currently not supported.',
+      );
+    }
+    if (fieldIndex(input, this.as) >= 0 && this.as !== this.timeColumn) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `Window cannot add column \`${this.as}\`: the stream already has one`, { option: 'as' });
+    }
+    this.#timeIndex = fieldIndex(input, this.timeColumn);
+    this.#chained = isWindowType(time.dataType);
+    const windowField: Field = {
+      name: this.as,
+      dataType: WINDOW_TYPE,
+      nullable: true,
+      metadata: { ...time.metadata, timeWindow: { durationUs: this.spec.durationUs, slideUs: this.spec.slideUs, startTimeUs: this.spec.startTimeUs } },
+    };
+    return { fields: [...input.fields.filter((f) => f.name !== this.as), windowField] };
+  }
+
+  protected override *process(item: StreamItem): Iterable<StreamItem> {
+    if (item.kind !== 'rows') {
+      yield item;
+      return;
+    }
+    const out = this.#assign(item.batch);
+    if (out.length > 0) yield { kind: 'rows', batch: out };
+  }
+
+  #assign(batch: RecordBatch): RecordBatch {
+    const column = batch.columns[this.#timeIndex]!;
+    let times: Float64Array;
+    let nulls: Uint8Array | null;
+    if (column.kind === 'struct') {
+      const end = column.children[1]!;
+      if (end.kind !== 'f64') throw new TidemarkError('ERR_PROTOCOL', 'window end must be an f64 column');
+      times = end.values;
+      nulls = column.nulls;
+    } else if (column.kind === 'f64') {
+      times = column.values;
+      nulls = column.nulls;
+    } else {
+      throw new TidemarkError('ERR_PROTOCOL', `time column ${this.timeColumn} must be an f64 column`);
+    }
+    const capacity = batch.length * this.#starts.length;
+    if (this.#indices.length < capacity) {
+      this.#indices = new Int32Array(capacity);
+      this.#windowStarts = new Float64Array(capacity);
+    }
+    const indices = this.#indices;
+    const windowStarts = this.#windowStarts;
+    const starts = this.#starts;
+    const spec = this.spec;
+    const chainedOffset = this.#chained ? 1 : 0;
+    let n = 0;
+    for (let i = 0; i < batch.length; i++) {
+      if (nulls !== null && nulls[i] === 1) continue;
+      if (column.kind === 'struct' && isNullChild(column.children[1]!, i)) continue;
+      const count = assignWindows(spec, times[i]! - chainedOffset, starts);
+      for (let w = 0; w < count; w++) {
+        indices[n] = i;
+        windowStarts[n] = starts[w]!;
+        n++;
+      }
+    }
+    const identity = n === batch.length && this.spec.slideUs === this.spec.durationUs;
+    const base = identity ? batch : batch.take(indices, n);
+    const startValues = windowStarts.slice(0, n);
+    const endValues = new Float64Array(n);
+    for (let i = 0; i < n; i++) endValues[i] = startValues[i]! + spec.durationUs;
+    const windowColumn: Column = {
+      kind: 'struct',
+      children: [
+        { kind: 'f64', values: startValues, nulls: null },
+        { kind: 'f64', values: endValues, nulls: null },
+      ],
+      nulls: null,
+    };
+    const kept = this.as === this.timeColumn ? dropColumn(base, this.#timeIndex) : base;
+    return kept.withColumn(this.outputSchema!.fields[this.outputSchema!.fields.length - 1]!, windowColumn).withSchema(this.outputSchema!);
+  }
+
+  override snapshot(): StageSnapshot {
+    return { stage: 'Window', version: SNAPSHOT_VERSION, configuration: this.#configuration(), state: null };
+  }
+
+  override restore(snapshot: StageSnapshot): void {
+    checkSnapshot(snapshot, 'Window', SNAPSHOT_VERSION, this.#configuration());
+  }
+
+  #configuration(): Record<string, unknown> {
+    return { timeColumn: this.timeColumn, as: this.as, ...this.spec };
+  }
+}
+
+function isNullChild(column: Column, i: number): boolean {
+  return column.kind === 'f64' && column.nulls !== null && column.nulls[i] === 1;
+}
+
+function dropColumn(batch: RecordBatch, index: number): RecordBatch {
+  const fields = batch.schema.fields.filter((_, i) => i !== index);
+  const columns = batch.columns.filter((_, i) => i !== index);
+  return new RecordBatch({ fields }, columns, batch.length);
+}
