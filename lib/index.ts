@@ -17,6 +17,7 @@ export { Stage, checkSnapshot, STAGE_HIGH_WATER_MARK, type Checkpointable, type 
 export { Watermark, type WatermarkOptions, type WatermarkState } from './stages/watermark.js';
 export { Window, type WindowOptions } from './stages/window.js';
 export { KeyedCount, type KeyedCountOptions } from './stages/keyed-count.js';
+export { Sort, type SortOptions, type SortKey } from './stages/sort.js';
 export { MicroBatchSource, sleep, type MicroBatchSourceOptions, type Offset, type PlanMode, type SourceStatus } from './sources/micro-batch-source.js';
 export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';
 export { Sink, checkSinkPlan, type SinkPlan } from './sinks/sink.js';

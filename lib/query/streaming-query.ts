@@ -197,13 +197,15 @@ export const streams = new StreamingQueryManager();
 export function planQuery(source: MicroBatchSource, stages: readonly Transform[], sink: Sink, outputMode: OutputMode, checkpointLocation: string | null): Schema {
   let schema = source.schema;
   let aggregated = false;
+  let mode: OutputMode | undefined = outputMode;
   for (const stage of stages) {
     if (stage instanceof Stage) {
-      schema = stage.plan(schema, { outputMode, aggregated });
+      schema = stage.plan(schema, { outputMode: mode, aggregated });
       aggregated ||= stage.aggregates;
+      mode = stage.outputModeAfter(mode);
     }
   }
-  sink.plan({ schema, outputMode, aggregated, checkpointLocation });
+  sink.plan({ schema, outputMode: mode ?? outputMode, aggregated, checkpointLocation });
   return schema;
 }
 

@@ -78,6 +78,10 @@ export class KeyedCount extends Stage {
     return this.#state?.size ?? 0;
   }
 
+  override outputModeAfter(_queryMode: OutputMode | undefined): OutputMode {
+    return this.#outputMode;
+  }
+
   override get stateful(): boolean {
     return true;
   }

@@ -58,6 +58,11 @@ export abstract class Stage extends Transform implements Checkpointable {
   /** Handles one item of a planned stage and returns what to emit (a generator may emit lazily). */
   protected abstract process(item: StreamItem): Iterable<StreamItem>;
 
+  /** The output mode downstream stages see: an aggregation states the mode it runs in. */
+  outputModeAfter(queryMode: OutputMode | undefined): OutputMode | undefined {
+    return queryMode;
+  }
+
   /** Whether this stage is an aggregation (complete mode needs one). */
   get aggregates(): boolean {
     return false;
@@ -85,7 +90,7 @@ export abstract class Stage extends Transform implements Checkpointable {
       const snapshot = item.recovered?.snapshots[String(this.operatorId)];
       if (snapshot !== undefined) this.restore(snapshot);
     }
-    return [{ ...item, schema: output, nextOperatorId, aggregated: item.aggregated || this.aggregates }];
+    return [{ ...item, schema: output, nextOperatorId, aggregated: item.aggregated || this.aggregates, outputMode: this.outputModeAfter(item.outputMode) }];
   }
 
   override _transform(item: StreamItem, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -127,8 +132,9 @@ export abstract class Stage extends Transform implements Checkpointable {
     if (pending !== null) {
       this.#pending = null;
       this.#drain(pending.items, pending.callback);
-      return;
+      if (this.#pending !== null) return;
     }
+    // Transform parks its write callback until _read; release it, or a drain that finished here would stall the stream.
     super._read(size);
   }
 }

@@ -1,0 +1,125 @@
+import t from 'tap';
+import { Transform } from 'node:stream';
+import { MemorySource } from '../../lib/sources/memory-source.js';
+import { MemorySink } from '../../lib/sinks/memory-sink.js';
+import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
+import { eventSchema, events, notebookStages } from '../helpers.js';
+
+t.test('awaitTermination(timeout) resolves false while running and stop() ends the query', async (t) => {
+  const query = await startQuery({ source: new MemorySource({ schema: eventSchema }), sink: new MemorySink(), manager: new StreamingQueryManager() });
+  t.equal(query.isActive, true);
+  t.equal(await query.awaitTermination(20), false);
+  await query.stop();
+  await query.stop();
+  t.equal(query.isActive, false);
+  t.equal(await query.awaitTermination(20), true);
+  t.equal(query.status.message, 'Stopped');
+});
+
+t.test('awaitTermination refuses a non-positive timeout', async (t) => {
+  const query = await startQuery({ source: new MemorySource({ schema: eventSchema }), sink: new MemorySink(), manager: new StreamingQueryManager() });
+  await t.rejects(query.awaitTermination(0), { code: 'ERR_INVALID_OPTION', message: 'Timeout must be positive, but got 0' });
+  await query.stop();
+});
+
+t.test('lastProgress is null before the first batch and has Spark shape after', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  const query = await startQuery({ name: 'counts', source, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), manager: new StreamingQueryManager() });
+  t.equal(query.lastProgress, null);
+  source.addData(events([15, 'Open']));
+  await query.processAllAvailable();
+  source.addData(events([10, 'Open'], [12, 'Open'], [14, 'Open']));
+  await query.processAllAvailable();
+  const progress = query.recentProgress;
+  // step 0: data batch + no-data batch (watermark 0 -> 5); step 1: data batch only (watermark stays 5).
+  t.strictSame(progress.map((p) => [p.batchId, p.numInputRows]), [[0, 1], [1, 0], [2, 3]]);
+  const last = query.lastProgress!;
+  t.strictSame(Object.keys(last), ['id', 'runId', 'name', 'timestamp', 'batchId', 'batchDuration', 'numInputRows', 'inputRowsPerSecond', 'processedRowsPerSecond', 'durationMs', 'eventTime', 'stateOperators', 'sources', 'sink']);
+  t.equal(last.name, 'counts');
+  t.equal(last.id, query.id);
+  t.strictSame(last.eventTime, { avg: '1970-01-01T00:00:12.000Z', max: '1970-01-01T00:00:14.000Z', min: '1970-01-01T00:00:10.000Z', watermark: '1970-01-01T00:00:05.000Z' });
+  t.strictSame(progress[1]!.eventTime, { watermark: '1970-01-01T00:00:05.000Z' }, 'a no-data batch reports only the watermark');
+  t.match(last.stateOperators[0], { operatorName: 'stateStoreSave', numRowsTotal: 2, numRowsDroppedByWatermark: 0 });
+  t.match(last.sources[0], { description: source.description, startOffset: 1, endOffset: 2, numInputRows: 3 });
+  t.match(last.sink, { description: 'MemorySink', numOutputRows: 0 });
+  t.strictSame(Object.keys(last.durationMs), ['addBatch', 'commitOffsets', 'getBatch', 'latestOffset', 'queryPlanning', 'triggerExecution', 'walCommit']);
+  await query.stop();
+});
+
+t.test('the registry lists active queries and stops them all', async (t) => {
+  const manager = new StreamingQueryManager();
+  const a = await startQuery({ name: 'a', source: new MemorySource({ schema: eventSchema }), sink: new MemorySink(), manager });
+  const b = await startQuery({ name: 'b', source: new MemorySource({ schema: eventSchema }), sink: new MemorySink(), manager });
+  t.strictSame(manager.active.map((q) => q.name), ['a', 'b']);
+  t.equal(manager.get(a.id), a);
+  await manager.stopAll();
+  t.strictSame(manager.active, []);
+  t.equal(b.isActive, false);
+});
+
+t.test('starting a query on a checkpoint whose query is active stops the old run first', async (t) => {
+  const dir = t.testdir();
+  const manager = new StreamingQueryManager();
+  const source = new MemorySource({ schema: eventSchema });
+  const stages = () => notebookStages({ delay: '10 seconds' });
+  const first = await startQuery({ source, stages: stages(), sink: new MemorySink(), checkpointLocation: dir, manager });
+  const second = await startQuery({ source: source.reopen(), stages: stages(), sink: new MemorySink(), checkpointLocation: dir, manager });
+  t.equal(first.isActive, false);
+  t.equal(second.id, first.id, 'same checkpoint, same query id');
+  t.not(second.runId, first.runId);
+  await second.stop();
+});
+
+t.test('a failing stage ends the query and awaitTermination rethrows it as STREAM_FAILED', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  const failing = new Transform({
+    objectMode: true,
+    transform(item: { kind: string }, _enc, cb) {
+      if (item.kind === 'rows') cb(new Error('boom'));
+      else cb(null, item);
+    },
+  });
+  const query = await startQuery({ source, stages: [failing], sink: new MemorySink(), manager: new StreamingQueryManager() });
+  source.addData(events([1, 'Open']));
+  await t.rejects(query.awaitTermination(), { code: 'ERR_QUERY_FAILED', message: `[STREAM_FAILED] Query [id = ${query.id}, runId = ${query.runId}] terminated with exception: boom` });
+  t.equal(query.exception?.cause instanceof Error && (query.exception.cause as Error).message, 'boom');
+  t.equal(query.isActive, false);
+  await t.rejects(query.processAllAvailable(), { code: 'ERR_QUERY_FAILED' });
+});
+
+t.test('the once trigger runs one batch and ends; availableNow drains what was there and ends', async (t) => {
+  const once = new MemorySource({ schema: eventSchema });
+  once.addData(events([10, 'Open']));
+  once.addData(events([20, 'Open']));
+  const sinkOnce = new MemorySink();
+  const q1 = await startQuery({ source: once, stages: notebookStages({ delay: '10 seconds' }), sink: sinkOnce, trigger: 'once', manager: new StreamingQueryManager() });
+  t.equal(await q1.awaitTermination(5000), true);
+  t.strictSame(q1.recentProgress.map((p) => p.numInputRows), [2]);
+
+  const now = new MemorySource({ schema: eventSchema });
+  now.addData(events([10, 'Open'], [30, 'Open']));
+  const q2 = await startQuery({ source: now, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), trigger: 'availableNow', manager: new StreamingQueryManager() });
+  t.equal(await q2.awaitTermination(5000), true);
+  t.strictSame(q2.recentProgress.map((p) => p.numInputRows), [2, 0], 'a data batch, then the no-data batch that evicts');
+});
+
+t.test('drain ends a bounded run with every open window emitted', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  source.addData(events([10, 'Open'], [30, 'Close']));
+  const sink = new MemorySink();
+  const query = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink, trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
+  await query.awaitTermination();
+  t.strictSame(sink.rows().map((r) => [r['action'], r['count']]), [['Open', 1], ['Close', 1]]);
+});
+
+t.test('processingTime triggers space batches by the interval', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  const query = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), trigger: 'processingTime=100 milliseconds', manager: new StreamingQueryManager() });
+  source.addData(events([10, 'Open']));
+  await query.processAllAvailable();
+  source.addData(events([11, 'Open']));
+  await query.processAllAvailable();
+  const [a, b] = query.recentProgress.filter((p) => p.numInputRows > 0);
+  t.ok(Date.parse(b!.timestamp) - Date.parse(a!.timestamp) >= 90, 'the second data batch waited for the next tick');
+  await query.stop();
+});
