@@ -5,11 +5,7 @@
  * @module
  */
 import type { BarrierItem } from '../protocol.js';
-
-/** Progress timestamps: `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`, always UTC. */
-export function formatTimestampUtcMillis(ms: number): string {
-  return new Date(ms).toISOString();
-}
+import { formatTimestampUtcMillis } from '../core/timestamp.js';
 
 /** One micro-batch's progress, as Spark reports it. Field order matches Spark's JSON. */
 export interface StreamingQueryProgress {

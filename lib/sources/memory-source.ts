@@ -9,6 +9,7 @@
 import { TidemarkError } from '../errors.js';
 import { RecordBatch, type Row } from '../core/batch.js';
 import type { Schema } from '../core/schema.js';
+import { parseDDL } from '../core/ddl.js';
 import { MicroBatchSource, type MicroBatchSourceOptions, type Offset, type PlanMode } from './micro-batch-source.js';
 
 /** The data of a memory source, shared by the sources reopened from it. */
@@ -21,8 +22,8 @@ let memorySourceCount = 0;
 
 /** Options of {@link MemorySource}. */
 export interface MemorySourceOptions extends MicroBatchSourceOptions {
-  /** The rows' schema. */
-  schema: Schema;
+  /** The rows' schema: a schema value or a Spark DDL string (`"time timestamp, action string"`). */
+  schema: Schema | string;
 }
 
 /**
@@ -43,12 +44,13 @@ export class MemorySource extends MicroBatchSource {
 
   constructor(options: MemorySourceOptions, log?: MemoryLog, description?: string) {
     super(options);
-    if (options?.schema === undefined || !Array.isArray(options.schema.fields)) {
+    const s = typeof options?.schema === 'string' ? parseDDL(options.schema) : options?.schema;
+    if (s === undefined || !Array.isArray(s.fields)) {
       throw new TidemarkError('ERR_INVALID_OPTION', 'MemorySource needs a schema', { option: 'schema' });
     }
-    this.schema = options.schema;
+    this.schema = s;
     this.#log = log ?? new MemoryLog();
-    this.description = description ?? `MemoryStream[${options.schema.fields.map((f) => f.name).join(',')}]#${memorySourceCount++}`;
+    this.description = description ?? `MemoryStream[${s.fields.map((f) => f.name).join(',')}]#${memorySourceCount++}`;
   }
 
   /** Adds rows (objects in the row view, or a batch); returns the new offset. */

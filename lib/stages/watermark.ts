@@ -14,7 +14,7 @@ import { TidemarkError } from '../errors.js';
 import { watermarkDelayMs } from '../core/interval.js';
 import { EventTimeStats, WatermarkTracker } from '../core/watermark.js';
 import { fieldIndex, isTimestampType, isWindowType, requireField, sqlTypeName, withMetadata, type Schema } from '../core/schema.js';
-import { formatTimestampUtcMillis } from '../query/progress.js';
+import { formatTimestampUtcMillis } from '../core/timestamp.js';
 import type { Column } from '../core/batch.js';
 import type { StageSnapshot, StreamItem } from '../protocol.js';
 import { Stage, checkSnapshot, type PlanContext } from './stage.js';

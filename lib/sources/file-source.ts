@@ -1,0 +1,338 @@
+/**
+ * `FileSource`: Spark's file stream source over a directory.
+ *
+ * Each micro-batch takes new files (oldest modification time first, at most
+ * `maxFilesPerTrigger`), records them in the checkpoint's source log
+ * (`sources/0/K`) before reading, and streams their lines: a file is never
+ * read twice, across restarts too, and a directory is never held in memory.
+ *
+ * It emits lines, not parsed rows (`value, file, line, valid`); `ParseSchema`
+ * turns them into typed rows. Lines are framed by split2 on `\n` / `\r\n`
+ * with a bounded line length; with `multiLine` each file is one JSON
+ * document, split into records by stream-json.
+ *
+ * Files must be placed atomically (written elsewhere, then renamed in), as
+ * Spark documents: a file still being written when its batch reads it is
+ * read as far as it is then; its later appends are never read, and an
+ * incomplete last line becomes a malformed record.
+ *
+ * @module
+ */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import split2 from 'split2';
+import streamArray from 'stream-json/streamers/stream-array.js';
+import streamValues from 'stream-json/streamers/stream-values.js';
+import { TidemarkError } from '../errors.js';
+import { BatchBuilder, StringDictionary, type RecordBatch } from '../core/batch.js';
+import { field, schema, Types, type Schema } from '../core/schema.js';
+import {
+  archivePath,
+  checkArchiveDir,
+  createSelectionState,
+  formatSourceLogFile,
+  listFiles,
+  needsListing,
+  parseFileSourceOptions,
+  parseSourceLogFile,
+  selectBatch,
+  sourceLogPath,
+  toFileUri,
+  type FileEntry,
+  type FileSourceOptions as SelectionOptions,
+  type SelectionState,
+  type SourceLogEntry,
+} from '../core/file-selection.js';
+import { writeFileAtomic } from '../checkpoint/atomic-file.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import { MicroBatchSource, type MicroBatchSourceOptions, type Offset, type PlanMode } from './micro-batch-source.js';
+
+/**
+ * What a file source emits: one row per line (or per record with
+ * `multiLine`). `valid` is false when the line itself is broken (invalid
+ * UTF-8, an unparsable multi-line document): `ParseSchema` then treats it as
+ * a malformed record.
+ */
+export const FILE_LINES_SCHEMA: Schema = schema([
+  field('value', Types.string),
+  field('file', Types.string),
+  field('line', Types.long),
+  field('valid', Types.boolean),
+]);
+
+/** Options of {@link FileSource}: Spark's file source options plus tidemark's framing limits. */
+export interface FileSourceOptions extends MicroBatchSourceOptions {
+  /** The directory to watch. */
+  path: string;
+  /** At most this many new files per micro-batch (Spark's `maxFilesPerTrigger`). */
+  maxFilesPerTrigger?: number | string;
+  /** About this many bytes per micro-batch, at least one file (`maxBytesPerTrigger`). */
+  maxBytesPerTrigger?: number | string;
+  /** Newest files first. */
+  latestFirst?: boolean | string;
+  /** Ignore files older than the newest seen minus this (`'7d'`, `'1h'`). */
+  maxFileAge?: string;
+  /** Recognise seen files by name only. */
+  fileNameOnly?: boolean | string;
+  /** `off` (default), `delete` or `archive` files once their batch is done. */
+  cleanSource?: 'off' | 'delete' | 'archive';
+  /** Archive root for `cleanSource: 'archive'`. */
+  sourceArchiveDir?: string;
+  /** Read sub-directories too. */
+  recursiveFileLookup?: boolean | string;
+  /** Each file is one JSON document (an array of records, or one record). */
+  multiLine?: boolean;
+  /** Longest line accepted, in bytes; a longer one fails the query (`ERR_LINE_TOO_LONG`). Default 16 MiB. */
+  maxLineLength?: number;
+  /** Lines per emitted batch. Default 4096. */
+  linesPerBatch?: number;
+  /** Bytes per file read. Default 1 MiB. */
+  readBufferBytes?: number;
+}
+
+const DEFAULT_MAX_LINE_LENGTH = 16 * 1024 * 1024;
+const DEFAULT_LINES_PER_BATCH = 4096;
+const READ_CHUNK_BYTES = 1024 * 1024;
+const POLL_MS = 100;
+
+interface FileOffset {
+  readonly logOffset: number;
+}
+
+function logOffsetOf(offset: Offset | null): number {
+  return offset === null ? -1 : (offset as FileOffset).logOffset;
+}
+
+/**
+ * Streams the lines of the new files of a directory, micro-batch by
+ * micro-batch.
+ *
+ * @example
+ * ```ts
+ * const source = new FileSource({ path: './datasets/time-series', maxFilesPerTrigger: 10 })
+ * await pipeline(source, new ParseSchema({ schema: 'time timestamp, action string' }), …)
+ * ```
+ */
+export class FileSource extends MicroBatchSource {
+  readonly schema: Schema = FILE_LINES_SCHEMA;
+  readonly description: string;
+  /** Absolute path of the watched directory. */
+  readonly path: string;
+  readonly #selection: SelectionOptions;
+  readonly #multiLine: boolean;
+  readonly #maxLineLength: number;
+  readonly #linesPerBatch: number;
+  readonly #readBufferBytes: number;
+  readonly #fileDictionary = new StringDictionary();
+  // The source log: files of each entry K, in memory and under sources/0 of the checkpoint.
+  readonly #log = new Map<number, SourceLogEntry[]>();
+  #logDirectory: string | null = null;
+  #state: SelectionState;
+  #frozenListing: FileEntry[] | null = null;
+
+  constructor(options: FileSourceOptions) {
+    super(options);
+    if (typeof options?.path !== 'string' || options.path.length === 0) {
+      throw new TidemarkError('ERR_INVALID_OPTION', 'FileSource needs a path', { option: 'path' });
+    }
+    this.path = resolve(options.path);
+    const raw: Record<string, unknown> = {};
+    for (const key of ['maxFilesPerTrigger', 'maxBytesPerTrigger', 'latestFirst', 'maxFileAge', 'fileNameOnly', 'cleanSource', 'sourceArchiveDir', 'recursiveFileLookup'] as const) {
+      const value = options[key];
+      if (value !== undefined) raw[key] = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
+    }
+    this.#selection = parseFileSourceOptions(raw);
+    if (this.#selection.cleanSource === 'archive' && this.#selection.sourceArchiveDir !== undefined) checkArchiveDir(this.path, this.#selection.sourceArchiveDir);
+    this.#multiLine = options.multiLine ?? false;
+    this.#maxLineLength = positiveInteger(options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH, 'maxLineLength');
+    this.#linesPerBatch = positiveInteger(options.linesPerBatch ?? DEFAULT_LINES_PER_BATCH, 'linesPerBatch');
+    this.#readBufferBytes = positiveInteger(options.readBufferBytes ?? READ_CHUNK_BYTES, 'readBufferBytes');
+    this.description = `FileStreamSource[${pathToFileURL(this.path).href.replace(/^file:\/\/\//, 'file:/')}]`;
+    this.#state = createSelectionState(this.#selection);
+  }
+
+  protected override async recoverSource(checkpoint: Checkpoint): Promise<void> {
+    this.#logDirectory = checkpoint.sourceDirectory(0);
+    if (this.#logDirectory === null) return;
+    await mkdir(this.#logDirectory, { recursive: true });
+    const ids = (await readdir(this.#logDirectory)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+    const all: SourceLogEntry[] = [];
+    for (const id of ids) {
+      const path = `${this.#logDirectory}/${id}`;
+      const entries = parseSourceLogFile(await readFile(path, 'utf8'), path);
+      this.#log.set(id, entries);
+      all.push(...entries);
+    }
+    this.#state = createSelectionState(this.#selection, all);
+  }
+
+  protected override async freezeAvailable(): Promise<void> {
+    this.#frozenListing = await this.#list();
+  }
+
+  protected override async planBatch(start: Offset | null, mode: PlanMode): Promise<Offset | null> {
+    const startId = logOffsetOf(start);
+    const lastId = this.#log.size === 0 ? -1 : Math.max(...this.#log.keys());
+    // A log entry written before a crash, but never planned into offsets, is the next batch.
+    if (lastId > startId) return { logOffset: startId + 1 };
+    const listing = this.#frozenListing ?? (needsListing(this.#state) ? await this.#list() : undefined);
+    const files = selectBatch(this.#state, listing, this.#selection, { readAll: mode === 'unlimited', availableNow: this.#frozenListing !== null });
+    if (files.length === 0) return start;
+    const id = lastId + 1;
+    const entries = files.map((f) => ({ path: toFileUri(f.path), timestamp: f.mtimeMs, batchId: id }));
+    if (this.#logDirectory !== null) await writeFileAtomic(`${this.#logDirectory}/${id}`, formatSourceLogFile(entries));
+    this.#log.set(id, entries);
+    return { logOffset: id };
+  }
+
+  protected override async *readRange(start: Offset | null, end: Offset): AsyncIterable<RecordBatch> {
+    for (let id = logOffsetOf(start) + 1; id <= logOffsetOf(end); id++) {
+      const entries = this.#log.get(id);
+      if (entries === undefined) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `the file source log has no entry ${id}`, { file: `${this.#logDirectory ?? '(memory)'}/${id}` });
+      for (const entry of entries) yield* this.#readFile(sourceLogPath(entry.path));
+    }
+  }
+
+  protected override async commitOffset(end: Offset): Promise<void> {
+    if (this.#selection.cleanSource === 'off') return;
+    for (const entry of this.#log.get(logOffsetOf(end)) ?? []) {
+      const path = sourceLogPath(entry.path);
+      try {
+        if (this.#selection.cleanSource === 'delete') await rm(path, { force: true });
+        else {
+          const target = archivePath(this.#selection.sourceArchiveDir!, path);
+          await mkdir(dirname(target), { recursive: true });
+          await rename(path, target);
+        }
+      } catch (err) {
+        // Best effort, as in Spark: a file that cannot be cleaned is left where it is.
+        this.emit('warning', new TidemarkError('ERR_FILE_SOURCE', `could not clean ${path}: ${(err as Error).message}`, { file: path, cause: err }));
+      }
+    }
+  }
+
+  protected override waitForData(signal: AbortSignal): Promise<void> {
+    return new Promise((done) => {
+      const timer = setTimeout(done, POLL_MS);
+      signal.addEventListener('abort', () => (clearTimeout(timer), done()), { once: true });
+    });
+  }
+
+  #list(): Promise<FileEntry[]> {
+    return listFiles(this.path, { recursive: this.#selection.recursiveFileLookup });
+  }
+
+  async *#readFile(path: string): AsyncIterable<RecordBatch> {
+    let builder = this.#newBuilder();
+    let line = 0;
+    try {
+      for await (const text of this.#multiLine ? this.#records(path) : this.#lines(path)) {
+        line++;
+        const valid = text.valid;
+        builder.columns[0]!.appendString(text.value);
+        builder.columns[1]!.appendString(path);
+        builder.columns[2]!.appendNumber(text.line ?? line);
+        builder.columns[3]!.appendBoolean(valid);
+        builder.endRow();
+        if (builder.length >= this.#linesPerBatch) {
+          yield builder.finish();
+          builder = this.#newBuilder();
+        }
+      }
+    } catch (err) {
+      if (err instanceof TidemarkError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new TidemarkError('ERR_FILE_SOURCE', `cannot read ${path}: ${code ?? ''} ${(err as Error).message}`.replace('  ', ' '), { file: path, cause: err });
+    }
+    if (builder.length > 0) yield builder.finish();
+  }
+
+  #newBuilder(): BatchBuilder {
+    // Line texts are unique: a fresh dictionary per batch; file names repeat: one shared dictionary.
+    return new BatchBuilder(FILE_LINES_SCHEMA, Math.min(this.#linesPerBatch, 1024), [new StringDictionary(), this.#fileDictionary]);
+  }
+
+  // Lines are framed on bytes decoded as latin1 (one char per byte), so a
+  // multi-byte character split across chunks is never mangled and invalid
+  // UTF-8 is detected per line, exactly, before decoding it for real.
+  #lines(path: string): AsyncIterable<{ value: string; valid: boolean; line?: number }> {
+    const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+    let first = true;
+    const maxLineLength = this.#maxLineLength;
+    let lineNo = 0;
+    const splitter = split2(/\r?\n/, (raw: string) => {
+      lineNo++;
+      // split2 bounds only the unfinished tail of a chunk; a complete long line is checked here.
+      if (raw.length > maxLineLength) throw tooLong(path, lineNo, maxLineLength);
+      const bytes = Buffer.from(raw, 'latin1');
+      let value: string;
+      let valid = true;
+      try {
+        value = decoder.decode(bytes);
+      } catch {
+        value = bytes.toString('utf8');
+        valid = false;
+      }
+      if (first) {
+        first = false;
+        if (value.charCodeAt(0) === 0xfeff) value = value.slice(1);
+      }
+      return { value, valid, line: lineNo };
+    }, { maxLength: this.#maxLineLength });
+    // pipeline, not pipe: a failure on either side closes the file and reaches the reader.
+    const lines = pipeline(createReadStream(path, { encoding: 'latin1', highWaterMark: this.#readBufferBytes }), splitter, () => {});
+    return (async function* () {
+      try {
+        yield* lines as AsyncIterable<{ value: string; valid: boolean; line: number }>;
+      } catch (err) {
+        // split2's own guard: an unfinished line outgrew the buffer.
+        if ((err as Error).message === 'maximum buffer reached') throw tooLong(path, lineNo + 1, maxLineLength);
+        throw err;
+      }
+    })();
+  }
+
+  async *#records(path: string): AsyncIterable<{ value: string; valid: boolean; line?: number }> {
+    const head = await open(path, 'r');
+    let firstByte = -1;
+    try {
+      const { buffer, bytesRead } = await head.read(Buffer.alloc(4096), 0, 4096, 0);
+      for (let i = 0; i < bytesRead; i++) {
+        const b = buffer[i]!;
+        if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) {
+          firstByte = b;
+          break;
+        }
+      }
+    } finally {
+      await head.close();
+    }
+    if (firstByte === -1) return;
+    const parser = firstByte === 0x5b ? streamArray.withParserAsStream() : streamValues.withParserAsStream();
+    const records = pipeline(createReadStream(path, { highWaterMark: this.#readBufferBytes }), parser, () => {});
+    let emitted = 0;
+    try {
+      for await (const item of records as AsyncIterable<{ value: unknown }>) {
+        emitted++;
+        yield { value: JSON.stringify(item.value), valid: true, line: emitted };
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
+      // Spark: a multi-line document that does not parse is one malformed record (the rest of the file).
+      const text = await readFile(path, 'utf8');
+      yield { value: text.length > this.#maxLineLength ? text.slice(0, this.#maxLineLength) : text, valid: false, line: emitted + 1 };
+    }
+  }
+}
+
+function tooLong(path: string, line: number, maxLineLength: number): TidemarkError {
+  return new TidemarkError('ERR_LINE_TOO_LONG', `${path}: line ${line} is longer than maxLineLength (${maxLineLength} bytes)`, { file: path, line, option: 'maxLineLength' });
+}
+
+function positiveInteger(value: number, option: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new TidemarkError('ERR_INVALID_OPTION', `${option} must be a positive integer, got ${value}`, { option });
+  return value;
+}
