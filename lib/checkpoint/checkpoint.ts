@@ -21,7 +21,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { open as openFile, readdir, readFile, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
 import type { BarrierItem, StageSnapshot } from '../protocol.js';
@@ -59,6 +60,69 @@ export interface CheckpointRecovery {
 export const MIN_BATCHES_TO_RETAIN = 100;
 
 const VERSION_LINE = 'v1';
+const LOCK_FILE = '.lock';
+
+// Checkpoints this process holds, with how many open handles: a new run of a
+// query may open its checkpoint while the old run is still stopping.
+const heldLocks = new Map<string, number>();
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// One process per checkpoint: a lock file naming the owner. A lock left by a
+// process that died (kill -9) is taken over; one held by a live process is refused.
+async function acquireLock(dir: string): Promise<void> {
+  const held = heldLocks.get(dir);
+  if (held !== undefined) {
+    heldLocks.set(dir, held + 1);
+    return;
+  }
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await openFile(path, 'wx');
+      await handle.writeFile(JSON.stringify({ pid: process.pid, hostname: hostname(), since: new Date().toISOString() }) + '\n');
+      await handle.close();
+      heldLocks.set(dir, 1);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let owner: { pid?: number; hostname?: string; since?: string } = {};
+    try {
+      owner = JSON.parse(await readFile(path, 'utf8')) as typeof owner;
+    } catch {
+      // A lock file cut short by a crash names no one: stale.
+    }
+    const alive = typeof owner.pid === 'number' && owner.pid !== process.pid && (owner.hostname !== hostname() || processAlive(owner.pid));
+    if (alive) {
+      throw new TidemarkError(
+        'ERR_CHECKPOINT_LOCKED',
+        `checkpoint ${dir} is in use by process ${owner.pid} on ${owner.hostname ?? 'an unknown host'} (since ${owner.since ?? 'unknown'}): stop that query first, or delete ${path} if it is gone`,
+        { file: path },
+      );
+    }
+    await rm(path, { force: true });
+  }
+  throw new TidemarkError('ERR_CHECKPOINT_LOCKED', `could not lock checkpoint ${dir}`, { file: path });
+}
+
+async function releaseLock(dir: string): Promise<void> {
+  const held = heldLocks.get(dir);
+  if (held === undefined) return;
+  if (held > 1) {
+    heldLocks.set(dir, held - 1);
+    return;
+  }
+  heldLocks.delete(dir);
+  await rm(join(dir, LOCK_FILE), { force: true });
+}
 
 /** One query's checkpoint, on disk or in memory. */
 export class Checkpoint extends EventEmitter {
@@ -72,6 +136,7 @@ export class Checkpoint extends EventEmitter {
   readonly #state = new Map<number, Record<string, StageSnapshot>>();
   readonly #commitWaiters = new Map<number, Array<{ resolve: (b: BarrierItem) => void; reject: (e: Error) => void }>>();
   #closedWith: Error | null = null;
+  #locked = false;
 
   private constructor(location: string | null, id: string) {
     super();
@@ -84,6 +149,16 @@ export class Checkpoint extends EventEmitter {
     if (location === null) return new Checkpoint(null, randomUUID());
     const dir = resolve(location);
     await ensureDirectory(dir);
+    await acquireLock(dir);
+    try {
+      return await Checkpoint.#openLocked(dir);
+    } catch (err) {
+      await releaseLock(dir);
+      throw err;
+    }
+  }
+
+  static async #openLocked(dir: string): Promise<Checkpoint> {
     const metadataPath = join(dir, 'metadata');
     let id: string;
     try {
@@ -98,7 +173,16 @@ export class Checkpoint extends EventEmitter {
       await writeFileAtomic(metadataPath, JSON.stringify({ id }) + '\n');
     }
     for (const sub of ['offsets', 'commits', 'state', 'sources']) await ensureDirectory(join(dir, sub));
-    return new Checkpoint(dir, id);
+    const checkpoint = new Checkpoint(dir, id);
+    checkpoint.#locked = true;
+    return checkpoint;
+  }
+
+  /** Releases this handle's hold on the checkpoint (the lock file goes with the last handle of the process). Idempotent. */
+  async close(): Promise<void> {
+    if (!this.#locked || this.location === null) return;
+    this.#locked = false;
+    await releaseLock(this.location);
   }
 
   /** Folder for source `index`'s own log. */

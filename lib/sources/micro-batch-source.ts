@@ -143,7 +143,10 @@ export abstract class MicroBatchSource extends Readable {
   stop(): void {
     this.#stopping = true;
     this.#wake?.();
-    if (!this.#started) this.push(null);
+    if (!this.#started) {
+      this.push(null);
+      void this.#checkpoint?.close();
+    }
   }
 
   /**
@@ -170,12 +173,14 @@ export abstract class MicroBatchSource extends Readable {
     if (!this.#started) {
       this.#started = true;
       this.#run().then(
-        () => {
+        async () => {
+          await this.#checkpoint?.close();
           this.#settleIdle();
           if (!this.destroyed) this.push(null);
         },
-        (err: unknown) => {
+        async (err: unknown) => {
           const error = err instanceof Error ? err : new Error(String(err));
+          await this.#checkpoint?.close().catch(() => {});
           this.#rejectIdle(error);
           if (!this.destroyed) this.destroy(error);
         },
@@ -192,6 +197,7 @@ export abstract class MicroBatchSource extends Readable {
     this.#stopping = true;
     const reason = error ?? new TidemarkError('ERR_QUERY_FAILED', 'the stream was destroyed');
     this.#checkpoint?.abortWaiters(reason);
+    void this.#checkpoint?.close().catch(() => {});
     this.#rejectIdle(reason);
     this.#wake?.();
     const waiter = this.#readWaiter;

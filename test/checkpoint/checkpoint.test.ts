@@ -1,0 +1,67 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Checkpoint } from '../../lib/checkpoint/checkpoint.js';
+import { barrier } from '../../lib/protocol.js';
+
+const checkpointModule = fileURLToPath(new URL('../../dist/checkpoint/checkpoint.js', import.meta.url));
+
+t.test('a fresh checkpoint gets a query id that survives reopening', async (t) => {
+  const dir = t.testdir();
+  const a = await Checkpoint.open(dir);
+  await a.close();
+  const b = await Checkpoint.open(dir);
+  t.equal(b.id, a.id);
+  t.strictSame(JSON.parse(await readFile(join(dir, 'metadata'), 'utf8')), { id: a.id });
+  await b.close();
+});
+
+t.test('offsets without a commit are a batch to re-execute; with a commit, the next batch resumes after it', async (t) => {
+  const dir = t.testdir();
+  const cp = await Checkpoint.open(dir);
+  t.strictSame(await cp.recover(), { lastCommitted: null, pending: null });
+  const entry = { batchWatermarkMs: 0, batchTimestampMs: 1000, conf: {}, sourceOffsets: [1] };
+  await cp.writeOffsets(0, entry);
+  await cp.close();
+  const reopened = await Checkpoint.open(dir);
+  t.strictSame(await reopened.recover(), { lastCommitted: null, pending: { batchId: 0, offsets: entry } });
+  const b = barrier(0);
+  b.nextWatermarkMs = 5000;
+  b.snapshots['0'] = { stage: 'X', version: 1, configuration: {}, state: { n: 1 } };
+  await reopened.commit(b);
+  await reopened.close();
+  const third = await Checkpoint.open(dir);
+  const recovery = await third.recover();
+  t.equal(recovery.pending, null);
+  t.strictSame(recovery.lastCommitted, { batchId: 0, offsets: entry, commit: { nextBatchWatermarkMs: 5000 }, snapshots: { '0': b.snapshots['0'] } });
+  t.equal(await readFile(join(dir, 'commits', '0'), 'utf8'), 'v1\n{"nextBatchWatermarkMs":5000}');
+  t.equal(await readFile(join(dir, 'offsets', '0'), 'utf8'), 'v1\n{"batchWatermarkMs":0,"batchTimestampMs":1000,"conf":{}}\n1');
+  await third.close();
+});
+
+t.test('a commit log ahead of the offsets log is refused as corrupt', async (t) => {
+  const dir = t.testdir();
+  const cp = await Checkpoint.open(dir);
+  await cp.close();
+  await writeFile(join(dir, 'commits', '0'), 'v1\n{"nextBatchWatermarkMs":0}');
+  const again = await Checkpoint.open(dir);
+  await t.rejects(again.recover(), { code: 'ERR_CHECKPOINT_CORRUPT', message: `checkpoint ${dir}: commits/0 exists without offsets/0` });
+  await again.close();
+});
+
+t.test('a second process on the same checkpoint is refused; after that process is killed, the lock is taken over', async (t) => {
+  const dir = t.testdir();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `const { Checkpoint } = await import(${JSON.stringify(checkpointModule)}); await Checkpoint.open(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout, 'data');
+  await t.rejects(Checkpoint.open(dir), { code: 'ERR_CHECKPOINT_LOCKED', message: new RegExp(`^checkpoint ${dir} is in use by process ${child.pid} on `) });
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const mine = await Checkpoint.open(dir);
+  t.match(JSON.parse(await readFile(join(dir, '.lock'), 'utf8')), { pid: process.pid });
+  await mine.close();
+  await t.rejects(readFile(join(dir, '.lock')), { code: 'ENOENT' }, 'closing the last handle removes the lock');
+  await rm(dir, { recursive: true, force: true });
+});
