@@ -22,6 +22,7 @@ export { Watermark, type WatermarkOptions, type WatermarkState } from './stages/
 export { Window, type WindowOptions } from './stages/window.js';
 export { KeyedCount, type KeyedCountOptions } from './stages/keyed-count.js';
 export { Sort, type SortOptions, type SortKey } from './stages/sort.js';
+export { filterRows, mapRows, isPlannable, type Plannable } from './stages/row-stages.js';
 export { MicroBatchSource, sleep, type MicroBatchSourceOptions, type Offset, type PlanMode, type SourceStatus } from './sources/micro-batch-source.js';
 export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';
 export { FileSource, FILE_LINES_SCHEMA, type FileSourceOptions } from './sources/file-source.js';

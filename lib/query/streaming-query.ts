@@ -16,6 +16,7 @@ import type { Schema } from '../core/schema.js';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { MicroBatchSource, SourceStatus } from '../sources/micro-batch-source.js';
 import { Stage } from '../stages/stage.js';
+import { isPlannable } from '../stages/row-stages.js';
 import type { Sink } from '../sinks/sink.js';
 import type { TriggerOption } from './trigger.js';
 import type { StreamingQueryProgress } from './progress.js';
@@ -191,7 +192,8 @@ export const streams = new StreamingQueryManager();
 /**
  * Checks a query the way Spark's analyzer does at `start()`: each stage
  * plans its output schema from its input, the sink checks the result.
- * Throws the first refusal. Stages that are not tidemark `Stage`s are
+ * Throws the first refusal. Other transforms are asked for their output
+ * schema when they have a `plan` method (`mapRows` does), and otherwise
  * assumed to keep the schema.
  */
 export function planQuery(source: MicroBatchSource, stages: readonly Transform[], sink: Sink, outputMode: OutputMode, checkpointLocation: string | null): Schema {
@@ -203,6 +205,8 @@ export function planQuery(source: MicroBatchSource, stages: readonly Transform[]
       schema = stage.plan(schema, { outputMode: mode, aggregated });
       aggregated ||= stage.aggregates;
       mode = stage.outputModeAfter(mode);
+    } else if (isPlannable(stage)) {
+      schema = stage.plan(schema, { outputMode: mode, aggregated });
     }
   }
   sink.plan({ schema, outputMode: mode ?? outputMode, aggregated, checkpointLocation });
