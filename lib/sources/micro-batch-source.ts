@@ -53,6 +53,8 @@ export interface SourceStatus {
 }
 
 const IDLE_POLL_MS = 100;
+/** Offsets-log conf key marking a drain batch. */
+const DRAIN_CONF = 'tidemark.drain';
 
 /**
  * Base class of sources. Subclasses say what data exists ({@link
@@ -243,7 +245,8 @@ export abstract class MicroBatchSource extends Readable {
     if (recovery.pending !== null) {
       const pending = recovery.pending;
       const end = pending.offsets.sourceOffsets[0] ?? null;
-      await this.#execute(run, pending.batchId, end, pending.offsets, performance.now(), false);
+      const drain = pending.offsets.conf[DRAIN_CONF] === 'true';
+      await this.#execute(run, pending.batchId, end, pending.offsets, performance.now(), drain || JSON.stringify(end) === JSON.stringify(run.committedOffset), drain);
     }
     if (this.#trigger.kind === 'availableNow') await this.freezeAvailable();
     const trigger = this.#trigger;
@@ -287,7 +290,8 @@ export abstract class MicroBatchSource extends Readable {
       await this.#waitForDataOrWake();
     }
     if (this.#options.drain === true && !this.#stopping && isBounded(trigger)) {
-      const entry: OffsetLogEntry = { batchWatermarkMs: run.watermarkMs, batchTimestampMs: Date.now(), conf: run.conf, sourceOffsets: [run.committedOffset] };
+      // Recorded in the offsets so that a crash during this batch re-executes it as a drain.
+      const entry: OffsetLogEntry = { batchWatermarkMs: run.watermarkMs, batchTimestampMs: Date.now(), conf: { ...run.conf, [DRAIN_CONF]: 'true' }, sourceOffsets: [run.committedOffset] };
       await checkpoint.writeOffsets(run.batchId, entry);
       await this.#execute(run, run.batchId, run.committedOffset, entry, performance.now(), true, true);
     }

@@ -29,6 +29,12 @@ export interface WatermarkOptions {
 
 const SNAPSHOT_VERSION = 1;
 
+/**
+ * The watermark after a drain: +∞ in spirit, a finite value (the year 2243,
+ * exact in microseconds) so that it survives JSON.
+ */
+export const DRAINED_WATERMARK_MS = 8_640_000_000_000;
+
 /** What {@link Watermark} checkpoints. */
 export interface WatermarkState {
   /** Watermark the next micro-batch evicts with. */
@@ -115,6 +121,12 @@ export class Watermark extends Stage {
             ? { avg: formatTimestampUtcMillis(stats.avg), max: formatTimestampUtcMillis(stats.max), min: formatTimestampUtcMillis(stats.min), watermark: watermarkText }
             : { watermark: watermarkText };
         if (Number.isFinite(this.#batchWatermarkMs)) this.#lastBatchWatermarkMs = this.#batchWatermarkMs;
+        else {
+          // A drained stream is over: every later row is late, so no drained window can open again.
+          this.#tracker = WatermarkTracker.restore({ globalWatermarkMs: DRAINED_WATERMARK_MS, policy: this.#tracker.policy });
+          this.#lastBatchWatermarkMs = DRAINED_WATERMARK_MS;
+          item.nextWatermarkMs = DRAINED_WATERMARK_MS;
+        }
         this.stamp(item);
         yield item;
         return;

@@ -123,3 +123,20 @@ t.test('processingTime triggers space batches by the interval', async (t) => {
   t.ok(Date.parse(b!.timestamp) - Date.parse(a!.timestamp) >= 90, 'the second data batch waited for the next tick');
   await query.stop();
 });
+
+t.test('after a drain every later row is late: a drained window never comes out twice', async (t) => {
+  const dir = t.testdir();
+  const source = new MemorySource({ schema: eventSchema });
+  source.addData(events([10, 'Open']));
+  const first = new MemorySink();
+  const run1 = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink: first, checkpointLocation: dir, trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
+  await run1.awaitTermination();
+  t.strictSame(first.rows().map((r) => [r['action'], r['count']]), [['Open', 1]]);
+  const again = source.reopen();
+  again.addData(events([11, 'Open']));
+  const second = new MemorySink();
+  const run2 = await startQuery({ source: again, stages: notebookStages({ delay: '10 seconds' }), sink: second, checkpointLocation: dir, trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
+  await run2.awaitTermination();
+  t.strictSame(second.rows(), []);
+  t.equal(run2.recentProgress[0]!.stateOperators[0]!['numRowsDroppedByWatermark'], 1);
+});
