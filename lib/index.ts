@@ -29,6 +29,9 @@ export { FileSource, FILE_LINES_SCHEMA, type FileSourceOptions } from './sources
 export { ParseSchema, type ParseSchemaOptions, type ParseMode } from './stages/parse-schema.js';
 export { Sink, checkSinkPlan, type SinkPlan } from './sinks/sink.js';
 export { MemorySink } from './sinks/memory-sink.js';
+export { CheckpointSink, type CheckpointSinkOptions } from './sinks/checkpoint-sink.js';
+export { ConsoleSink, type ConsoleSinkOptions } from './sinks/console-sink.js';
+export { readCommittedJsonLines, readSinkLog, writeSinkLogEntry, latestSinkBatchId, hasSinkLog, type SinkLogFile, type CommittedLine } from './sinks/file-sink-log.js';
 export { parseTrigger, isBounded, DEFAULT_TRIGGER, type Trigger, type TriggerOption } from './query/trigger.js';
 export { buildProgress, type StreamingQueryProgress, type SourceProgress } from './query/progress.js';
 export { StreamingQuery, StreamingQueryManager, startQuery, planQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions } from './query/streaming-query.js';

@@ -1,0 +1,418 @@
+/**
+ * `CheckpointSink`: Spark's JSON file sink (`writeStream.format('json')`).
+ * Each micro-batch becomes one JSON Lines file in the output directory,
+ * made visible by its entry in `<path>/_spark_metadata` (see
+ * {@link writeSinkLogEntry}), so the directory reads back exactly-once in
+ * Spark and in tidemark alike.
+ *
+ * Crash behaviour, step by step: the data file is written under a temp name,
+ * fsynced and renamed (a reader never sees half a file); then the manifest
+ * entry is written the same way (the commit point); then the query commits
+ * the batch in its checkpoint. A crash between the data file and the
+ * manifest leaves an orphan `part-…json` that readers ignore; the
+ * re-executed batch writes a new file under a new uuid. Orphans are not
+ * deleted: with Spark's naming nothing in a file name ties it to its batch,
+ * and deleting unlisted files could race a concurrent writer. A crash after
+ * the manifest re-executes the batch, which is then skipped (Spark's
+ * "Skipping already committed batch N").
+ *
+ * @module
+ */
+import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { TidemarkError } from '../errors.js';
+import { ensureDirectory, writeFileAtomic } from '../checkpoint/atomic-file.js';
+import type { Column, RecordBatch, StringDictionary } from '../core/batch.js';
+import type { DataType, Field, Schema } from '../core/schema.js';
+import { defaultTimeZone, formatDateDays, formatTimestampIso, isValidTimeZone } from '../core/timestamp.js';
+import { Sink, type SinkPlan } from './sink.js';
+import { hasSinkBatch, SINK_LOG_DIRECTORY, sinkLogFileFor, writeSinkLogEntry } from './file-sink-log.js';
+
+/** Options of {@link CheckpointSink}. */
+export interface CheckpointSinkOptions {
+  /** Output directory (created when missing). */
+  path: string;
+  /** Only `json` is written. */
+  format?: 'json';
+  /** Session time zone timestamps are printed in; the process's zone by default, as Spark's JVM default. */
+  timeZone?: string;
+}
+
+/**
+ * The JSON file sink. Append mode only, and it needs a checkpoint location:
+ * both are refused at start with Spark's messages.
+ *
+ * @example
+ * ```ts
+ * const sink = new CheckpointSink({ path: './out', timeZone: 'Asia/Kolkata' })
+ * await startQuery({ source, stages, sink, checkpointLocation: './chk', outputMode: 'append' })
+ * ```
+ */
+export class CheckpointSink extends Sink {
+  /** The output directory as given. */
+  readonly path: string;
+  /** Always `json`. */
+  readonly format: 'json';
+  /** Zone of the written timestamps. */
+  readonly timeZone: string;
+  readonly #dir: string;
+  readonly #writers = new WeakMap<Schema, LineWriter>();
+
+  constructor(options: CheckpointSinkOptions) {
+    super();
+    if (typeof options?.path !== 'string' || options.path.length === 0) {
+      throw new TidemarkError('ERR_INVALID_OPTION', "'path' is not specified", { option: 'path' });
+    }
+    const format: unknown = options.format ?? 'json';
+    if (format !== 'json') {
+      throw new TidemarkError('ERR_INVALID_OPTION', `CheckpointSink writes format 'json' only, got ${JSON.stringify(format)}`, { option: 'format' });
+    }
+    const timeZone: unknown = options.timeZone ?? defaultTimeZone();
+    if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `Invalid time zone ${JSON.stringify(timeZone)}: expected a region id such as "Asia/Kolkata", "UTC" or an offset such as "+05:30"`, {
+        option: 'timeZone',
+      });
+    }
+    this.path = options.path;
+    this.format = 'json';
+    this.timeZone = timeZone;
+    this.#dir = resolve(options.path);
+  }
+
+  override get description(): string {
+    return `FileSink[${this.path}]`;
+  }
+
+  /**
+   * Refuses what Spark refuses when a file sink is created: a non-append
+   * output mode, then a missing checkpoint location (a file sink's
+   * exactly-once guarantee rests on the checkpoint). Other checks follow.
+   */
+  override plan(plan: SinkPlan): void {
+    if (plan.outputMode !== 'append') {
+      const mode = plan.outputMode === 'update' ? 'Update' : 'Complete';
+      throw new TidemarkError('ERR_UNSUPPORTED_OUTPUT_MODE', `Data source ${this.format} does not support ${mode} output mode`, { option: 'outputMode' });
+    }
+    if (plan.checkpointLocation === null) {
+      throw new TidemarkError(
+        'ERR_MISSING_CHECKPOINT_LOCATION',
+        'checkpointLocation must be specified either through option("checkpointLocation", ...) or SparkSession.conf.set("spark.sql.streaming.checkpointLocation", ...)',
+        { option: 'checkpointLocation' },
+      );
+    }
+    super.plan(plan);
+  }
+
+  protected override async openSink(_plan: SinkPlan): Promise<void> {
+    await ensureDirectory(join(this.#dir, SINK_LOG_DIRECTORY));
+  }
+
+  protected override async hasBatch(batchId: number): Promise<boolean> {
+    return hasSinkBatch(this.#dir, batchId);
+  }
+
+  protected override async writeBatch(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
+    let content = '';
+    let count = 0;
+    for (const batch of batches) {
+      let writer = this.#writers.get(batch.schema);
+      if (writer === undefined) {
+        writer = new LineWriter(batch.schema, this.timeZone);
+        this.#writers.set(batch.schema, writer);
+      }
+      for (let i = 0; i < batch.length; i++) content += writer.line(batch, i) + '\n';
+      count += batch.length;
+    }
+    // One file per batch, even an empty one, like Spark's partition 0.
+    const file = join(this.#dir, `part-00000-${randomUUID()}-c000.json`);
+    await writeFileAtomic(file, content);
+    await writeSinkLogEntry(this.#dir, batchId, [await sinkLogFileFor(file)]);
+    return count;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON lines, by the rules of Spark's JacksonGenerator.
+
+/** Writes the JSON text of a non-null value of a column at row `i`. */
+type ColumnWriter = (column: Column, i: number) => string;
+
+/** Compiled once per schema: one writer per field, field names pre-escaped. */
+class LineWriter {
+  readonly #names: string[];
+  readonly #writers: ColumnWriter[];
+
+  constructor(schema: Schema, zone: string) {
+    this.#names = schema.fields.map((f) => quote(f.name) + ':');
+    this.#writers = schema.fields.map((f) => columnWriter(f.dataType, zone));
+  }
+
+  line(batch: RecordBatch, i: number): string {
+    return writeFields(this.#names, this.#writers, batch.columns, i);
+  }
+}
+
+/** `{…}` with null fields omitted (`spark.sql.jsonGenerator.ignoreNullFields=true`). */
+function writeFields(names: readonly string[], writers: readonly ColumnWriter[], columns: readonly Column[], i: number): string {
+  let out = '{';
+  let first = true;
+  for (let c = 0; c < writers.length; c++) {
+    const column = columns[c]!;
+    if (isNull(column, i)) continue;
+    out += (first ? '' : ',') + names[c]! + writers[c]!(column, i);
+    first = false;
+  }
+  return out + '}';
+}
+
+function isNull(column: Column, i: number): boolean {
+  switch (column.kind) {
+    case 'dict':
+      return column.ids[i]! < 0;
+    case 'any':
+      return column.values[i] === null || column.values[i] === undefined;
+    default:
+      return column.nulls !== null && column.nulls[i] === 1;
+  }
+}
+
+/** Quoted dictionary strings, computed once per id. */
+const quotedByDictionary = new WeakMap<StringDictionary, string[]>();
+
+function columnWriter(t: DataType, zone: string): ColumnWriter {
+  switch (t.type) {
+    case 'string':
+      return (column, i) => {
+        if (column.kind !== 'dict') return quote(String(rawAny(column, i)));
+        const id = column.ids[i]!;
+        let cache = quotedByDictionary.get(column.dictionary);
+        if (cache === undefined) {
+          cache = [];
+          quotedByDictionary.set(column.dictionary, cache);
+        }
+        return (cache[id] ??= quote(column.dictionary.values[id]!));
+      };
+    case 'boolean':
+      return (column, i) => (column.kind === 'bool' ? (column.values[i] === 1 ? 'true' : 'false') : valueJson(t, rawAny(column, i), zone));
+    case 'struct': {
+      const names = t.fields.map((f) => quote(f.name) + ':');
+      const writers = t.fields.map((f) => columnWriter(f.dataType, zone));
+      return (column, i) => (column.kind === 'struct' ? writeFields(names, writers, column.children, i) : valueJson(t, rawAny(column, i), zone));
+    }
+    default:
+      if (isF64Type(t)) {
+        const f = f64Writer(t, zone);
+        return (column, i) => (column.kind === 'f64' ? f(column.values[i]!) : valueJson(t, rawAny(column, i), zone));
+      }
+      return (column, i) => valueJson(t, rawAny(column, i), zone);
+  }
+}
+
+function rawAny(column: Column, i: number): unknown {
+  if (column.kind === 'any') return column.values[i];
+  throw new TidemarkError('ERR_PROTOCOL', `unexpected ${column.kind} column for the JSON writer`);
+}
+
+function isF64Type(t: DataType): boolean {
+  switch (t.type) {
+    case 'byte':
+    case 'short':
+    case 'int':
+    case 'long':
+    case 'float':
+    case 'double':
+    case 'date':
+    case 'timestamp':
+    case 'timestamp_ntz':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The JSON text of a stored f64 value (µs for timestamps, days for dates). */
+function f64Writer(t: DataType, zone: string): (v: number) => string {
+  switch (t.type) {
+    case 'timestamp':
+      return (v) => '"' + formatTimestampIso(v, zone) + '"';
+    case 'timestamp_ntz':
+      return (v) => '"' + formatTimestampNtz(v) + '"';
+    case 'date':
+      return (v) => '"' + formatDateDays(v) + '"';
+    case 'double':
+      return javaDouble;
+    case 'float':
+      return javaFloat;
+    default:
+      return integer;
+  }
+}
+
+/** `yyyy-MM-dd'T'HH:mm:ss[.SSS]` of a zone-less timestamp (Spark's `timestampNTZFormat` default). */
+function formatTimestampNtz(us: number): string {
+  const iso = formatTimestampIso(us, 'UTC');
+  return iso.slice(0, iso.length - 1);
+}
+
+function integer(v: number): string {
+  return String(Math.trunc(v));
+}
+
+/** Jackson writes non-finite numbers as strings (`QUOTE_NON_NUMERIC_NUMBERS`). */
+function nonFinite(v: number): string | null {
+  if (Number.isNaN(v)) return '"NaN"';
+  if (v === Infinity) return '"Infinity"';
+  if (v === -Infinity) return '"-Infinity"';
+  return null;
+}
+
+/** Java's `Double.toString` layout of JavaScript's shortest round-trip digits. */
+function javaDouble(v: number): string {
+  return nonFinite(v) ?? javaLayout(v, v.toExponential());
+}
+
+/** Java's `Float.toString`: the shortest digits that read back as the same float. */
+function javaFloat(v: number): string {
+  const f = Math.fround(v);
+  const special = nonFinite(f);
+  if (special !== null) return special;
+  for (let p = 1; p < 9; p++) {
+    const s = f.toPrecision(p);
+    if (Math.fround(Number(s)) === f) return javaLayout(f, Number(s).toExponential());
+  }
+  return javaLayout(f, f.toExponential());
+}
+
+/**
+ * `1.0`, `100.0`, `0.001` for 1e-3 ≤ |v| < 1e7, else `1.0E7`, `1.234E-4`;
+ * `exponential` is `toExponential()` of the value (its significant digits).
+ */
+function javaLayout(v: number, exponential: string): string {
+  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
+  const negative = exponential.startsWith('-');
+  const body = negative ? exponential.slice(1) : exponential;
+  const e = body.indexOf('e');
+  const digits = body.slice(0, e).replace('.', '');
+  const exp = Number(body.slice(e + 1));
+  const abs = Math.abs(v);
+  let out: string;
+  if (abs >= 1e-3 && abs < 1e7) {
+    if (exp >= 0) {
+      const whole = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
+      out = whole + '.' + (digits.slice(exp + 1) || '0');
+    } else {
+      out = '0.' + '0'.repeat(-exp - 1) + digits;
+    }
+  } else {
+    out = digits[0]! + '.' + (digits.slice(1) || '0') + 'E' + exp;
+  }
+  return negative ? '-' + out : out;
+}
+
+/** The JSON text of a non-null row-view value (inside `any` columns: arrays, maps, decimals, binary). */
+function valueJson(t: DataType, v: unknown, zone: string): string {
+  switch (t.type) {
+    case 'string':
+      return quote(typeof v === 'string' ? v : String(v));
+    case 'boolean':
+      return v === true ? 'true' : 'false';
+    case 'byte':
+    case 'short':
+    case 'int':
+    case 'long':
+      return typeof v === 'bigint' ? v.toString() : integer(Number(v));
+    case 'float':
+      return javaFloat(Number(v));
+    case 'double':
+      return javaDouble(Number(v));
+    case 'decimal': {
+      const s = String(v);
+      return /^-?\d+(\.\d+)?$/.test(s) ? s : quote(s);
+    }
+    case 'date':
+      return quote(typeof v === 'number' ? formatDateDays(v) : v instanceof Date ? v.toISOString().slice(0, 10) : String(v));
+    case 'timestamp':
+    case 'timestamp_ntz': {
+      const us = v instanceof Date ? v.getTime() * 1000 : typeof v === 'bigint' ? Number(v) : Math.round(Number(v) * 1000);
+      return '"' + (t.type === 'timestamp' ? formatTimestampIso(us, zone) : formatTimestampNtz(us)) + '"';
+    }
+    case 'binary':
+      return '"' + Buffer.from(v as Uint8Array).toString('base64') + '"';
+    case 'array': {
+      const items = v as readonly unknown[];
+      let out = '[';
+      for (let k = 0; k < items.length; k++) {
+        const item = items[k];
+        out += (k === 0 ? '' : ',') + (item === null || item === undefined ? 'null' : valueJson(t.elementType, item, zone));
+      }
+      return out + ']';
+    }
+    case 'map': {
+      const entries: Iterable<[unknown, unknown]> = v instanceof Map ? v : Object.entries(v as object);
+      let out = '{';
+      let first = true;
+      for (const [key, value] of entries) {
+        out += (first ? '' : ',') + quote(String(key)) + ':' + (value === null || value === undefined ? 'null' : valueJson(t.valueType, value, zone));
+        first = false;
+      }
+      return out + '}';
+    }
+    case 'struct':
+      return structJson(t.fields, v as Record<string, unknown>, zone);
+  }
+}
+
+function structJson(fields: readonly Field[], v: Record<string, unknown>, zone: string): string {
+  let out = '{';
+  let first = true;
+  for (const f of fields) {
+    const value = v[f.name];
+    if (value === null || value === undefined) continue;
+    out += (first ? '' : ',') + quote(f.name) + ':' + valueJson(f.dataType, value, zone);
+    first = false;
+  }
+  return out + '}';
+}
+
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+const HEX = '0123456789ABCDEF';
+
+/** Jackson's string escaping: `"` `\` and control characters (`\n`-style or `\u00XX`, upper-case hex); `/` and non-ASCII as is. */
+function quote(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
+  let out = '"';
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) continue;
+    out += s.slice(from, i);
+    from = i + 1;
+    switch (c) {
+      case 0x22:
+        out += '\\"';
+        break;
+      case 0x5c:
+        out += '\\\\';
+        break;
+      case 0x08:
+        out += '\\b';
+        break;
+      case 0x09:
+        out += '\\t';
+        break;
+      case 0x0a:
+        out += '\\n';
+        break;
+      case 0x0c:
+        out += '\\f';
+        break;
+      case 0x0d:
+        out += '\\r';
+        break;
+      default:
+        out += '\\u00' + HEX[c >> 4]! + HEX[c & 15]!;
+    }
+  }
+  return out + s.slice(from) + '"';
+}
