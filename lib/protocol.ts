@@ -24,6 +24,11 @@ export interface StageSnapshot {
   readonly configuration: Record<string, unknown>;
   /** The checkpointed fields. */
   readonly state: unknown;
+  /**
+   * State split by key hash (Spark's state partitions): one entry per
+   * partition, each written to its own file (`state/<opId>/<partition>/`).
+   */
+  readonly partitions?: readonly unknown[];
 }
 
 /** What a run resumes from: the last committed micro-batch and the stage snapshots taken at its barrier. */

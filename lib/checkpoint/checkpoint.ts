@@ -256,9 +256,15 @@ export class Checkpoint extends EventEmitter {
     const snapshots = barrier.snapshots;
     if (this.location !== null) {
       for (const [operatorId, snapshot] of Object.entries(snapshots)) {
-        const dir = join(this.location, 'state', operatorId, '0');
-        await ensureDirectory(dir);
-        await writeFileAtomic(join(dir, `${batchId + 1}.json`), JSON.stringify(snapshot));
+        const { partitions, ...shared } = snapshot;
+        const parts = partitions ?? [];
+        // Partition 0 holds the shared part; every partition has its own file, written even when empty, like Spark's deltas.
+        for (let p = 0; p < Math.max(1, parts.length); p++) {
+          const dir = join(this.location, 'state', operatorId, String(p));
+          await ensureDirectory(dir);
+          const body = p === 0 ? { ...shared, ...(partitions === undefined ? {} : { numPartitions: parts.length, partition: parts[0] }) } : { partition: parts[p] };
+          await writeFileAtomic(join(dir, `${batchId + 1}.json`), JSON.stringify(body));
+        }
       }
       await writeFileAtomic(join(this.location, 'commits', String(batchId)), `${VERSION_LINE}\n${JSON.stringify(commit)}`);
       await this.#purge(batchId);
@@ -322,11 +328,27 @@ export class Checkpoint extends EventEmitter {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.#corrupt(`state of operator ${operatorId} for batch ${version - 1} is missing (${path})`, path);
         throw err;
       }
+      let head: StageSnapshot & { numPartitions?: number; partition?: unknown };
       try {
-        snapshots[operatorId] = JSON.parse(text) as StageSnapshot;
+        head = JSON.parse(text) as typeof head;
       } catch (err) {
         throw this.#corrupt(`${path} is not valid JSON: ${(err as Error).message}`, path);
       }
+      if (head.numPartitions === undefined) {
+        snapshots[operatorId] = head;
+        continue;
+      }
+      const { numPartitions, partition, ...shared } = head;
+      const partitions: unknown[] = [partition];
+      for (let p = 1; p < numPartitions; p++) {
+        const partPath = join(stateDir, operatorId, String(p), `${version}.json`);
+        try {
+          partitions.push((JSON.parse(await readFile(partPath, 'utf8')) as { partition: unknown }).partition);
+        } catch (err) {
+          throw this.#corrupt(`state partition ${p} of operator ${operatorId} for batch ${version - 1} is missing or unreadable (${partPath}): ${(err as Error).message}`, partPath);
+        }
+      }
+      snapshots[operatorId] = { ...shared, partitions };
     }
     this.#state.set(version, snapshots);
     return snapshots;
@@ -346,7 +368,9 @@ export class Checkpoint extends EventEmitter {
     await rm(join(this.location, 'commits', String(old)), { force: true });
     const stateDir = join(this.location, 'state');
     for (const operatorId of await readdir(stateDir)) {
-      await rm(join(stateDir, operatorId, '0', `${old + 1}.json`), { force: true });
+      for (const partition of await readdir(join(stateDir, operatorId))) {
+        await rm(join(stateDir, operatorId, partition, `${old + 1}.json`), { force: true });
+      }
     }
   }
 

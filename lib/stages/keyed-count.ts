@@ -10,7 +10,8 @@
  * @module
  */
 import { TidemarkError } from '../errors.js';
-import { BatchBuilder, rawValueAt, type Column, type StringDictionary } from '../core/batch.js';
+import { PassThrough, type Readable } from 'node:stream';
+import { BatchBuilder, rawValueAt, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import { KeyedCountState, outputModeName, parseOutputMode, type GroupEntry, type KeyedCountStateSnapshot, type OutputMode } from '../core/keyed-state.js';
 import { fieldIndex, requireField, simpleString, Types, type Field, type Schema } from '../core/schema.js';
 import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
@@ -26,6 +27,19 @@ export interface KeyedCountOptions {
   countColumn?: string;
   /** Most rows per emitted batch: bounds memory when a flush emits many windows. */
   maxRowsPerBatch?: number;
+  /**
+   * State partitions (Spark's `spark.sql.shuffle.partitions`): groups are
+   * split by key hash, each partition is checkpointed to its own file. Fixed
+   * by the first run of a checkpoint; a different value is refused on restart.
+   * Default 1.
+   */
+  partitions?: number;
+  /**
+   * Route the rows the watermark drops to {@link KeyedCount.lateRows} instead
+   * of only counting them. At-least-once: a re-executed batch routes its late
+   * rows again. Default false.
+   */
+  emitLateRows?: boolean;
 }
 
 const SNAPSHOT_VERSION = 1;
@@ -44,15 +58,17 @@ export class KeyedCount extends Stage {
   readonly countColumn: string;
   readonly #requestedMode: OutputMode | undefined;
   readonly #maxRowsPerBatch: number;
+  readonly #partitionCount: number;
   #outputMode: OutputMode = 'append';
   #groupFields: Field[] = [];
   #groupIndexes: number[] = [];
   #eventTimeGroup = -1;
   // checkpointed
-  #state: KeyedCountState | null = null;
+  #partitions: KeyedCountState[] = [];
   // transient
   #watermarkMs = 0;
   readonly #quoted = new Map<StringDictionary, string[]>();
+  readonly #lateRows: PassThrough | null;
 
   constructor(options: KeyedCountOptions) {
     super();
@@ -66,6 +82,26 @@ export class KeyedCount extends Stage {
     if (!Number.isInteger(this.#maxRowsPerBatch) || this.#maxRowsPerBatch < 1) {
       throw new TidemarkError('ERR_INVALID_OPTION', `maxRowsPerBatch must be a positive integer, got ${options.maxRowsPerBatch}`, { option: 'maxRowsPerBatch' });
     }
+    this.#partitionCount = options.partitions ?? 1;
+    if (!Number.isInteger(this.#partitionCount) || this.#partitionCount < 1) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `partitions must be a positive integer, got ${options.partitions}`, { option: 'partitions' });
+    }
+    this.#lateRows = options.emitLateRows === true ? new PassThrough({ objectMode: true, highWaterMark: 1024 }) : null;
+    this.once('close', () => this.#lateRows?.end());
+  }
+
+  /**
+   * Rows dropped as late (row objects, timestamps as epoch ms), when built
+   * with `emitLateRows`; ends when the stage ends. Read it, or it buffers.
+   */
+  get lateRows(): Readable {
+    if (this.#lateRows === null) throw new TidemarkError('ERR_INVALID_OPTION', 'KeyedCount was built without emitLateRows', { option: 'emitLateRows' });
+    return this.#lateRows;
+  }
+
+  /** Number of state partitions. */
+  get partitions(): number {
+    return this.#partitionCount;
   }
 
   /** The output mode in force once planned. */
@@ -75,7 +111,9 @@ export class KeyedCount extends Stage {
 
   /** Groups held in state. */
   get stateRows(): number {
-    return this.#state?.size ?? 0;
+    let n = 0;
+    for (const p of this.#partitions) n += p.size;
+    return n;
   }
 
   override outputModeAfter(_queryMode: OutputMode | undefined): OutputMode {
@@ -117,33 +155,36 @@ export class KeyedCount extends Stage {
     this.#eventTimeGroup = eventTimeGroup;
     const isWindow = eventTimeGroup >= 0 && groupFields[eventTimeGroup]!.dataType.type === 'struct';
     const g = eventTimeGroup;
-    if (this.#state === null) {
-      this.#state = new KeyedCountState({
-        outputMode: mode,
-        hasWatermark: eventTimeGroup >= 0,
-        // A window's event time is its end; a raw timestamp is its own.
-        eventTimeOf: isWindow ? (key) => (key[g] as number[])[1]! : (key) => key[g] as number,
-      });
+    if (this.#partitions.length === 0) {
+      for (let p = 0; p < this.#partitionCount; p++) {
+        this.#partitions.push(
+          new KeyedCountState({
+            outputMode: mode,
+            hasWatermark: eventTimeGroup >= 0,
+            // A window's event time is its end; a raw timestamp is its own.
+            eventTimeOf: isWindow ? (key) => (key[g] as number[])[1]! : (key) => key[g] as number,
+          }),
+        );
+      }
     }
     return { fields: [...groupFields, { name: this.countColumn, dataType: Types.long, nullable: false }] };
   }
 
   protected override *process(item: StreamItem): Iterable<StreamItem> {
-    const state = this.#state!;
     switch (item.kind) {
       case 'begin':
         // Without a Watermark stage upstream no 'watermark' item follows; start the batch here.
         this.#watermarkMs = 0;
-        state.beginBatch(0, 0);
+        for (const p of this.#partitions) p.beginBatch(0, 0);
         yield item;
         return;
       case 'watermark':
         this.#watermarkMs = item.watermarkMs;
-        state.beginBatch(item.watermarkMs, item.lateWatermarkMs);
+        for (const p of this.#partitions) p.beginBatch(item.watermarkMs, item.lateWatermarkMs);
         yield item;
         return;
       case 'rows':
-        this.#accumulate(item.batch.columns, item.batch.length);
+        this.#accumulate(item.batch);
         return;
       case 'barrier':
         yield* this.#finish(item);
@@ -153,45 +194,64 @@ export class KeyedCount extends Stage {
     }
   }
 
-  #accumulate(columns: readonly Column[], length: number): void {
-    const state = this.#state!;
+  #accumulate(batch: RecordBatch): void {
+    const columns = batch.columns;
+    const length = batch.length;
+    const partitions = this.#partitions;
+    const partitionCount = partitions.length;
     const groupColumns = this.#groupIndexes.map((i) => columns[i]!);
     const eventColumn = this.#eventTimeGroup >= 0 ? groupColumns[this.#eventTimeGroup]! : null;
     const eventTimes = eventColumn === null ? null : eventColumn.kind === 'struct' ? (eventColumn.children[1] as { values: Float64Array }).values : (eventColumn as { values: Float64Array }).values;
+    const checksLate = eventTimes !== null && partitions[0]!.watermarkApplies;
+    let late: number[] | null = null;
     for (let i = 0; i < length; i++) {
       const key = this.#encodeAt(groupColumns, i);
-      if (eventTimes !== null && state.isLate(eventTimes[i]!)) {
+      const state = partitionCount === 1 ? partitions[0]! : partitions[hashString(key) % partitionCount]!;
+      if (checksLate && state.isLate(eventTimes[i]!)) {
         state.dropLate(key);
+        if (this.#lateRows !== null) (late ??= []).push(i);
         continue;
       }
       if (!state.increment(key, 1)) state.insert(key, groupColumns.map((c) => rawValueAt(c, i)), 1);
     }
+    if (late !== null) for (const i of late) this.#lateRows!.write(batch.row(i));
   }
 
   *#finish(barrier: BarrierItem): Iterable<StreamItem> {
-    const state = this.#state!;
     const started = performance.now();
-    const outcome = state.finishBatch();
+    const emitted: GroupEntry[] = [];
+    let total = 0;
+    let updated = 0;
+    let removed = 0;
+    let dropped = 0;
+    for (const state of this.#partitions) {
+      const outcome = state.finishBatch();
+      for (const entry of outcome.emitted) emitted.push(entry);
+      total += outcome.numRowsTotal;
+      updated += outcome.numRowsUpdated;
+      removed += outcome.numRowsRemoved;
+      dropped += outcome.numRowsDroppedByWatermark;
+    }
     const tookMs = Math.round(performance.now() - started);
-    if (state.watermarkApplies && barrier.nextWatermarkMs !== null && barrier.nextWatermarkMs > this.#watermarkMs) {
+    if (this.#partitions[0]!.watermarkApplies && barrier.nextWatermarkMs !== null && barrier.nextWatermarkMs > this.#watermarkMs) {
       barrier.runAnotherBatch = true;
     }
     barrier.progress.stateOperators.push({
       operatorName: 'stateStoreSave',
-      numRowsTotal: outcome.numRowsTotal,
-      numRowsUpdated: outcome.numRowsUpdated,
+      numRowsTotal: total,
+      numRowsUpdated: updated,
       allUpdatesTimeMs: tookMs,
-      numRowsRemoved: outcome.numRowsRemoved,
+      numRowsRemoved: removed,
       allRemovalsTimeMs: 0,
       commitTimeMs: 0,
       memoryUsedBytes: 0,
-      numRowsDroppedByWatermark: outcome.numRowsDroppedByWatermark,
-      numShufflePartitions: 1,
-      numStateStoreInstances: 1,
+      numRowsDroppedByWatermark: dropped,
+      numShufflePartitions: this.#partitionCount,
+      numStateStoreInstances: this.#partitionCount,
       customMetrics: {},
     });
     this.stamp(barrier);
-    yield* this.#emit(outcome.emitted);
+    yield* this.#emit(emitted);
     yield barrier;
   }
 
@@ -253,18 +313,17 @@ export class KeyedCount extends Stage {
   }
 
   override snapshot(): StageSnapshot {
-    return {
-      stage: 'KeyedCount',
-      version: SNAPSHOT_VERSION,
-      configuration: this.#configuration(),
-      state: this.#state?.snapshot() ?? { entries: [] },
-    };
+    const base = { stage: 'KeyedCount', version: SNAPSHOT_VERSION, configuration: this.#configuration() };
+    if (this.#partitionCount === 1) return { ...base, state: this.#partitions[0]?.snapshot() ?? { entries: [] } };
+    return { ...base, state: null, partitions: this.#partitions.map((p) => p.snapshot()) };
   }
 
   override restore(snapshot: StageSnapshot): void {
-    if (this.#state === null) throw new TidemarkError('ERR_PROTOCOL', 'KeyedCount must be planned before it is restored');
+    if (this.#partitions.length === 0) throw new TidemarkError('ERR_PROTOCOL', 'KeyedCount must be planned before it is restored');
     checkSnapshot(snapshot, 'KeyedCount', SNAPSHOT_VERSION, this.#configuration());
-    this.#state.restore(snapshot.state as KeyedCountStateSnapshot, (key) => encodeRawKey(this.#groupFields, key));
+    const parts = (snapshot.partitions ?? [snapshot.state]) as KeyedCountStateSnapshot[];
+    const encode = (key: readonly unknown[]): string => encodeRawKey(this.#groupFields, key);
+    this.#partitions.forEach((p, i) => p.restore(parts[i] ?? { entries: [] }, encode));
   }
 
   #configuration(): Record<string, unknown> {
@@ -276,8 +335,19 @@ export class KeyedCount extends Stage {
       watermarkDelayMs: this.#eventTimeGroup >= 0 ? this.#groupFields[this.#eventTimeGroup]!.metadata?.watermarkDelayMs ?? null : null,
       window: this.#groupFields.find((f) => f.metadata?.timeWindow !== undefined)?.metadata?.timeWindow ?? null,
       countColumn: this.countColumn,
+      partitions: this.#partitionCount,
     };
   }
+}
+
+// FNV-1a: a stable partition for a key across runs and processes.
+function hashString(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 // Same text as KeyedCount's per-row encoding, from storage values (used when restoring a snapshot).

@@ -110,3 +110,51 @@ t.test('restarting a checkpoint with a different window is refused', async (t) =
   t.equal(await run('5 seconds'), true);
   await t.rejects(run('1 hour'), { code: 'ERR_QUERY_FAILED', message: /KeyedCount window was \{"durationUs":5000000,"slideUs":5000000,"startTimeUs":0\}, is now \{"durationUs":3600000000/ });
 });
+
+t.test('state in several partitions gives the same counts, one state file per partition, and a changed count is refused', async (t) => {
+  const dir = t.testdir({ one: {}, many: {} });
+  const { readdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const run = async (checkpointLocation: string, partitions: number) => {
+    const source = new MemorySource({ schema: eventSchema });
+    source.addData(events([10, 'Open'], [11, 'Close'], [12, 'Open'], [13, 'Click'], [30, 'Scroll']));
+    const sink = new MemorySink();
+    const query = await startQuery({
+      source,
+      stages: [new Watermark({ eventTime: 'time', delay: '10 seconds' }), new Window({ timeColumn: 'time', duration: '5 seconds' }), new KeyedCount({ groupBy: ['action', 'window'], partitions })],
+      sink,
+      checkpointLocation,
+      trigger: 'availableNow',
+      manager: new StreamingQueryManager(),
+    });
+    await query.awaitTermination();
+    return sink.rows().map(windowRow).sort();
+  };
+  const one = await run(join(dir, 'one'), 1);
+  t.strictSame(await run(join(dir, 'many'), 4), one);
+  t.strictSame((await readdir(join(dir, 'many', 'state', '1'))).sort(), ['0', '1', '2', '3']);
+  await t.rejects(run(join(dir, 'many'), 2), { code: 'ERR_QUERY_FAILED', message: /KeyedCount partitions was 4, is now 2/ });
+});
+
+t.test('emitLateRows routes the rows the watermark drops to a side stream', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  const count = new KeyedCount({ groupBy: ['action', 'window'], emitLateRows: true });
+  const late: unknown[] = [];
+  count.lateRows.on('data', (row) => late.push(row));
+  const query = await startQuery({
+    source,
+    stages: [new Watermark({ eventTime: 'time', delay: '10 seconds' }), new Window({ timeColumn: 'time', duration: '5 seconds' }), count],
+    sink: new MemorySink(),
+    manager: new StreamingQueryManager(),
+  });
+  source.addData(events([30, 'Open']));
+  await query.processAllAvailable();
+  source.addData(events([5, 'Close'], [31, 'Open'], [7, 'Click']));
+  await query.processAllAvailable();
+  await query.stop();
+  t.strictSame(late, [
+    { time: 5000, action: 'Close', window: { start: 5000, end: 10000 } },
+    { time: 7000, action: 'Click', window: { start: 5000, end: 10000 } },
+  ]);
+  t.equal(query.recentProgress.find((p) => p.numInputRows === 3)!.stateOperators[0]!['numRowsDroppedByWatermark'], 2);
+});
