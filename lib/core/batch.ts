@@ -395,6 +395,12 @@ export class ColumnBuilder {
     this.#ids[this.#length++] = this.dictionary.intern(value);
   }
 
+  /** Appends the id of a string already interned in this column's dictionary. */
+  appendDictId(id: number): void {
+    if (this.#length >= this.#ids.length) this.#grow();
+    this.#ids[this.#length++] = id;
+  }
+
   /** Appends a boolean to a bool column. */
   appendBoolean(value: boolean): void {
     if (this.#length >= this.#u8.length) this.#grow();

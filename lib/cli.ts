@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+/**
+ * The `tidemark` command: dispatches to `run`, `show`, `gen` and `demo`.
+ * Each command's module is imported only when that command runs, so
+ * `tidemark --help` loads almost nothing.
+ *
+ * Exit status: 0 on success, 1 on a tidemark error (printed as
+ * `tidemark: <message> (code ERR_…)`) or an unexpected failure, 2 on a usage
+ * error.
+ *
+ * @module
+ */
+
+/** `tidemark --help`. */
+const USAGE = `Usage: tidemark <command> [flags]
+
+Spark Structured Streaming's event-time windowed aggregation as Node streams.
+
+Commands:
+  run    run a windowed count over a directory of JSON files, into JSON files
+         or the console
+  show   print a JSON output directory as spark.read.json(DIR).show() does
+  gen    write a synthetic data set shaped like the notebook's
+  demo   generate data, run the notebook's query and show its output
+
+Flags:
+  -h, --help     print this help
+  -v, --version  print tidemark's version
+
+Run 'tidemark <command> --help' for the flags of a command.
+`;
+
+interface CommandModule {
+  main(argv: readonly string[]): Promise<number>;
+}
+
+const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
+  run: () => import('./cli/run.js'),
+  show: () => import('./cli/show.js'),
+  gen: () => import('./cli/gen.js'),
+  demo: () => import('./cli/demo.js'),
+};
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+/** An error's name and code, without importing the modules that define them. */
+function describe(err: unknown): { kind: 'usage' | 'tidemark' | 'other'; message: string; code?: string; command?: string | null } {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: unknown; command?: unknown };
+    if (e.name === 'UsageError') return { kind: 'usage', message: e.message, command: typeof e.command === 'string' ? e.command : null };
+    if (e.name === 'TidemarkError' && typeof e.code === 'string') return { kind: 'tidemark', message: e.message, code: e.code };
+    return { kind: 'other', message: e.stack ?? e.message };
+  }
+  return { kind: 'other', message: String(err) };
+}
+
+/**
+ * Runs the CLI with `argv` (the arguments after the program name).
+ *
+ * @returns the exit status
+ */
+async function cli(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined) {
+      process.stderr.write(USAGE);
+      return 2;
+    }
+    if (command === '-h' || command === '--help' || command === 'help') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (command === '-v' || command === '--version') {
+      process.stdout.write(`${await version()}\n`);
+      return 0;
+    }
+    const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (load === undefined) {
+      const what = command.startsWith('-') ? `unknown flag '${command}'` : `unknown command '${command}'`;
+      process.stderr.write(`tidemark: ${what}\nRun 'tidemark --help' for the list of commands.\n`);
+      return 2;
+    }
+    return await (await load()).main(rest);
+  } catch (err) {
+    const d = describe(err);
+    switch (d.kind) {
+      case 'usage':
+        process.stderr.write(`tidemark: ${d.message}\nRun 'tidemark ${d.command === null || d.command === undefined ? '' : d.command + ' '}--help' for usage.\n`);
+        return 2;
+      case 'tidemark':
+        process.stderr.write(`tidemark: ${d.message} (code ${d.code})\n`);
+        return 1;
+      default:
+        process.stderr.write(`tidemark: unexpected error: ${d.message}\n`);
+        return 1;
+    }
+  }
+}
+
+/** Waits until `stream`'s buffered writes are handed to the OS. */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write('', () => resolve());
+  });
+}
+
+// A reader that goes away (`tidemark show DIR | head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
+const status = await cli(process.argv.slice(2));
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
+// Exit explicitly: a failed query may leave timers or watchers behind.
+process.exit(status);

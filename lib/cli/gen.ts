@@ -1,0 +1,101 @@
+/**
+ * `tidemark gen DIR [--files N] [--lines N] [--seed N]`: writes a synthetic
+ * data set shaped like the notebook's (`{"time":…,"action":"Open"}` lines)
+ * with {@link generateDataset} and prints one summary line.
+ *
+ * @module
+ */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { generateDataset, GEN_DEFAULTS } from '../gen.js';
+import { integerFlag, parseCommandArgs, processIO, UsageError, type CommandIO, type FlagSpec } from './args.js';
+
+/** `tidemark gen --help`. */
+export const GEN_USAGE = `Usage: tidemark gen DIR [--files N] [--lines N] [--seed N]
+
+Writes a synthetic data set shaped like the notebook's into DIR (created if
+missing): N JSON-lines files part-00000.json, part-00001.json, … of
+{"time":<epoch seconds>,"action":"Open|Close|Click|Scroll"} events, then
+prints one summary line (files, events, bytes). The same seed gives the same
+bytes.
+
+Flags:
+  --files N    number of files (default ${GEN_DEFAULTS.files})
+  --lines N    events per file (default ${GEN_DEFAULTS.lines})
+  --seed N     pseudo-random seed (default ${GEN_DEFAULTS.seed})
+  -h, --help   print this help
+`;
+
+const FLAGS: Record<string, FlagSpec> = {
+  files: { type: 'string' },
+  lines: { type: 'string' },
+  seed: { type: 'string' },
+};
+
+/** What {@link generate} wrote. */
+export interface GenSummary {
+  /** Absolute path of the data set directory. */
+  readonly dir: string;
+  /** Paths of the files written, in order. */
+  readonly files: readonly string[];
+  /** Events (lines) written. */
+  readonly events: number;
+  /** Bytes written, all files together. */
+  readonly bytes: number;
+}
+
+/** Options of {@link generate}: those of {@link generateDataset} that the command exposes. */
+export interface GenCommandOptions {
+  readonly files?: number;
+  readonly lines?: number;
+  readonly seed?: number;
+}
+
+/**
+ * Writes the data set (what `tidemark gen` and `tidemark demo` run).
+ *
+ * @throws TidemarkError `ERR_INVALID_OPTION` for bad counts, `ERR_FILE_SOURCE` when a file cannot be written
+ */
+export async function generate(dir: string, options: GenCommandOptions = {}): Promise<GenSummary> {
+  const root = resolve(dir);
+  const { files, events } = await generateDataset(root, {
+    ...(options.files === undefined ? {} : { files: options.files }),
+    ...(options.lines === undefined ? {} : { lines: options.lines }),
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  });
+  let bytes = 0;
+  for (const f of files) bytes += (await stat(f)).size;
+  return { dir: root, files, events, bytes };
+}
+
+/** The summary line `tidemark gen` prints (without its newline). */
+export function genSummaryLine(summary: GenSummary): string {
+  const n = summary.files.length;
+  return `wrote ${n} ${n === 1 ? 'file' : 'files'}, ${summary.events} events, ${summary.bytes} bytes to ${summary.dir}`;
+}
+
+/**
+ * Runs `tidemark gen` with the arguments after `gen`.
+ *
+ * @returns the exit status
+ * @throws UsageError for a bad command line; TidemarkError from the generator
+ */
+export async function main(argv: readonly string[], io: CommandIO = processIO): Promise<number> {
+  const args = parseCommandArgs('gen', argv, FLAGS, 1);
+  if (args.help) {
+    io.stdout.write(GEN_USAGE);
+    return 0;
+  }
+  const dir = args.positionals[0];
+  if (dir === undefined || dir.length === 0) throw new UsageError('missing the data set directory DIR', 'gen');
+  const files = integerFlag('gen', args, 'files');
+  const lines = integerFlag('gen', args, 'lines');
+  const seed = integerFlag('gen', args, 'seed');
+  const summary = await generate(dir, {
+    ...(files === undefined ? {} : { files }),
+    ...(lines === undefined ? {} : { lines }),
+    ...(seed === undefined ? {} : { seed }),
+  });
+  io.stdout.write(genSummaryLine(summary) + '\n');
+  return 0;
+}

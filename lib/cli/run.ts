@@ -1,0 +1,318 @@
+/**
+ * `tidemark run`: the notebook's streaming query from the command line —
+ * a file source, `ParseSchema`, an optional `Watermark`, `Window` and
+ * `KeyedCount`, into a JSON file sink or the console.
+ *
+ * With a bounded trigger (`available-now`, `once`) it runs until the input
+ * available at the start is processed; otherwise until SIGINT/SIGTERM, which
+ * stop the query gracefully (the batch in flight completes) and exit 0.
+ *
+ * @module
+ */
+import type { Transform } from 'node:stream';
+import { FileSource } from '../sources/file-source.js';
+import { ParseSchema, type ParseMode } from '../stages/parse-schema.js';
+import { Watermark } from '../stages/watermark.js';
+import { Window } from '../stages/window.js';
+import { KeyedCount } from '../stages/keyed-count.js';
+import { CheckpointSink } from '../sinks/checkpoint-sink.js';
+import { ConsoleSink } from '../sinks/console-sink.js';
+import { startQuery, StreamingQueryManager, type StartQueryOptions, type StreamingQuery } from '../query/streaming-query.js';
+import { parseTrigger, type TriggerOption } from '../query/trigger.js';
+import type { StreamingQueryProgress } from '../query/progress.js';
+import {
+  booleanFlag,
+  choiceFlag,
+  integerFlag,
+  listFlag,
+  parseCommandArgs,
+  processIO,
+  requiredFlag,
+  stringFlag,
+  UsageError,
+  type CommandIO,
+  type FlagSpec,
+} from './args.js';
+
+/** `tidemark run --help`. */
+export const RUN_USAGE = `Usage: tidemark run --input DIR --schema DDL --group-by COL --window DURATION
+                    --output-mode append|update|complete
+                    (--output DIR --checkpoint DIR | --console [--checkpoint DIR])
+                    [flags]
+
+Counts the events of a directory of JSON-lines files per group and event-time
+window, as Spark's
+  spark.readStream.schema(DDL).json(DIR)
+    .withWatermark(TIME, DELAY)
+    .groupBy(col(COL)…, window(col(TIME), DURATION, SLIDE, START)).count()
+    .writeStream.outputMode(MODE).trigger(…).start()
+The result columns are the grouping columns, then window, then count.
+
+Input:
+  --input DIR                     directory of JSON-lines files (new files are picked up)
+  --schema DDL                    input schema, e.g. "time timestamp, action string"
+  --mode MODE                     PERMISSIVE (default), DROPMALFORMED or FAILFAST
+  --time-zone ZONE                zone of zone-less timestamps in the input and of
+                                  timestamps in the output (default: the process's)
+  --max-files-per-trigger N       at most N new files per micro-batch
+
+Aggregation:
+  --group-by COL                  grouping column; repeat or comma-separate for several
+  --event-time COL                event-time column (default: time)
+  --window DURATION               window length, e.g. "1 hour"
+  --slide DURATION                distance between window starts (default: the length)
+  --start-time DURATION           offset of window starts (default: 0)
+  --watermark DELAY               allowed lateness, e.g. "2 hours" (required for append)
+
+Output:
+  --output-mode MODE              append, update or complete
+  --output DIR                    write JSON files to DIR (Spark's file sink)
+  --console                       print each micro-batch's rows instead
+  --checkpoint DIR                checkpoint directory (required with --output)
+  --trigger T                     available-now or once (stop when the input present
+                                  at the start is processed), or "processingTime=1 second"
+                                  (default: back-to-back micro-batches until SIGINT/SIGTERM)
+  --drain                         with a bounded trigger, end with a batch whose
+                                  watermark is +infinity, so every open window is emitted
+  --name NAME                     query name (shown in progress reports)
+  --progress                      print a progress line per micro-batch on stderr even
+                                  when stderr is not a terminal
+  -h, --help                      print this help
+`;
+
+const FLAGS: Record<string, FlagSpec> = {
+  input: { type: 'string' },
+  schema: { type: 'string' },
+  'group-by': { type: 'string', multiple: true },
+  window: { type: 'string' },
+  slide: { type: 'string' },
+  'start-time': { type: 'string' },
+  'event-time': { type: 'string' },
+  watermark: { type: 'string' },
+  'output-mode': { type: 'string' },
+  checkpoint: { type: 'string' },
+  output: { type: 'string' },
+  console: { type: 'boolean' },
+  trigger: { type: 'string' },
+  'max-files-per-trigger': { type: 'string' },
+  drain: { type: 'boolean' },
+  'time-zone': { type: 'string' },
+  mode: { type: 'string' },
+  name: { type: 'string' },
+  progress: { type: 'boolean' },
+};
+
+/** What `tidemark run` runs: its flags, parsed. */
+export interface RunOptions {
+  /** Input directory. */
+  readonly input: string;
+  /** DDL schema of the input. */
+  readonly schema: string;
+  /** Grouping columns (the window column is added after them). */
+  readonly groupBy: readonly string[];
+  /** Window length. */
+  readonly window: string;
+  readonly slide?: string;
+  readonly startTime?: string;
+  /** Event-time column; default `time`. */
+  readonly eventTime?: string;
+  /** Watermark delay; no watermark when absent. */
+  readonly watermark?: string;
+  /** `append`, `update` or `complete`. */
+  readonly outputMode: string;
+  /** Checkpoint directory; in memory when absent (console only). */
+  readonly checkpoint?: string;
+  /** Sink: a JSON output directory, or the console. */
+  readonly sink: { readonly kind: 'json'; readonly path: string } | { readonly kind: 'console' };
+  /** Trigger string: `available-now`, `once`, `processingTime=…`; back to back when absent. */
+  readonly trigger?: string;
+  readonly maxFilesPerTrigger?: number;
+  readonly drain?: boolean;
+  readonly timeZone?: string;
+  readonly mode?: ParseMode;
+  readonly name?: string;
+}
+
+/**
+ * The {@link startQuery} options for a run: `FileSource → ParseSchema →
+ * [Watermark] → Window → KeyedCount([...groupBy, 'window']) → sink`.
+ *
+ * @throws TidemarkError from the stages' and sinks' constructors (bad interval, schema, zone…)
+ */
+export function buildQuery(options: RunOptions): StartQueryOptions {
+  const eventTime = options.eventTime ?? 'time';
+  const timeZone = options.timeZone;
+  const source = new FileSource({
+    path: options.input,
+    ...(options.maxFilesPerTrigger === undefined ? {} : { maxFilesPerTrigger: options.maxFilesPerTrigger }),
+  });
+  const stages: Transform[] = [
+    new ParseSchema({
+      schema: options.schema,
+      ...(options.mode === undefined ? {} : { mode: options.mode }),
+      ...(timeZone === undefined ? {} : { timeZone }),
+    }),
+  ];
+  if (options.watermark !== undefined) stages.push(new Watermark({ eventTime, delay: options.watermark }));
+  stages.push(
+    new Window({
+      timeColumn: eventTime,
+      duration: options.window,
+      ...(options.slide === undefined ? {} : { slide: options.slide }),
+      ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
+    }),
+  );
+  stages.push(new KeyedCount({ groupBy: [...options.groupBy, 'window'] }));
+  const sink =
+    options.sink.kind === 'json'
+      ? new CheckpointSink({ path: options.sink.path, ...(timeZone === undefined ? {} : { timeZone }) })
+      : new ConsoleSink(timeZone === undefined ? {} : { timeZone });
+  return {
+    ...(options.name === undefined ? {} : { name: options.name }),
+    source,
+    stages,
+    sink,
+    ...(options.checkpoint === undefined ? {} : { checkpointLocation: options.checkpoint }),
+    outputMode: options.outputMode,
+    ...(options.trigger === undefined ? {} : { trigger: parseTrigger(options.trigger as TriggerOption) }),
+    ...(options.drain === undefined ? {} : { drain: options.drain }),
+  };
+}
+
+/** One micro-batch as the progress line prints it. */
+export function progressLine(p: StreamingQueryProgress): string {
+  const state = p.stateOperators[0];
+  const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '-');
+  const rate = Number.isFinite(p.processedRowsPerSecond) ? p.processedRowsPerSecond.toFixed(1) : '-';
+  return (
+    `batch ${p.batchId}: ${p.numInputRows} input rows, ${rate} rows/s, ` +
+    `watermark ${p.eventTime?.['watermark'] ?? '-'}, ` +
+    `state ${num(state?.['numRowsTotal'])} rows, dropped ${num(state?.['numRowsDroppedByWatermark'])} rows`
+  );
+}
+
+/** Hooks of {@link executeQuery}. */
+export interface ExecuteHooks {
+  /** Called with every micro-batch's progress. */
+  readonly onProgress?: (progress: StreamingQueryProgress) => void;
+  /** Stop the query gracefully on SIGINT/SIGTERM (a second signal exits at once with 130). */
+  readonly handleSignals?: boolean;
+  /** Registry for the query; a private one by default. */
+  readonly manager?: StreamingQueryManager;
+}
+
+/**
+ * Starts the query and waits until it ends: by itself with a bounded
+ * trigger, or after a graceful stop on SIGINT/SIGTERM.
+ *
+ * @returns the ended query (for its last progress)
+ * @throws TidemarkError if the query cannot start or fails (`ERR_QUERY_FAILED`)
+ */
+export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}): Promise<StreamingQuery> {
+  const startOptions = buildQuery(options);
+  const source = startOptions.source;
+  if (hooks.onProgress !== undefined) source.on('progress', hooks.onProgress);
+  const query = await startQuery({ ...startOptions, manager: hooks.manager ?? new StreamingQueryManager() });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+    void query.stop().catch(() => undefined);
+  };
+  if (hooks.handleSignals === true) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  try {
+    await query.awaitTermination();
+  } finally {
+    if (hooks.handleSignals === true) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (hooks.onProgress !== undefined) source.off('progress', hooks.onProgress);
+  }
+  return query;
+}
+
+/**
+ * Parses `tidemark run`'s flags into {@link RunOptions}.
+ *
+ * @throws UsageError naming a missing or bad flag
+ */
+export function parseRunArgs(argv: readonly string[]): { help: boolean; progress: boolean; options: RunOptions | null } {
+  const args = parseCommandArgs('run', argv, FLAGS);
+  if (args.help) return { help: true, progress: false, options: null };
+  const input = requiredFlag('run', args, 'input');
+  const schema = requiredFlag('run', args, 'schema');
+  const groupBy = listFlag(args, 'group-by');
+  if (groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
+  const window = requiredFlag('run', args, 'window');
+  const outputMode = choiceFlag('run', args, 'output-mode', ['append', 'update', 'complete'] as const);
+  if (outputMode === undefined) throw new UsageError('missing required flag --output-mode', 'run');
+  const output = stringFlag(args, 'output');
+  const toConsole = booleanFlag(args, 'console');
+  if (output !== undefined && toConsole) throw new UsageError('flags --output and --console cannot be used together', 'run');
+  if (output === undefined && !toConsole) throw new UsageError('missing required flag --output (or --console)', 'run');
+  if (output !== undefined && output.length === 0) throw new UsageError('flag --output needs a non-empty value', 'run');
+  const checkpoint = stringFlag(args, 'checkpoint');
+  if (output !== undefined && checkpoint === undefined) throw new UsageError('missing required flag --checkpoint', 'run');
+  if (checkpoint !== undefined && checkpoint.length === 0) throw new UsageError('flag --checkpoint needs a non-empty value', 'run');
+  const trigger = stringFlag(args, 'trigger');
+  const maxFilesPerTrigger = integerFlag('run', args, 'max-files-per-trigger');
+  const mode = choiceFlag('run', args, 'mode', ['PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'] as const);
+  const optional = (name: string): string | undefined => {
+    const v = stringFlag(args, name);
+    if (v !== undefined && v.length === 0) throw new UsageError(`flag --${name} needs a non-empty value`, 'run');
+    return v;
+  };
+  const slide = optional('slide');
+  const startTime = optional('start-time');
+  const eventTime = optional('event-time');
+  const watermark = optional('watermark');
+  const timeZone = optional('time-zone');
+  const name = optional('name');
+  const options: RunOptions = {
+    input,
+    schema,
+    groupBy,
+    window,
+    outputMode,
+    sink: output !== undefined ? { kind: 'json', path: output } : { kind: 'console' },
+    ...(slide === undefined ? {} : { slide }),
+    ...(startTime === undefined ? {} : { startTime }),
+    ...(eventTime === undefined ? {} : { eventTime }),
+    ...(watermark === undefined ? {} : { watermark }),
+    ...(checkpoint === undefined ? {} : { checkpoint }),
+    ...(trigger === undefined ? {} : { trigger }),
+    ...(maxFilesPerTrigger === undefined ? {} : { maxFilesPerTrigger }),
+    ...(booleanFlag(args, 'drain') ? { drain: true } : {}),
+    ...(timeZone === undefined ? {} : { timeZone }),
+    ...(mode === undefined ? {} : { mode }),
+    ...(name === undefined ? {} : { name }),
+  };
+  return { help: false, progress: booleanFlag(args, 'progress'), options };
+}
+
+/**
+ * Runs `tidemark run` with the arguments after `run`.
+ *
+ * @returns the exit status: 0 when the query ended (bounded trigger) or was stopped by a signal
+ * @throws UsageError for a bad command line; TidemarkError when the query cannot start or fails
+ */
+export async function main(argv: readonly string[], io: CommandIO = processIO): Promise<number> {
+  const parsed = parseRunArgs(argv);
+  if (parsed.help || parsed.options === null) {
+    io.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  const options = parsed.options;
+  // Checked before anything starts, so a bad trigger is refused before the checkpoint is touched.
+  if (options.trigger !== undefined) parseTrigger(options.trigger as TriggerOption);
+  const showProgress = parsed.progress || process.stderr.isTTY === true;
+  await executeQuery(options, {
+    handleSignals: true,
+    ...(showProgress ? { onProgress: (p: StreamingQueryProgress) => io.stderr.write(progressLine(p) + '\n') } : {}),
+  });
+  return 0;
+}
