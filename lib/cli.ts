@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `tidemark` command: dispatches to `run`, `show`, `gen` and `demo`.
+ * The `tidemark` command: dispatches to `run`, `show`, `plot`, `gen` and `demo`.
  * Each command's module is imported only when that command runs, so
  * `tidemark --help` loads almost nothing.
  *
@@ -20,6 +20,7 @@ Commands:
   run    run a windowed count over a directory of JSON files, into JSON files
          or the console
   show   print a JSON output directory as spark.read.json(DIR).show() does
+  plot   draw counts per window as a line chart (SVG or PNG)
   gen    write a synthetic data set shaped like the notebook's
   demo   generate data, run the notebook's query and show its output
 
@@ -37,6 +38,7 @@ interface CommandModule {
 const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   run: () => import('./cli/run.js'),
   show: () => import('./cli/show.js'),
+  plot: () => import('./cli/plot.js'),
   gen: () => import('./cli/gen.js'),
   demo: () => import('./cli/demo.js'),
 };
