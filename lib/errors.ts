@@ -84,3 +84,12 @@ export function isTidemarkError(err: unknown, code?: TidemarkErrorCode): err is 
 export function invalidOption(option: string, message: string): TidemarkError {
   return new TidemarkError('ERR_INVALID_OPTION', message, { option });
 }
+
+/**
+ * A line longer than a reader's limit. `line` is 1-based, or -1 when only
+ * the file is known.
+ */
+export function lineTooLong(file: string, line: number, maxLineLength: number): TidemarkError {
+  const where = line < 0 ? 'a line' : `line ${line}`;
+  return new TidemarkError('ERR_LINE_TOO_LONG', `${file}: ${where} is longer than maxLineLength (${maxLineLength} bytes)`, line < 0 ? { file, option: 'maxLineLength' } : { file, line, option: 'maxLineLength' });
+}

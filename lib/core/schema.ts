@@ -36,6 +36,8 @@ export interface FieldMetadata {
   readonly timeWindow?: { readonly durationUs: number; readonly slideUs: number; readonly startTimeUs: number };
   /** `COMMENT '…'` of a DDL column. */
   readonly comment?: string;
+  /** Longest value (bytes) the producer allows; a consumer that frames values itself enforces it. */
+  readonly maxLength?: number;
 }
 
 /** One named, typed column of a schema. */

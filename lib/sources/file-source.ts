@@ -26,7 +26,7 @@ import { pathToFileURL } from 'node:url';
 import split2 from 'split2';
 import streamArray from 'stream-json/streamers/stream-array.js';
 import streamValues from 'stream-json/streamers/stream-values.js';
-import { TidemarkError } from '../errors.js';
+import { TidemarkError, lineTooLong } from '../errors.js';
 import { BatchBuilder, StringDictionary, type RecordBatch } from '../core/batch.js';
 import { field, schema, Types, type Schema } from '../core/schema.js';
 import {
@@ -63,6 +63,15 @@ export const FILE_LINES_SCHEMA: Schema = schema([
   field('valid', Types.boolean),
 ]);
 
+/**
+ * What a file source emits with `framing: 'chunks'`: byte chunks that end on
+ * a line boundary (or at the end of the file), with the file and the byte
+ * offset of the chunk. `ParseSchema` scans them without a string per line.
+ */
+export function fileChunksSchema(maxLineLength: number): Schema {
+  return schema([field('chunk', Types.binary, true, { maxLength: maxLineLength }), field('file', Types.string), field('offset', Types.long)]);
+}
+
 /** Options of {@link FileSource}: Spark's file source options plus tidemark's framing limits. */
 export interface FileSourceOptions extends MicroBatchSourceOptions {
   /** The directory to watch. */
@@ -91,6 +100,12 @@ export interface FileSourceOptions extends MicroBatchSourceOptions {
   linesPerBatch?: number;
   /** Bytes per file read. Default 1 MiB. */
   readBufferBytes?: number;
+  /**
+   * `lines` (default): one row per line, like Spark's text source.
+   * `chunks`: line-aligned byte chunks, for `ParseSchema`'s fast path
+   * (a schema-compiled scanner, no string per line).
+   */
+  framing?: 'lines' | 'chunks';
 }
 
 const DEFAULT_MAX_LINE_LENGTH = 16 * 1024 * 1024;
@@ -117,7 +132,7 @@ function logOffsetOf(offset: Offset | null): number {
  * ```
  */
 export class FileSource extends MicroBatchSource {
-  readonly schema: Schema = FILE_LINES_SCHEMA;
+  readonly schema: Schema;
   readonly description: string;
   /** Absolute path of the watched directory. */
   readonly path: string;
@@ -126,6 +141,7 @@ export class FileSource extends MicroBatchSource {
   readonly #maxLineLength: number;
   readonly #linesPerBatch: number;
   readonly #readBufferBytes: number;
+  readonly #chunks: boolean;
   readonly #fileDictionary = new StringDictionary();
   // The source log: files of each entry K, in memory and under sources/0 of the checkpoint.
   readonly #log = new Map<number, SourceLogEntry[]>();
@@ -150,6 +166,11 @@ export class FileSource extends MicroBatchSource {
     this.#maxLineLength = positiveInteger(options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH, 'maxLineLength');
     this.#linesPerBatch = positiveInteger(options.linesPerBatch ?? DEFAULT_LINES_PER_BATCH, 'linesPerBatch');
     this.#readBufferBytes = positiveInteger(options.readBufferBytes ?? READ_CHUNK_BYTES, 'readBufferBytes');
+    const framing = options.framing ?? 'lines';
+    if (framing !== 'lines' && framing !== 'chunks') throw new TidemarkError('ERR_INVALID_OPTION', `framing must be 'lines' or 'chunks', got '${framing}'`, { option: 'framing' });
+    if (framing === 'chunks' && this.#multiLine) throw new TidemarkError('ERR_INVALID_OPTION', "framing 'chunks' reads JSON lines; it cannot be used with multiLine", { option: 'framing' });
+    this.#chunks = framing === 'chunks';
+    this.schema = this.#chunks ? fileChunksSchema(this.#maxLineLength) : FILE_LINES_SCHEMA;
     this.description = `FileStreamSource[${pathToFileURL(this.path).href.replace(/^file:\/\/\//, 'file:/')}]`;
     this.#state = createSelectionState(this.#selection);
   }
@@ -192,7 +213,7 @@ export class FileSource extends MicroBatchSource {
     for (let id = logOffsetOf(start) + 1; id <= logOffsetOf(end); id++) {
       const entries = this.#log.get(id);
       if (entries === undefined) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `the file source log has no entry ${id}`, { file: `${this.#logDirectory ?? '(memory)'}/${id}` });
-      for (const entry of entries) yield* this.#readFile(sourceLogPath(entry.path));
+      for (const entry of entries) yield* this.#chunks ? this.#readChunks(sourceLogPath(entry.path)) : this.#readFile(sourceLogPath(entry.path));
     }
   }
 
@@ -250,6 +271,40 @@ export class FileSource extends MicroBatchSource {
     if (builder.length > 0) yield builder.finish();
   }
 
+  // Whole lines only: the tail after a chunk's last newline waits for the next read.
+  async *#readChunks(path: string): AsyncIterable<RecordBatch> {
+    const chunkSchema = this.schema;
+    const emit = (bytes: Uint8Array, offset: number): RecordBatch => {
+      const builder = new BatchBuilder(chunkSchema, 1, [undefined, this.#fileDictionary]);
+      builder.columns[0]!.appendValue(bytes);
+      builder.columns[1]!.appendString(path);
+      builder.columns[2]!.appendNumber(offset);
+      builder.endRow();
+      return builder.finish();
+    };
+    let carry: Buffer | null = null;
+    let offset = 0;
+    try {
+      for await (const data of createReadStream(path, { highWaterMark: this.#readBufferBytes }) as AsyncIterable<Buffer>) {
+        const bytes: Buffer = carry === null ? data : Buffer.concat([carry, data]);
+        const lastNewline = bytes.lastIndexOf(0x0a);
+        if (lastNewline < 0) {
+          carry = bytes;
+          if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset), this.#maxLineLength);
+          continue;
+        }
+        const whole = bytes.subarray(0, lastNewline + 1);
+        carry = lastNewline + 1 < bytes.length ? Buffer.from(bytes.subarray(lastNewline + 1)) : null;
+        yield emit(whole, offset);
+        offset += whole.length;
+      }
+    } catch (err) {
+      if (err instanceof TidemarkError) throw err;
+      throw new TidemarkError('ERR_FILE_SOURCE', `cannot read ${path}: ${(err as Error).message}`, { file: path, cause: err });
+    }
+    if (carry !== null) yield emit(carry, offset);
+  }
+
   #newBuilder(): BatchBuilder {
     // Line texts are unique: a fresh dictionary per batch; file names repeat: one shared dictionary.
     return new BatchBuilder(FILE_LINES_SCHEMA, Math.min(this.#linesPerBatch, 1024), [new StringDictionary(), this.#fileDictionary]);
@@ -266,7 +321,7 @@ export class FileSource extends MicroBatchSource {
     const splitter = split2(/\r?\n/, (raw: string) => {
       lineNo++;
       // split2 bounds only the unfinished tail of a chunk; a complete long line is checked here.
-      if (raw.length > maxLineLength) throw tooLong(path, lineNo, maxLineLength);
+      if (raw.length > maxLineLength) throw lineTooLong(path, lineNo, maxLineLength);
       const bytes = Buffer.from(raw, 'latin1');
       let value: string;
       let valid = true;
@@ -289,7 +344,7 @@ export class FileSource extends MicroBatchSource {
         yield* lines as AsyncIterable<{ value: string; valid: boolean; line: number }>;
       } catch (err) {
         // split2's own guard: an unfinished line outgrew the buffer.
-        if ((err as Error).message === 'maximum buffer reached') throw tooLong(path, lineNo + 1, maxLineLength);
+        if ((err as Error).message === 'maximum buffer reached') throw lineTooLong(path, lineNo + 1, maxLineLength);
         throw err;
       }
     })();
@@ -328,8 +383,15 @@ export class FileSource extends MicroBatchSource {
   }
 }
 
-function tooLong(path: string, line: number, maxLineLength: number): TidemarkError {
-  return new TidemarkError('ERR_LINE_TOO_LONG', `${path}: line ${line} is longer than maxLineLength (${maxLineLength} bytes)`, { file: path, line, option: 'maxLineLength' });
+// The 1-based line that starts at byte `offset` (error path only: reads the file up to there).
+async function lineAt(path: string, offset: number): Promise<number> {
+  let line = 1;
+  let read = 0;
+  for await (const data of createReadStream(path, { end: Math.max(0, offset - 1) }) as AsyncIterable<Buffer>) {
+    for (let i = data.indexOf(0x0a); i !== -1 && read + i < offset; i = data.indexOf(0x0a, i + 1)) line++;
+    read += data.length;
+  }
+  return offset === 0 ? 1 : line;
 }
 
 function positiveInteger(value: number, option: string): number {

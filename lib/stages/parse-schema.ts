@@ -12,8 +12,9 @@
  *
  * @module
  */
-import { TidemarkError } from '../errors.js';
-import { BatchBuilder, StringDictionary, type Column, type ColumnBuilder, type RecordBatch } from '../core/batch.js';
+import { TidemarkError, lineTooLong } from '../errors.js';
+import { BatchBuilder, rawValueAt, StringDictionary, type Column, type ColumnBuilder, type RecordBatch } from '../core/batch.js';
+import { compileScanner, type JsonLineScanner } from '../core/json-scanner.js';
 import { parseDDL, schemaToDDL } from '../core/ddl.js';
 import { appendJsonRecord } from '../core/json-convert.js';
 import { fieldIndex, type Schema } from '../core/schema.js';
@@ -57,7 +58,14 @@ export class ParseSchema extends Stage {
   #fileIndex = -1;
   #lineIndex = -1;
   #validIndex = -1;
+  #chunkIndex = -1;
+  #offsetIndex = -1;
+  #maxLineLength = Infinity;
   #dictionaries: StringDictionary[];
+  #scanner: JsonLineScanner | null;
+  // Line number of the next line of each file being read in chunks.
+  readonly #nextLine = new Map<string, number>();
+  readonly #utf8 = new TextDecoder('utf-8', { fatal: true });
 
   constructor(options: ParseSchemaOptions) {
     super();
@@ -79,6 +87,11 @@ export class ParseSchema extends Stage {
     }
     this.#dataSchema = { fields: this.schema.fields.filter((_, i) => i !== this.#corruptIndex) };
     this.#dictionaries = this.schema.fields.map(() => new StringDictionary());
+    this.#scanner = compileScanner(this.#dataSchema, this.#dataDictionaries());
+  }
+
+  #dataDictionaries(): StringDictionary[] {
+    return this.#dictionaries.filter((_, i) => i !== this.#corruptIndex);
   }
 
   override get stateful(): boolean {
@@ -87,9 +100,16 @@ export class ParseSchema extends Stage {
   }
 
   override plan(input: Schema, _context: PlanContext): Schema {
+    this.#chunkIndex = fieldIndex(input, 'chunk');
     this.#valueIndex = fieldIndex(input, 'value');
+    if (this.#chunkIndex >= 0) {
+      this.#maxLineLength = input.fields[this.#chunkIndex]!.metadata?.maxLength ?? Infinity;
+      this.#fileIndex = fieldIndex(input, 'file');
+      this.#offsetIndex = fieldIndex(input, 'offset');
+      return this.schema;
+    }
     if (this.#valueIndex < 0 || input.fields[this.#valueIndex]!.dataType.type !== 'string') {
-      throw new TidemarkError('ERR_SCHEMA_MISMATCH', 'ParseSchema reads a `value` string column (a FileSource emits one)');
+      throw new TidemarkError('ERR_SCHEMA_MISMATCH', 'ParseSchema reads a `value` string column or a `chunk` binary column (a FileSource emits one)');
     }
     this.#fileIndex = fieldIndex(input, 'file');
     this.#lineIndex = fieldIndex(input, 'line');
@@ -103,72 +123,141 @@ export class ParseSchema extends Stage {
       yield item;
       return;
     }
-    const out = this.#parse(item.batch);
+    const out = this.#chunkIndex >= 0 ? this.#parseChunks(item.batch) : this.#parse(item.batch);
     if (out.length > 0) yield { kind: 'rows', batch: out };
   }
 
-  #parse(batch: RecordBatch): RecordBatch {
+  #refreshDictionaries(): void {
+    let replaced = false;
     for (let i = 0; i < this.#dictionaries.length; i++) {
-      if (this.#dictionaries[i]!.size > MAX_DICTIONARY_SIZE) this.#dictionaries[i] = new StringDictionary();
+      if (this.#dictionaries[i]!.size > MAX_DICTIONARY_SIZE) {
+        this.#dictionaries[i] = new StringDictionary();
+        replaced = true;
+      }
     }
+    if (replaced) this.#scanner = compileScanner(this.#dataSchema, this.#dataDictionaries());
+  }
+
+  #parse(batch: RecordBatch): RecordBatch {
+    this.#refreshDictionaries();
     const builder = new BatchBuilder(this.schema, batch.length, this.#dictionaries);
-    const dataBuilders: ColumnBuilder[] = builder.columns.filter((_, i) => i !== this.#corruptIndex);
+    const dataBuilders = builder.columns.filter((_, i) => i !== this.#corruptIndex);
     const corrupt = this.#corruptIndex >= 0 ? builder.columns[this.#corruptIndex]! : null;
     const values = batch.columns[this.#valueIndex]! as Extract<Column, { kind: 'dict' }>;
     const valid = this.#validIndex >= 0 ? (batch.columns[this.#validIndex] as Extract<Column, { kind: 'bool' }>) : null;
-    const options = { timeZone: this.timeZone, dropMalformed: this.mode !== 'PERMISSIVE' };
     for (let i = 0; i < batch.length; i++) {
       const id = values.ids[i]!;
       if (id < 0) continue;
-      const text = values.dictionary.values[id]!;
-      if (isBlank(text)) continue;
-      let parsed: unknown;
-      let broken = valid !== null && valid.values[i] === 0;
-      if (!broken) {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          broken = true;
-        }
-      }
-      if (broken) {
-        this.#malformed(batch, i, text, dataBuilders, corrupt, builder);
-        continue;
-      }
-      // A top-level array is one record per element.
-      const records = Array.isArray(parsed) ? parsed : [parsed];
-      for (const record of records) {
-        const failed = appendJsonRecord(dataBuilders, this.#dataSchema, record, options);
-        if (failed === null) {
-          corrupt?.appendNull();
-          builder.endRow();
-        } else if (this.mode === 'PERMISSIVE') {
-          corrupt?.appendString(text);
-          builder.endRow();
-        } else if (this.mode === 'FAILFAST') {
-          throw this.#failFast(batch, i, text);
-        }
-      }
+      this.#parseText(values.dictionary.values[id]!, valid === null || valid.values[i] === 1, builder, dataBuilders, corrupt, () => this.#lineOf(batch, i));
     }
     return builder.finish();
   }
 
-  #malformed(batch: RecordBatch, i: number, text: string, dataBuilders: ColumnBuilder[], corrupt: ColumnBuilder | null, builder: BatchBuilder): void {
-    if (this.mode === 'FAILFAST') throw this.#failFast(batch, i, text);
-    if (this.mode === 'DROPMALFORMED') return;
-    for (const b of dataBuilders) b.appendNull();
-    corrupt?.appendString(text);
-    builder.endRow();
+  // The fast path: scan line-aligned byte chunks with the compiled scanner;
+  // a line it declines goes through #parseText like any other line.
+  #parseChunks(batch: RecordBatch): RecordBatch {
+    this.#refreshDictionaries();
+    const chunks = batch.columns[this.#chunkIndex] as Extract<Column, { kind: 'any' }>;
+    let capacity = 0;
+    for (let r = 0; r < batch.length; r++) capacity += Math.ceil(((chunks.values[r] as Uint8Array | null)?.length ?? 0) / 32);
+    const builder = new BatchBuilder(this.schema, capacity, this.#dictionaries);
+    const dataBuilders = builder.columns.filter((_, i) => i !== this.#corruptIndex);
+    const corrupt = this.#corruptIndex >= 0 ? builder.columns[this.#corruptIndex]! : null;
+    const scanner = this.#scanner;
+    const maxLineLength = this.#maxLineLength;
+    for (let r = 0; r < batch.length; r++) {
+      const bytes = chunks.values[r] as Uint8Array | null;
+      if (bytes === null) continue;
+      const file = this.#fileIndex >= 0 ? (rawValueAt(batch.columns[this.#fileIndex]!, r) as string) : '(input)';
+      const offset = this.#offsetIndex >= 0 ? (rawValueAt(batch.columns[this.#offsetIndex]!, r) as number) : 0;
+      let line = offset === 0 ? 1 : (this.#nextLine.get(file) ?? 1);
+      let pos = 0;
+      const end = bytes.length;
+      // A byte-order mark opens the file's first chunk only.
+      if (offset === 0 && end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) pos = 3;
+      while (pos < end) {
+        const newline = scanner === null ? -1 : scanner.scanLine(bytes, pos, end, dataBuilders);
+        if (newline >= 0) {
+          if (newline - pos > maxLineLength) throw lineTooLong(file, line, maxLineLength);
+          corrupt?.appendNull();
+          builder.endRow();
+          pos = newline + 1;
+          line++;
+          continue;
+        }
+        let lineEnd = bytes.indexOf(0x0a, pos);
+        if (lineEnd < 0) lineEnd = end;
+        if (lineEnd - pos > maxLineLength) throw lineTooLong(file, line, maxLineLength);
+        // split2's /\r?\n/: a \r is part of the line ending only before a \n.
+        const textEnd = lineEnd < end && lineEnd > pos && bytes[lineEnd - 1] === 0x0d ? lineEnd - 1 : lineEnd;
+        let text: string;
+        let valid = true;
+        try {
+          text = this.#utf8.decode(bytes.subarray(pos, textEnd));
+        } catch {
+          text = Buffer.from(bytes.buffer, bytes.byteOffset + pos, textEnd - pos).toString('utf8');
+          valid = false;
+        }
+        const lineNumber = line;
+        this.#parseText(text, valid, builder, dataBuilders, corrupt, () => ({ file, line: lineNumber }));
+        pos = lineEnd + 1;
+        line++;
+      }
+      this.#nextLine.set(file, line);
+    }
+    return builder.finish();
   }
 
-  #failFast(batch: RecordBatch, i: number, text: string): TidemarkError {
-    const file = this.#fileIndex >= 0 ? (batch.row(i)[batch.schema.fields[this.#fileIndex]!.name] as string | null) : null;
-    const lineValue = this.#lineIndex >= 0 ? (batch.row(i)[batch.schema.fields[this.#lineIndex]!.name] as number | null) : null;
-    const where = file === null ? '' : ` (${file}${lineValue === null ? '' : `, line ${lineValue}`})`;
+  // One line through JSON.parse and Spark's conversion rules, with the parse mode.
+  #parseText(text: string, valid: boolean, builder: BatchBuilder, dataBuilders: readonly ColumnBuilder[], corrupt: ColumnBuilder | null, where: () => { file: string | null; line: number | null }): void {
+    if (isBlank(text)) return;
+    let parsed: unknown;
+    let broken = !valid;
+    if (!broken) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        broken = true;
+      }
+    }
+    if (broken) {
+      if (this.mode === 'FAILFAST') throw this.#failFast(text, where());
+      if (this.mode === 'DROPMALFORMED') return;
+      for (const b of dataBuilders) b.appendNull();
+      corrupt?.appendString(text);
+      builder.endRow();
+      return;
+    }
+    const options = { timeZone: this.timeZone, dropMalformed: this.mode !== 'PERMISSIVE' };
+    // A top-level array is one record per element.
+    const records = Array.isArray(parsed) ? parsed : [parsed];
+    for (const record of records) {
+      const failed = appendJsonRecord(dataBuilders, this.#dataSchema, record, options);
+      if (failed === null) {
+        corrupt?.appendNull();
+        builder.endRow();
+      } else if (this.mode === 'PERMISSIVE') {
+        corrupt?.appendString(text);
+        builder.endRow();
+      } else if (this.mode === 'FAILFAST') {
+        throw this.#failFast(text, where());
+      }
+    }
+  }
+
+  #lineOf(batch: RecordBatch, i: number): { file: string | null; line: number | null } {
+    const file = this.#fileIndex >= 0 ? (rawValueAt(batch.columns[this.#fileIndex]!, i) as string | null) : null;
+    const line = this.#lineIndex >= 0 ? (rawValueAt(batch.columns[this.#lineIndex]!, i) as number | null) : null;
+    return { file, line };
+  }
+
+  #failFast(text: string, where: { file: string | null; line: number | null }): TidemarkError {
+    const { file, line } = where;
+    const at = file === null ? '' : ` (${file}${line === null ? '' : `, line ${line}`})`;
     return new TidemarkError(
       'ERR_MALFORMED_RECORD',
-      `[MALFORMED_RECORD_IN_PARSING.WITHOUT_SUGGESTION] Malformed records are detected in record parsing: ${text}. Parse Mode: FAILFAST. To process malformed records as null result, try setting the option 'mode' as 'PERMISSIVE'.${where}`,
-      { ...(file === null ? {} : { file }), ...(lineValue === null ? {} : { line: lineValue }) },
+      `[MALFORMED_RECORD_IN_PARSING.WITHOUT_SUGGESTION] Malformed records are detected in record parsing: ${text}. Parse Mode: FAILFAST. To process malformed records as null result, try setting the option 'mode' as 'PERMISSIVE'.${at}`,
+      { ...(file === null ? {} : { file }), ...(line === null ? {} : { line }) },
     );
   }
 

@@ -1,0 +1,121 @@
+/**
+ * The chunk scanner (fast path) and the line path (split2 + JSON.parse) must
+ * give the same rows, the same malformed records and the same FAILFAST
+ * errors on any input: a differential fuzz test.
+ */
+import t from 'tap';
+import fc from 'fast-check';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileSource } from '../../lib/sources/file-source.js';
+import { ParseSchema, type ParseMode } from '../../lib/stages/parse-schema.js';
+import { MemorySink } from '../../lib/sinks/memory-sink.js';
+import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
+import { compileScanner } from '../../lib/core/json-scanner.js';
+import { BatchBuilder } from '../../lib/core/batch.js';
+import { parseDDL } from '../../lib/core/ddl.js';
+
+const SCHEMA = 'time timestamp, action string, n long, ok boolean, _corrupt_record string';
+
+const ws = fc.constantFrom('', ' ', '  ', '\t', ' \r ');
+const scalar = fc.oneof(
+  fc.integer({ min: -1e12, max: 1e12 }).map(String),
+  fc.constantFrom('0', '-0', '01', '1.5', '1e3', '-', '1469501675', '99999999999999999', 'true', 'false', 'null', 'tru', 'nul', '"x"', '""', '"a\\"b"', '"\\u00e9"', '"é"', '"\\q"', '"2016-07-26 03:00:00"', '{}', '[]', '[1,{"a":[null]}]', '{"k":"v"}', '{"k":}', '[1,]', '"Open"', '"Close"'),
+);
+const key = fc.constantFrom('time', 'action', 'n', 'ok', 'other', 'nested', 'ti\\u006de', 'é', '_corrupt_record');
+const member = fc.tuple(ws, key, ws, ws, scalar, ws).map(([a, k, b, c, v, d]) => `${a}"${k}"${b}:${c}${v}${d}`);
+const record = fc.array(member, { maxLength: 5 }).map((members) => `{${members.join(',')}}`);
+// Mostly well-formed records, so the fast path is really taken and compared.
+const text = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('Open', 'é', '閉', '🎉', 'a\\"b', 'tab\\t', '\\u00e9'));
+const typedMember = fc.oneof(
+  fc.tuple(ws, fc.integer({ min: -1e10, max: 1e10 })).map(([w, v]) => `"time":${w}${v}`),
+  fc.tuple(ws, text).map(([w, v]) => `"action":${w}${JSON.stringify(v).replace(/\\\\\\\\/g, '\\\\')}`),
+  fc.integer({ min: -1e15, max: 1e15 }).map((v) => `"n":${v}`),
+  fc.boolean().map((v) => `"ok":${v}`),
+  fc.constantFrom('"other":[1,"x",{"y":null}]', '"nested":{"a":{"b":[]}}', '"time":null', '"action":null'),
+);
+const typedRecord = fc.tuple(fc.array(typedMember, { maxLength: 5 }), ws).map(([members, w]) => `{${w}${members.join(`,${w}`)}${w}}`);
+const line = fc.oneof(
+  { weight: 6, arbitrary: typedRecord },
+  { weight: 4, arbitrary: record },
+  { weight: 1, arbitrary: fc.tuple(ws, record, ws).map(([a, r, b]) => `${a}${r}${b}`) },
+  { weight: 1, arbitrary: fc.array(record, { maxLength: 2 }).map((rs) => `[${rs.join(',')}]`) },
+  { weight: 1, arbitrary: fc.constantFrom('', '   ', '{', '}', 'garbage', '{"time":1,"action":"Open"', '{"time":1,"action":"Open"} x', '"just a string"', '42') },
+);
+const fileArb = fc.record({
+  lines: fc.array(line, { minLength: 1, maxLength: 12 }),
+  crlf: fc.boolean(),
+  bom: fc.boolean(),
+  finalNewline: fc.boolean(),
+  readBufferBytes: fc.integer({ min: 1, max: 64 }),
+});
+
+async function run(dir: string, framing: 'lines' | 'chunks', mode: ParseMode, readBufferBytes: number): Promise<unknown> {
+  const sink = new MemorySink();
+  const query = await startQuery({
+    source: new FileSource({ path: dir, framing, readBufferBytes }),
+    stages: [new ParseSchema({ schema: SCHEMA, mode, timeZone: 'UTC' })],
+    sink,
+    trigger: 'availableNow',
+    manager: new StreamingQueryManager(),
+  });
+  try {
+    await query.awaitTermination();
+    return sink.rows();
+  } catch (err) {
+    const cause = (err as { cause: { code: string; message: string; line?: number } }).cause;
+    return { code: cause.code, message: cause.message, line: cause.line };
+  }
+}
+
+t.test('fast path and general path agree on random lines in every parse mode', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fileArb, fc.constantFrom<ParseMode>('PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'), async (file, mode) => {
+      const dir = await mkdtemp(join(tmpdir(), 'tidemark-diff-'));
+      try {
+        const eol = file.crlf ? '\r\n' : '\n';
+        const text = (file.bom ? '\ufeff' : '') + file.lines.join(eol) + (file.finalNewline ? eol : '');
+        await writeFile(join(dir, 'a.json'), text);
+        const general = await run(dir, 'lines', mode, file.readBufferBytes);
+        const fast = await run(dir, 'chunks', mode, file.readBufferBytes);
+        if (JSON.stringify(general) !== JSON.stringify(fast)) {
+          throw new Error(`differ on ${JSON.stringify(text)}:\n general ${JSON.stringify(general)}\n fast    ${JSON.stringify(fast)}`);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+t.test('the scanner reads the notebook shape in any key order and whitespace, skipping unknown keys', async (t) => {
+  const schema = parseDDL('time timestamp, action string');
+  const scanner = compileScanner(schema)!;
+  const builder = new BatchBuilder(schema, 4, [undefined, scanner.dictionaryOf(1)!]);
+  const text = '{"action":"Open","extra":{"a":[1,2,{"b":null}]},"time":1469501675}\n { "time" : -5 , "action" : null }\n';
+  const bytes = new TextEncoder().encode(text);
+  const first = scanner.scanLine(bytes, 0, bytes.length, builder.columns);
+  t.equal(first, text.indexOf('\n'));
+  builder.endRow();
+  const second = scanner.scanLine(bytes, first + 1, bytes.length, builder.columns);
+  t.equal(second, text.length - 1);
+  builder.endRow();
+  t.strictSame(builder.finish().rows(), [
+    { time: 1469501675000, action: 'Open' },
+    { time: -5000, action: null },
+  ]);
+});
+
+t.test('the scanner declines what the general path must decide, appending nothing', async (t) => {
+  const schema = parseDDL('time timestamp, action string');
+  const scanner = compileScanner(schema)!;
+  const builder = new BatchBuilder(schema, 4, [undefined, scanner.dictionaryOf(1)!]);
+  for (const text of ['{"time":1.5,"action":"a"}', '{"time":"2016-07-26","action":"a"}', '{"time":1,"action":"\\u0041"}', '{"time":1,"action":"é"}', '{"time":1,"time":2}', '{"time":1,"x":tru}', '[{"time":1}]', '{"time":1} x', '{"time":01}']) {
+    const bytes = new TextEncoder().encode(text);
+    t.equal(scanner.scanLine(bytes, 0, bytes.length, builder.columns), -1, text);
+  }
+  t.equal(builder.finish().length, 0);
+  t.equal(compileScanner(parseDDL('t timestamp, d double')), null, 'a double field is not compiled: the general path reads every line');
+});
