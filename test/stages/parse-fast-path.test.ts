@@ -30,7 +30,7 @@ const record = fc.array(member, { maxLength: 5 }).map((members) => `{${members.j
 const text = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('Open', 'é', '閉', '🎉', 'a\\"b', 'tab\\t', '\\u00e9'));
 const typedMember = fc.oneof(
   fc.tuple(ws, fc.integer({ min: -1e10, max: 1e10 })).map(([w, v]) => `"time":${w}${v}`),
-  fc.tuple(ws, text).map(([w, v]) => `"action":${w}${JSON.stringify(v).replace(/\\\\\\\\/g, '\\\\')}`),
+  fc.tuple(ws, text).map(([w, v]) => `"action":${w}${JSON.stringify(v)}`),
   fc.integer({ min: -1e15, max: 1e15 }).map((v) => `"n":${v}`),
   fc.boolean().map((v) => `"ok":${v}`),
   fc.constantFrom('"other":[1,"x",{"y":null}]', '"nested":{"a":{"b":[]}}', '"time":null', '"action":null'),
