@@ -98,6 +98,12 @@ export interface BarrierProgress {
   stateOperators: Record<string, unknown>[];
   /** Set by the sink. */
   sink?: { description: string; numOutputRows: number };
+  /**
+   * Records read, set by a stage that parses what the source read when the
+   * source's own rows are not records (file chunks); the progress reports it
+   * as `numInputRows`.
+   */
+  numInputRows?: number;
 }
 
 /**

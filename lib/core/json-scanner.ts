@@ -33,6 +33,10 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const MINUS = 0x2d;
 const NEWLINE = 0x0a;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const CACHE_SIZE = 256;
+const CACHE_MASK = CACHE_SIZE - 1;
 
 // Integers beyond 2^53 lose precision in a double; leave them to the general path.
 const MAX_EXACT_DIGITS = 15;
@@ -67,6 +71,10 @@ function kindOf(t: DataType): { kind: Kind; min: number; max: number } | null {
 export class ByteInterner {
   readonly dictionary: StringDictionary;
   readonly #buckets = new Map<number, Array<{ bytes: Uint8Array; id: number }>>();
+  readonly #idBytes: Uint8Array[] = [];
+  readonly #cacheHash = new Int32Array(CACHE_SIZE);
+  readonly #cacheId = new Int32Array(CACHE_SIZE);
+  readonly #cacheBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(CACHE_SIZE);
 
   constructor(dictionary: StringDictionary = new StringDictionary()) {
     this.dictionary = dictionary;
@@ -74,8 +82,41 @@ export class ByteInterner {
 
   /** The id of the ASCII text in `bytes[start, end)`. */
   idOf(bytes: Uint8Array, start: number, end: number): number {
-    let h = 0x811c9dc5;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+    let h = FNV_OFFSET;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
+    return this.idOfHashed(bytes, start, end, h);
+  }
+
+  /** {@link ByteInterner.idOf} when the caller computed the FNV-1a hash while scanning. */
+  idOfHashed(bytes: Uint8Array, start: number, end: number, h: number): number {
+    // A direct-mapped cache in front of the map: repeated values (the usual case) cost one compare.
+    const slot = h & CACHE_MASK;
+    const cached = this.#cacheBytes[slot];
+    if (cached !== undefined && this.#cacheHash[slot] === h) {
+      const length = end - start;
+      if (cached.length === length) {
+        let same = true;
+        for (let i = 0; i < length; i++) {
+          if (cached[i] !== bytes[start + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return this.#cacheId[slot]!;
+      }
+    }
+    const id = this.#lookup(bytes, start, end, h);
+    this.#cacheHash[slot] = h;
+    this.#cacheId[slot] = id;
+    this.#cacheBytes[slot] = this.#bytesOf(id, bytes, start, end);
+    return id;
+  }
+
+  #bytesOf(id: number, bytes: Uint8Array, start: number, end: number): Uint8Array {
+    return this.#idBytes[id] ?? bytes.slice(start, end);
+  }
+
+  #lookup(bytes: Uint8Array, start: number, end: number, h: number): number {
     const bucket = this.#buckets.get(h);
     if (bucket !== undefined) {
       const length = end - start;
@@ -89,6 +130,7 @@ export class ByteInterner {
     let text = '';
     for (let i = 0; i < copy.length; i++) text += String.fromCharCode(copy[i]!);
     const id = this.dictionary.intern(text);
+    this.#idBytes[id] = copy;
     const entry = { bytes: copy, id };
     if (bucket === undefined) this.#buckets.set(h, [entry]);
     else bucket.push(entry);
@@ -107,6 +149,13 @@ export class JsonLineScanner {
   readonly #numbers: Float64Array;
   readonly #isNull: Uint8Array;
   readonly #seen: Uint8Array;
+  // The layout of the last compact line (`{"a":1,"b":"x"}`: no spaces, no
+  // unknown keys, no nulls): field order and the literal bytes before each
+  // value. Lines of one file nearly always share it, so it is tried first.
+  #templateFields: number[] | null = null;
+  #templateLiterals: Uint8Array[] = [];
+  #lineFields: number[] = [];
+  #compact = true;
   #pos = 0;
 
   /** @internal */
@@ -138,59 +187,217 @@ export class JsonLineScanner {
    * appended nothing, when the line needs the general path.
    */
   scanLine(bytes: Uint8Array, start: number, limit: number, columns: readonly ColumnBuilder[]): number {
+    if (this.#templateFields !== null) {
+      const end = this.#scanTemplate(bytes, start, limit, columns);
+      if (end >= 0) return end;
+    }
+    return this.#scanGeneral(bytes, start, limit, columns);
+  }
+
+  #scanGeneral(bytes: Uint8Array, start: number, limit: number, columns: readonly ColumnBuilder[]): number {
+    // Hot path: locals instead of fields, whitespace skipped inline.
     const end = limit;
+    const lineFields = this.#lineFields;
+    lineFields.length = 0;
+    let compact = true;
     const n = this.#kinds.length;
-    this.#seen.fill(0);
-    this.#isNull.fill(1);
-    this.#pos = start;
-    this.#skipSpace(bytes, end);
-    if (this.#pos >= end || bytes[this.#pos] !== OPEN_BRACE) return -1;
-    this.#pos++;
-    this.#skipSpace(bytes, end);
-    if (this.#pos < end && bytes[this.#pos] === CLOSE_BRACE) {
-      this.#pos++;
+    const seen = this.#seen;
+    const isNull = this.#isNull;
+    const kinds = this.#kinds;
+    const numbers = this.#numbers;
+    const interners = this.#interners;
+    const mins = this.#min;
+    const maxes = this.#max;
+    for (let i = 0; i < n; i++) {
+      seen[i] = 0;
+      isNull[i] = 1;
+    }
+    let p = start;
+    let c = 0;
+    while (p < end && ((c = bytes[p]!) === 0x20 || c === 0x09 || c === 0x0d)) p++;
+    if (p >= end || bytes[p] !== OPEN_BRACE) return -1;
+    p++;
+    while (p < end && ((c = bytes[p]!) === 0x20 || c === 0x09 || c === 0x0d)) p++;
+    if (p < end && bytes[p] === CLOSE_BRACE) {
+      p++;
     } else {
       for (;;) {
-        if (this.#pos >= end || bytes[this.#pos] !== QUOTE) return -1;
-        const keyStart = ++this.#pos;
-        while (this.#pos < end && bytes[this.#pos] !== QUOTE) {
-          const k = bytes[this.#pos]!;
-          if (k === BACKSLASH || k < 0x20 || k >= 0x80) return -1;
-          this.#pos++;
+        if (p >= end || bytes[p] !== QUOTE) return -1;
+        const keyStart = ++p;
+        while (p < end && (c = bytes[p]!) !== QUOTE) {
+          if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
+          p++;
         }
-        if (this.#pos >= end) return -1;
-        const field = this.#fieldOf(bytes, keyStart, this.#pos);
-        this.#pos++;
-        this.#skipSpace(bytes, end);
-        if (this.#pos >= end || bytes[this.#pos] !== COLON) return -1;
-        this.#pos++;
-        this.#skipSpace(bytes, end);
+        if (p >= end) return -1;
+        const field = this.#fieldOf(bytes, keyStart, p);
+        if (field < 0) compact = false;
+        else lineFields.push(field);
+        p++;
+        while (p < end && ((c = bytes[p]!) === 0x20 || c === 0x09 || c === 0x0d)) p++;
+        if (p >= end || bytes[p] !== COLON) return -1;
+        p++;
+        while (p < end && ((c = bytes[p]!) === 0x20 || c === 0x09 || c === 0x0d)) p++;
         if (field < 0) {
+          this.#pos = p;
           if (!this.#skipValue(bytes, end)) return -1;
+          p = this.#pos;
         } else {
-          if (this.#seen[field] === 1) return -1; // duplicate key: last wins, leave it to JSON.parse
-          this.#seen[field] = 1;
-          if (!this.#readValue(field, bytes, end)) return -1;
+          if (seen[field] === 1) return -1; // duplicate key: last wins, leave it to JSON.parse
+          seen[field] = 1;
+          const kind = kinds[field];
+          c = p < end ? bytes[p]! : 0;
+          if (kind === Kind.String && c === QUOTE) {
+            // The common cases, inline: an ASCII string without escapes…
+            const s = ++p;
+            let h = FNV_OFFSET;
+            while (p < end && (c = bytes[p]!) !== QUOTE) {
+              if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1; // escapes, control and non-ASCII text: general path
+              h = Math.imul(h ^ c, FNV_PRIME);
+              p++;
+            }
+            if (p >= end) return -1;
+            numbers[field] = interners[field]!.idOfHashed(bytes, s, p, h);
+            isNull[field] = 0;
+            p++;
+          } else if ((kind === Kind.Timestamp || kind === Kind.Integer) && (c === MINUS || (c >= 0x30 && c <= 0x39))) {
+            // …and an integer of at most 15 digits (no fraction, exponent or leading zero).
+            const negative = c === MINUS;
+            if (negative) p++;
+            const digitsStart = p;
+            let value = 0;
+            while (p < end && (c = bytes[p]!) >= 0x30 && c <= 0x39) {
+              value = value * 10 + (c - 0x30);
+              p++;
+            }
+            const digits = p - digitsStart;
+            if (digits === 0 || digits > MAX_EXACT_DIGITS || (digits > 1 && bytes[digitsStart] === 0x30)) return -1;
+            if (p < end && ((c = bytes[p]!) === 0x2e || c === 0x65 || c === 0x45)) return -1;
+            if (negative) value = -value;
+            if (value < mins[field]! || value > maxes[field]!) return -1;
+            // A timestamp from a JSON integer is epoch seconds (Spark's JacksonParser).
+            numbers[field] = kind === Kind.Timestamp ? value * 1_000_000 : value;
+            isNull[field] = 0;
+          } else {
+            this.#pos = p;
+            if (!this.#readValue(field, bytes, end)) return -1;
+            p = this.#pos;
+          }
         }
-        this.#skipSpace(bytes, end);
-        if (this.#pos >= end) return -1;
-        const c = bytes[this.#pos]!;
-        this.#pos++;
+        while (p < end && ((c = bytes[p]!) === 0x20 || c === 0x09 || c === 0x0d)) p++;
+        if (p >= end) return -1;
+        c = bytes[p]!;
+        p++;
         if (c === CLOSE_BRACE) break;
         if (c !== COMMA) return -1;
-        this.#skipSpace(bytes, end);
+        while (p < end && ((c = bytes[p]!) === 0x20 || c === 0x09 || c === 0x0d)) p++;
       }
     }
-    this.#skipSpace(bytes, end);
-    if (this.#pos !== end && bytes[this.#pos] !== NEWLINE) return -1;
+    const closed = p;
+    while (p < end && ((c = bytes[p]!) === 0x20 || c === 0x09 || c === 0x0d)) p++;
+    if (p !== end && bytes[p] !== NEWLINE) return -1;
+    for (let i = 0; i < n; i++) if (seen[i] === 1 && isNull[i] === 1) compact = false;
+    if (compact && closed === p && p - start === this.#compactLength(lineFields, bytes, start, p)) this.#learn(lineFields);
     for (let i = 0; i < n; i++) {
       const column = columns[i]!;
-      if (this.#isNull[i] === 1) column.appendNull();
-      else if (this.#kinds[i] === Kind.String) column.appendDictId(this.#numbers[i]!);
-      else if (this.#kinds[i] === Kind.Boolean) column.appendBoolean(this.#numbers[i] === 1);
-      else column.appendNumber(this.#numbers[i]!);
+      if (isNull[i] === 1) column.appendNull();
+      else if (kinds[i] === Kind.String) column.appendDictId(numbers[i]!);
+      else if (kinds[i] === Kind.Boolean) column.appendBoolean(numbers[i] === 1);
+      else column.appendNumber(numbers[i]!);
     }
-    return this.#pos;
+    return p;
+  }
+
+  // Length of `{"k1":v1,"k2":v2}` with the values as they are in the line: equal to the
+  // line's length exactly when no whitespace was skipped anywhere.
+  #compactLength(fields: readonly number[], bytes: Uint8Array, start: number, end: number): number {
+    let length = 2 + Math.max(0, fields.length - 1);
+    for (const f of fields) length += this.#names[f]!.length + 3;
+    // Value bytes: everything else. Count them by walking the line once more (cheap: only when not yet learned).
+    if (this.#templateFields !== null && sameOrder(this.#templateFields, fields)) return -1;
+    let valueBytes = 0;
+    let p = start + 1;
+    for (let k = 0; k < fields.length; k++) {
+      p += (k > 0 ? 1 : 0) + this.#names[fields[k]!]!.length + 3;
+      const valueStart = p;
+      if (bytes[p] === QUOTE) {
+        p++;
+        while (p < end && bytes[p] !== QUOTE) p++;
+        p++;
+      } else {
+        while (p < end && bytes[p] !== COMMA && bytes[p] !== CLOSE_BRACE) p++;
+      }
+      valueBytes += p - valueStart;
+    }
+    return length + valueBytes;
+  }
+
+  #learn(fields: readonly number[]): void {
+    const encoder = new TextEncoder();
+    this.#templateFields = [...fields];
+    this.#templateLiterals = fields.map((f, k) => encoder.encode(`${k === 0 ? '{' : ','}"${new TextDecoder().decode(this.#names[f])}":`));
+  }
+
+  // The learned compact layout, byte for byte; -1 (nothing appended) on any difference.
+  #scanTemplate(bytes: Uint8Array, start: number, end: number, columns: readonly ColumnBuilder[]): number {
+    const fields = this.#templateFields!;
+    const literals = this.#templateLiterals;
+    const kinds = this.#kinds;
+    const numbers = this.#numbers;
+    const isNull = this.#isNull;
+    const n = kinds.length;
+    for (let i = 0; i < n; i++) isNull[i] = 1;
+    let p = start;
+    let c = 0;
+    for (let k = 0; k < fields.length; k++) {
+      const literal = literals[k]!;
+      const length = literal.length;
+      if (p + length > end) return -1;
+      for (let i = 0; i < length; i++) if (bytes[p + i] !== literal[i]) return -1;
+      p += length;
+      const field = fields[k]!;
+      const kind = kinds[field];
+      c = p < end ? bytes[p]! : 0;
+      if (kind === Kind.String) {
+        if (c !== QUOTE) return -1;
+        const s = ++p;
+        let h = FNV_OFFSET;
+        while (p < end && (c = bytes[p]!) !== QUOTE) {
+          if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
+          h = Math.imul(h ^ c, FNV_PRIME);
+          p++;
+        }
+        if (p >= end) return -1;
+        numbers[field] = this.#interners[field]!.idOfHashed(bytes, s, p, h);
+        p++;
+      } else if (kind === Kind.Timestamp || kind === Kind.Integer) {
+        const negative = c === MINUS;
+        if (negative) p++;
+        const digitsStart = p;
+        let value = 0;
+        while (p < end && (c = bytes[p]!) >= 0x30 && c <= 0x39) {
+          value = value * 10 + (c - 0x30);
+          p++;
+        }
+        const digits = p - digitsStart;
+        if (digits === 0 || digits > MAX_EXACT_DIGITS || (digits > 1 && bytes[digitsStart] === 0x30)) return -1;
+        if (negative) value = -value;
+        if (value < this.#min[field]! || value > this.#max[field]!) return -1;
+        numbers[field] = kind === Kind.Timestamp ? value * 1_000_000 : value;
+      } else {
+        return -1;
+      }
+      isNull[field] = 0;
+    }
+    if (p >= end || bytes[p] !== CLOSE_BRACE) return -1;
+    p++;
+    if (p !== end && bytes[p] !== NEWLINE) return -1;
+    for (let i = 0; i < n; i++) {
+      const column = columns[i]!;
+      if (isNull[i] === 1) column.appendNull();
+      else if (kinds[i] === Kind.String) column.appendDictId(numbers[i]!);
+      else column.appendNumber(numbers[i]!);
+    }
+    return p;
   }
 
   #fieldOf(bytes: Uint8Array, start: number, end: number): number {
@@ -380,6 +587,12 @@ export class JsonLineScanner {
     this.#pos = p;
     return true;
   }
+}
+
+function sameOrder(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function isDigit(b: number | undefined): boolean {

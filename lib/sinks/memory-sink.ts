@@ -29,7 +29,7 @@ export class MemorySink extends Sink {
   /** Rows written by the batches with ids in `[fromBatchId, toBatchId]`, in batch order. */
   rowsOfBatches(fromBatchId: number, toBatchId = Infinity): Row[] {
     const out: Row[] = [];
-    for (const [id, rows] of [...this.batches].sort((a, b) => a[0] - b[0])) if (id >= fromBatchId && id <= toBatchId) out.push(...rows);
+    for (const [id, rows] of [...this.batches].sort((a, b) => a[0] - b[0])) if (id >= fromBatchId && id <= toBatchId) for (const row of rows) out.push(row);
     return out;
   }
 
@@ -42,10 +42,12 @@ export class MemorySink extends Sink {
   }
 
   protected override async writeBatch(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
-    const rows = batches.flatMap((b) => b.rows());
+    const rows: Row[] = [];
+    for (const b of batches) for (let i = 0; i < b.length; i++) rows.push(b.row(i));
     this.batches.set(batchId, rows);
     if (this.#complete) this.#table = rows;
-    else this.#table.push(...rows);
+    // No spread: a batch may hold more rows than a call takes arguments.
+    else for (const row of rows) this.#table.push(row);
     this.emit('batch', batchId, rows);
     return rows.length;
   }

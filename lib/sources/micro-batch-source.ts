@@ -325,6 +325,7 @@ export abstract class MicroBatchSource extends Readable {
     await this.#push(barrier);
     const done = await committed;
     const finished = performance.now();
+    numInputRows = done.progress.numInputRows ?? numInputRows;
     run.batchId = batchId + 1;
     run.committedOffset = end;
     if (done.nextWatermarkMs !== null) run.watermarkMs = Math.max(run.watermarkMs, done.nextWatermarkMs);

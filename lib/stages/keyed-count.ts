@@ -195,11 +195,11 @@ export class KeyedCount extends Stage {
   }
 
   #accumulate(batch: RecordBatch): void {
-    const columns = batch.columns;
+    const groupColumns = this.#groupIndexes.map((i) => batch.columns[i]!);
+    if (this.#lateRows === null && this.#combine(groupColumns, batch.length)) return;
     const length = batch.length;
     const partitions = this.#partitions;
     const partitionCount = partitions.length;
-    const groupColumns = this.#groupIndexes.map((i) => columns[i]!);
     const eventColumn = this.#eventTimeGroup >= 0 ? groupColumns[this.#eventTimeGroup]! : null;
     const eventTimes = eventColumn === null ? null : eventColumn.kind === 'struct' ? (eventColumn.children[1] as { values: Float64Array }).values : (eventColumn as { values: Float64Array }).values;
     const checksLate = eventTimes !== null && partitions[0]!.watermarkApplies;
@@ -215,6 +215,64 @@ export class KeyedCount extends Stage {
       if (!state.increment(key, 1)) state.insert(key, groupColumns.map((c) => rawValueAt(c, i)), 1);
     }
     if (late !== null) for (const i of late) this.#lateRows!.write(batch.row(i));
+  }
+
+  // The usual grouping — at most one string column and at most one number,
+  // timestamp or window column — is first counted per batch in dense arrays
+  // (string ids index an array, the other column a small map), so the state
+  // sees one update per group and batch instead of one per row. Returns false
+  // for other groupings, which take the per-row path.
+  #combine(groupColumns: readonly Column[], length: number): boolean {
+    if (groupColumns.length === 0 || groupColumns.length > 2) return false;
+    let dictAt = -1;
+    let numberAt = -1;
+    for (let c = 0; c < groupColumns.length; c++) {
+      const column = groupColumns[c]!;
+      if (column.kind === 'dict' && dictAt < 0) dictAt = c;
+      else if ((column.kind === 'f64' || (isWindowColumn(column) && this.#groupFields[c]!.metadata?.timeWindow !== undefined)) && numberAt < 0) numberAt = c;
+      else return false;
+    }
+    const dict = dictAt >= 0 ? (groupColumns[dictAt] as Extract<Column, { kind: 'dict' }>) : null;
+    const numberColumn = numberAt >= 0 ? groupColumns[numberAt]! : null;
+    // A window's start identifies it within one Window stage's output (its end is start + duration).
+    const numbers = numberColumn === null ? null : numberColumn.kind === 'struct' ? (numberColumn.children[0] as Extract<Column, { kind: 'f64' }>).values : (numberColumn as Extract<Column, { kind: 'f64' }>).values;
+    const numberNulls = numberColumn === null ? null : numberColumn.kind === 'struct' ? numberColumn.nulls : (numberColumn as Extract<Column, { kind: 'f64' }>).nulls;
+    const width = dict === null ? 1 : dict.dictionary.size + 1;
+    // Per distinct number (or the single slot): counts and first row by string id + 1 (0 is null).
+    const slots = new Map<number, { counts: Int32Array; firstRow: Int32Array }>();
+    let lastNumber = NaN;
+    let slot: { counts: Int32Array; firstRow: Int32Array } | undefined;
+    const ids = dict?.ids;
+    for (let i = 0; i < length; i++) {
+      const n = numbers === null ? 0 : numberNulls !== null && numberNulls[i] === 1 ? NULL_CODE : numbers[i]!;
+      if (n !== lastNumber || slot === undefined) {
+        slot = slots.get(n);
+        if (slot === undefined) {
+          slot = { counts: new Int32Array(width), firstRow: new Int32Array(width) };
+          slots.set(n, slot);
+        }
+        lastNumber = n;
+      }
+      const k = ids === undefined ? 0 : ids[i]! + 1;
+      if (slot.counts[k]++ === 0) slot.firstRow[k] = i;
+    }
+    const partitions = this.#partitions;
+    const partitionCount = partitions.length;
+    const eventColumn = this.#eventTimeGroup >= 0 ? groupColumns[this.#eventTimeGroup]! : null;
+    const eventTimes = eventColumn === null ? null : eventColumn.kind === 'struct' ? (eventColumn.children[1] as Extract<Column, { kind: 'f64' }>).values : (eventColumn as Extract<Column, { kind: 'f64' }>).values;
+    const checksLate = eventTimes !== null && partitions[0]!.watermarkApplies;
+    for (const { counts, firstRow } of slots.values()) {
+      for (let k = 0; k < width; k++) {
+        const count = counts[k]!;
+        if (count === 0) continue;
+        const row = firstRow[k]!;
+        const key = this.#encodeAt(groupColumns, row);
+        const state = partitionCount === 1 ? partitions[0]! : partitions[hashString(key) % partitionCount]!;
+        if (checksLate && state.isLate(eventTimes[row]!)) state.dropLate(key);
+        else if (!state.increment(key, count)) state.insert(key, groupColumns.map((c) => rawValueAt(c, row)), count);
+      }
+    }
+    return true;
   }
 
   *#finish(barrier: BarrierItem): Iterable<StreamItem> {
@@ -338,6 +396,13 @@ export class KeyedCount extends Stage {
       partitions: this.#partitionCount,
     };
   }
+}
+
+// Stands for a null number in the per-batch combiner (NaN is a valid key, but a null must not meet a NaN value).
+const NULL_CODE = Symbol.for('tidemark.null') as unknown as number;
+
+function isWindowColumn(column: Column): boolean {
+  return column.kind === 'struct' && column.children.length === 2 && column.children[0]!.kind === 'f64' && column.children[1]!.kind === 'f64';
 }
 
 // FNV-1a: a stable partition for a key across runs and processes.

@@ -66,6 +66,8 @@ export class ParseSchema extends Stage {
   // Line number of the next line of each file being read in chunks.
   readonly #nextLine = new Map<string, number>();
   readonly #utf8 = new TextDecoder('utf-8', { fatal: true });
+  // Lines read in chunk mode this micro-batch (blank lines excluded): the batch's input rows.
+  #recordsInBatch = 0;
 
   constructor(options: ParseSchemaOptions) {
     super();
@@ -119,7 +121,11 @@ export class ParseSchema extends Stage {
 
   protected override *process(item: StreamItem): Iterable<StreamItem> {
     if (item.kind !== 'rows') {
-      if (item.kind === 'barrier') this.stamp(item);
+      if (item.kind === 'barrier') {
+        if (this.#chunkIndex >= 0) item.progress.numInputRows = this.#recordsInBatch;
+        this.#recordsInBatch = 0;
+        this.stamp(item);
+      }
       yield item;
       return;
     }
@@ -181,6 +187,7 @@ export class ParseSchema extends Stage {
           if (newline - pos > maxLineLength) throw lineTooLong(file, line, maxLineLength);
           corrupt?.appendNull();
           builder.endRow();
+          this.#recordsInBatch++;
           pos = newline + 1;
           line++;
           continue;
@@ -199,6 +206,7 @@ export class ParseSchema extends Stage {
           valid = false;
         }
         const lineNumber = line;
+        if (!isBlank(text)) this.#recordsInBatch++;
         this.#parseText(text, valid, builder, dataBuilders, corrupt, () => ({ file, line: lineNumber }));
         pos = lineEnd + 1;
         line++;
