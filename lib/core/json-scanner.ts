@@ -332,6 +332,8 @@ export class JsonLineScanner {
   }
 
   #learn(fields: readonly number[]): void {
+    // `{}` opens with no literal before a value: not worth a template.
+    if (fields.length === 0) return;
     const encoder = new TextEncoder();
     this.#templateFields = [...fields];
     this.#templateLiterals = fields.map((f, k) => encoder.encode(`${k === 0 ? '{' : ','}"${new TextDecoder().decode(this.#names[f])}":`));

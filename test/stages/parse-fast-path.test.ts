@@ -119,3 +119,18 @@ t.test('the scanner declines what the general path must decide, appending nothin
   t.equal(builder.finish().length, 0);
   t.equal(compileScanner(parseDDL('t timestamp, d double')), null, 'a double field is not compiled: the general path reads every line');
 });
+
+t.test('a learned layout never accepts a line the general scanner would decline (regression: "{}" then "}")', async (t) => {
+  const schema = parseDDL('time timestamp, action string');
+  const scanner = compileScanner(schema)!;
+  const builder = new BatchBuilder(schema, 4, [undefined, scanner.dictionaryOf(1)!]);
+  const scan = (text: string): number => {
+    const bytes = new TextEncoder().encode(text);
+    return scanner.scanLine(bytes, 0, bytes.length, builder.columns);
+  };
+  t.equal(scan('{}'), 2);
+  t.equal(scan('}'), -1);
+  t.equal(scan('{"time":1,"action":"a"}'), 23);
+  t.equal(scan('{"time":1,"action":"a"'), -1, 'the same layout, cut short');
+  t.equal(scan('{"time":1,"action":"a"}}'), -1, 'the same layout, one brace too many');
+});
