@@ -144,6 +144,8 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
   const timeZone = options.timeZone;
   const source = new FileSource({
     path: options.input,
+    // JSON lines go to ParseSchema as byte chunks: its compiled scanner reads them without a string per line.
+    framing: 'chunks',
     ...(options.maxFilesPerTrigger === undefined ? {} : { maxFilesPerTrigger: options.maxFilesPerTrigger }),
   });
   const stages: Transform[] = [
