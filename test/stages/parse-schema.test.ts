@@ -164,3 +164,30 @@ t.test('restarting a checkpoint with another schema is refused, naming the chang
     message: 'the query changed since the checkpoint was written: ParseSchema schema was "time TIMESTAMP, action STRING", is now "time TIMESTAMP, action STRING, user STRING"',
   });
 });
+
+t.test('a file still being written is read as far as it is; its later appends are never read', async (t) => {
+  const dir = t.testdir({ in: {}, chk: {} });
+  const input = join(dir, 'in');
+  const file = join(input, 'a.json');
+  await writeFile(file, '{"time":1,"action":"Open"}\n{"time":2,"act');
+  const runOnce = async (): Promise<Row[]> => {
+    const sink = new MemorySink();
+    const query = await startQuery({
+      source: new FileSource({ path: input, framing: 'chunks' }),
+      stages: [new ParseSchema({ schema: `${SCHEMA}, _corrupt_record string`, timeZone: 'UTC' })],
+      sink,
+      checkpointLocation: join(dir, 'chk'),
+      trigger: 'availableNow',
+      manager: new StreamingQueryManager(),
+    });
+    await query.awaitTermination();
+    return sink.rows();
+  };
+  t.strictSame(await runOnce(), [
+    { time: 1000, action: 'Open', _corrupt_record: null },
+    { time: null, action: null, _corrupt_record: '{"time":2,"act' },
+  ], 'the cut line is a malformed record');
+  const { appendFile } = await import('node:fs/promises');
+  await appendFile(file, 'ion":"Close"}\n{"time":3,"action":"Click"}\n');
+  t.strictSame(await runOnce(), [], 'the seen file is not read again');
+});
