@@ -119,14 +119,27 @@ export class Window extends Stage {
     const spec = this.spec;
     const chainedOffset = this.#chained ? 1 : 0;
     let n = 0;
-    for (let i = 0; i < batch.length; i++) {
-      if (nulls !== null && nulls[i] === 1) continue;
-      if (column.kind === 'struct' && isNullChild(column.children[1]!, i)) continue;
-      const count = assignWindows(spec, times[i]! - chainedOffset, starts);
-      for (let w = 0; w < count; w++) {
+    if (spec.slideUs === spec.durationUs && column.kind === 'f64') {
+      // Tumbling windows: one window per row, the same formula without the candidate loop.
+      const { slideUs, startTimeUs } = spec;
+      for (let i = 0; i < batch.length; i++) {
+        if (nulls !== null && nulls[i] === 1) continue;
+        const t = times[i]!;
+        const remainder = (t - startTimeUs) % slideUs;
         indices[n] = i;
-        windowStarts[n] = starts[w]!;
+        windowStarts[n] = t - (remainder < 0 ? remainder + slideUs : remainder);
         n++;
+      }
+    } else {
+      for (let i = 0; i < batch.length; i++) {
+        if (nulls !== null && nulls[i] === 1) continue;
+        if (column.kind === 'struct' && isNullChild(column.children[1]!, i)) continue;
+        const count = assignWindows(spec, times[i]! - chainedOffset, starts);
+        for (let w = 0; w < count; w++) {
+          indices[n] = i;
+          windowStarts[n] = starts[w]!;
+          n++;
+        }
       }
     }
     const identity = n === batch.length && this.spec.slideUs === this.spec.durationUs;
