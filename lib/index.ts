@@ -26,7 +26,9 @@ export { filterRows, mapRows, isPlannable, type Plannable } from './stages/row-s
 export { MicroBatchSource, sleep, type MicroBatchSourceOptions, type Offset, type PlanMode, type SourceStatus } from './sources/micro-batch-source.js';
 export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';
 export { FileSource, FILE_LINES_SCHEMA, type FileSourceOptions } from './sources/file-source.js';
-export { ParseSchema, type ParseSchemaOptions, type ParseMode } from './stages/parse-schema.js';
+export { ParseSchema, type ParseSchemaOptions } from './stages/parse-schema.js';
+export { JsonReader, type JsonReaderOptions, type ParseMode, type LineLocation } from './core/json-reader.js';
+export { compileScanner, JsonLineScanner, ByteInterner } from './core/json-scanner.js';
 export { Sink, checkSinkPlan, type SinkPlan } from './sinks/sink.js';
 export { MemorySink } from './sinks/memory-sink.js';
 export { CheckpointSink, type CheckpointSinkOptions } from './sinks/checkpoint-sink.js';
