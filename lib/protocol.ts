@@ -104,6 +104,10 @@ export interface BarrierProgress {
    * as `numInputRows`.
    */
   numInputRows?: number;
+  /** Time the checkpoint took to write the stage snapshots of the batch (ms). */
+  stateCommitMs?: number;
+  /** Time the checkpoint took to write `commits/N` (ms). */
+  commitLogMs?: number;
 }
 
 /**

@@ -74,7 +74,7 @@ export function buildProgress(args: {
     processedRowsPerSecond,
     durationMs: {
       addBatch: timings.addBatch,
-      commitOffsets: timings.commitOffsets,
+      commitOffsets: barrier.progress.commitLogMs ?? timings.commitOffsets,
       getBatch: 0,
       latestOffset: timings.latestOffset,
       queryPlanning: 0,
@@ -82,7 +82,7 @@ export function buildProgress(args: {
       walCommit: timings.walCommit,
     },
     ...(barrier.progress.eventTime === undefined ? {} : { eventTime: barrier.progress.eventTime }),
-    stateOperators: barrier.progress.stateOperators,
+    stateOperators: barrier.progress.stateOperators.map((op) => ({ ...op, commitTimeMs: barrier.progress.stateCommitMs ?? op['commitTimeMs'] })),
     sources: [
       {
         description: args.source.description,

@@ -261,16 +261,18 @@ export class KeyedCount extends Stage {
     const eventColumn = this.#eventTimeGroup >= 0 ? groupColumns[this.#eventTimeGroup]! : null;
     const eventTimes = eventColumn === null ? null : eventColumn.kind === 'struct' ? (eventColumn.children[1] as Extract<Column, { kind: 'f64' }>).values : (eventColumn as Extract<Column, { kind: 'f64' }>).values;
     const checksLate = eventTimes !== null && partitions[0]!.watermarkApplies;
+    // New groups enter the state in the order their first row came, as on the per-row path: the
+    // output order then depends on the data only, not on string ids, and a restart writes the same bytes.
+    const groups: Array<{ row: number; count: number }> = [];
     for (const { counts, firstRow } of slots.values()) {
-      for (let k = 0; k < width; k++) {
-        const count = counts[k]!;
-        if (count === 0) continue;
-        const row = firstRow[k]!;
-        const key = this.#encodeAt(groupColumns, row);
-        const state = partitionCount === 1 ? partitions[0]! : partitions[hashString(key) % partitionCount]!;
-        if (checksLate && state.isLate(eventTimes[row]!)) state.dropLate(key);
-        else if (!state.increment(key, count)) state.insert(key, groupColumns.map((c) => rawValueAt(c, row)), count);
-      }
+      for (let k = 0; k < width; k++) if (counts[k]! > 0) groups.push({ row: firstRow[k]!, count: counts[k]! });
+    }
+    groups.sort((a, b) => a.row - b.row);
+    for (const { row, count } of groups) {
+      const key = this.#encodeAt(groupColumns, row);
+      const state = partitionCount === 1 ? partitions[0]! : partitions[hashString(key) % partitionCount]!;
+      if (checksLate && state.isLate(eventTimes[row]!)) state.dropLate(key);
+      else if (!state.increment(key, count)) state.insert(key, groupColumns.map((c) => rawValueAt(c, row)), count);
     }
     return true;
   }
