@@ -22,6 +22,7 @@ export { Watermark, type WatermarkOptions, type WatermarkState } from './stages/
 export { Window, type WindowOptions } from './stages/window.js';
 export { KeyedCount, type KeyedCountOptions } from './stages/keyed-count.js';
 export { Sort, type SortOptions, type SortKey } from './stages/sort.js';
+export { ReceiptTime, type ReceiptTimeOptions } from './stages/receipt-time.js';
 export { filterRows, mapRows, isPlannable, type Plannable } from './stages/row-stages.js';
 export { MicroBatchSource, sleep, type MicroBatchSourceOptions, type Offset, type PlanMode, type SourceStatus } from './sources/micro-batch-source.js';
 export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';
@@ -37,3 +38,5 @@ export { readCommittedJsonLines, readSinkLog, writeSinkLogEntry, latestSinkBatch
 export { parseTrigger, isBounded, DEFAULT_TRIGGER, type Trigger, type TriggerOption } from './query/trigger.js';
 export { buildProgress, type StreamingQueryProgress, type SourceProgress } from './query/progress.js';
 export { StreamingQuery, StreamingQueryManager, startQuery, planQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions } from './query/streaming-query.js';
+export { generateDataset, generateLines, partFileName, ACTIONS, GEN_DEFAULTS, MAX_OUT_OF_ORDER_SECONDS, type GenerateOptions, type GenerateDatasetOptions } from './gen.js';
+export { showDirectory, type ShowDirectoryOptions } from './cli/show.js';

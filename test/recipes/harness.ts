@@ -1,0 +1,222 @@
+/**
+ * What the recipe tests share: capturing a recipe's output, golden files,
+ * the notebook's data set, and crashing a recipe's JSON sink at a chosen
+ * micro-batch to restart it from its checkpoint.
+ *
+ * Everything comes from the package (`tidemark`, i.e. dist/), as the
+ * recipes use it: a sink class from lib/ would be another class to the
+ * query driver the recipes run.
+ */
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { inflateSync } from 'node:zlib';
+import { CheckpointSink, generateDataset, type CheckpointSinkOptions, type RecordBatch } from 'tidemark';
+import { RECIPE_DATA } from '../../recipes/common.js';
+
+/** Golden files: `test/fixtures/recipes/<name>`. Set TIDEMARK_UPDATE_GOLDEN=1 to rewrite them from the current output. */
+export const GOLDEN_DIR = fileURLToPath(new URL('../fixtures/recipes/', import.meta.url));
+
+/** A writable that keeps what a recipe prints. */
+export function capture(): { out: Writable; text: () => string } {
+  let text = '';
+  const out = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      text += chunk.toString();
+      callback();
+    },
+  });
+  return { out, text: () => text };
+}
+
+/** The golden text `name`, rewritten first from `actual` when TIDEMARK_UPDATE_GOLDEN=1. */
+export async function golden(name: string, actual: string): Promise<string> {
+  const path = join(GOLDEN_DIR, name);
+  if (process.env['TIDEMARK_UPDATE_GOLDEN'] === '1') {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, actual);
+  }
+  return readGolden(name);
+}
+
+/** The golden text `name`. */
+export function readGolden(name: string): Promise<string> {
+  return readFile(join(GOLDEN_DIR, name), 'utf8');
+}
+
+/** Generates the recipes' data set (30 files × 400 events, seed 1) into `dir`; returns `dir`. */
+export async function notebookData(dir: string): Promise<string> {
+  await generateDataset(dir, RECIPE_DATA);
+  return dir;
+}
+
+/** Batch ids committed in a checkpoint, ascending. */
+export async function committedBatches(checkpointLocation: string): Promise<number[]> {
+  const names = await readdir(join(checkpointLocation, 'commits'));
+  return names
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * Where a crash happens: right after the sink wrote batch `batchId`'s output
+ * but before the batch committed, or when batch `batchId` reaches the sink,
+ * i.e. after batch `batchId - 1` committed and batch `batchId` was planned
+ * (its offsets written) and run through the stages.
+ */
+export interface Crash {
+  readonly batchId: number;
+  readonly when: 'after-write' | 'before-write';
+}
+
+/** The error the crashing sink throws. */
+export const CRASH_MESSAGE = 'injected crash';
+
+/** The JSON sink, failing once at {@link Crash}: the query stops with that error, as a killed process would, leaving its files as they were. */
+export class CrashingJsonSink extends CheckpointSink {
+  readonly crash: Crash;
+
+  constructor(options: CheckpointSinkOptions, crash: Crash) {
+    super(options);
+    this.crash = crash;
+  }
+
+  protected override async writeBatch(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
+    if (this.crash.when === 'before-write' && batchId === this.crash.batchId) throw new Error(`${CRASH_MESSAGE} before writing batch ${batchId}`);
+    const written = await super.writeBatch(batchId, batches);
+    if (this.crash.when === 'after-write' && batchId === this.crash.batchId) throw new Error(`${CRASH_MESSAGE} after writing batch ${batchId}`);
+    return written;
+  }
+}
+
+/**
+ * The crashes at every micro-batch boundary of a run that committed
+ * `batches`: for each k, after batch k's output was written but before its
+ * commit, and after its commit (batch k + 1 reaching the sink). The crash
+ * after the last commit never fires: that run ends normally and is simply
+ * restarted.
+ */
+export function crashesAt(batches: readonly number[]): Crash[] {
+  return batches.flatMap((k) => [
+    { batchId: k, when: 'after-write' as const },
+    { batchId: k + 1, when: 'before-write' as const },
+  ]);
+}
+
+/** A crash in words, for test names. */
+export function describeCrash(crash: Crash): string {
+  return crash.when === 'after-write' ? `sink wrote batch ${crash.batchId}, crash before its commit` : `batch ${crash.batchId - 1} committed, crash as batch ${crash.batchId} reaches the sink`;
+}
+
+/** A decoded PNG: RGBA, row by row. */
+export interface Image {
+  readonly width: number;
+  readonly height: number;
+  readonly rgba: Uint8Array;
+}
+
+/** Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what resvg writes). */
+export function decodePng(png: Uint8Array): Image {
+  const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  if (buf.subarray(0, 8).toString('hex') !== '89504e470d0a1a0a') throw new Error('not a PNG');
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  for (let at = 8; at < buf.length; ) {
+    const length = buf.readUInt32BE(at);
+    const type = buf.toString('latin1', at + 4, at + 8);
+    const data = buf.subarray(at + 8, at + 8 + length);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      if (data[8] !== 8 || data[12] !== 0) throw new Error('only 8-bit, non-interlaced PNGs');
+      channels = data[9] === 6 ? 4 : data[9] === 2 ? 3 : 0;
+      if (channels === 0) throw new Error(`colour type ${data[9]} not supported`);
+    } else if (type === 'IDAT') idat.push(data);
+    at += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const rgba = new Uint8Array(width * height * 4);
+  let previous = new Uint8Array(stride);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    const current = new Uint8Array(stride);
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? current[i - channels]! : 0;
+      const b = previous[i]!;
+      const c = i >= channels ? previous[i - channels]! : 0;
+      let p = 0;
+      if (filter === 1) p = a;
+      else if (filter === 2) p = b;
+      else if (filter === 3) p = (a + b) >> 1;
+      else if (filter === 4) {
+        const pa = Math.abs(b - c);
+        const pb = Math.abs(a - c);
+        const pc = Math.abs(a + b - 2 * c);
+        p = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      current[i] = (line[i]! + p) & 0xff;
+    }
+    for (let x = 0; x < width; x++) for (let k = 0; k < 4; k++) rgba[(y * width + x) * 4 + k] = k < channels ? current[x * channels + k]! : 255;
+    previous = current;
+  }
+  return { width, height, rgba };
+}
+
+/** A rectangle of an image: `[x0, x1) × [y0, y1)`. */
+export interface Region {
+  readonly x0: number;
+  readonly x1: number;
+  readonly y0: number;
+  readonly y1: number;
+}
+
+/** Pixels of `region` within `tolerance` of colour `rgb` in every channel, and their mean row. */
+export function pixelsOf(img: Image, rgb: readonly number[], region: Region, tolerance = 12): { count: number; meanY: number } {
+  let count = 0;
+  let sumY = 0;
+  for (let y = Math.max(0, region.y0); y < Math.min(img.height, region.y1); y++) {
+    for (let x = Math.max(0, region.x0); x < Math.min(img.width, region.x1); x++) {
+      const i = (y * img.width + x) * 4;
+      if (Math.abs(img.rgba[i]! - rgb[0]!) <= tolerance && Math.abs(img.rgba[i + 1]! - rgb[1]!) <= tolerance && Math.abs(img.rgba[i + 2]! - rgb[2]!) <= tolerance) {
+        count++;
+        sumY += y;
+      }
+    }
+  }
+  return { count, meanY: count === 0 ? NaN : sumY / count };
+}
+
+/** `#rrggbb` as [r, g, b]. */
+export function rgbOf(hex: string): [number, number, number] {
+  return [parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16)];
+}
+
+/**
+ * `text` with the body rows of every show() table sorted. A restarted query
+ * writes the same rows, but not always in the same order (the order groups
+ * come out of the state depends on the run's history, as in Spark, which
+ * promises no order either); everything else must match exactly.
+ */
+export function sortTableRows(text: string): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    // A table: border, header, border, body rows, border.
+    if (lines[i]!.startsWith('+-') && lines[i + 2]?.startsWith('+-') === true) {
+      out.push(lines[i]!, lines[i + 1]!, lines[i + 2]!);
+      let end = i + 3;
+      while (end < lines.length && lines[end]!.startsWith('|')) end++;
+      out.push(...lines.slice(i + 3, end).sort());
+      i = end - 1;
+      continue;
+    }
+    out.push(lines[i]!);
+  }
+  return out.join('\n');
+}
