@@ -286,15 +286,29 @@ export class FileSource extends MicroBatchSource {
     let offset = 0;
     try {
       for await (const data of createReadStream(path, { highWaterMark: this.#readBufferBytes }) as AsyncIterable<Buffer>) {
-        const bytes: Buffer = carry === null ? data : Buffer.concat([carry, data]);
-        const lastNewline = bytes.lastIndexOf(0x0a);
-        if (lastNewline < 0) {
-          carry = bytes;
+        let from = 0;
+        if (carry !== null) {
+          // Only the line cut by the previous read is copied; the rest of the read is passed on as a view.
+          const firstNewline = data.indexOf(0x0a);
+          if (firstNewline < 0) {
+            carry = Buffer.concat([carry, data]);
+            if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset), this.#maxLineLength);
+            continue;
+          }
+          const joined = Buffer.concat([carry, data.subarray(0, firstNewline + 1)]);
+          carry = null;
+          yield emit(joined, offset);
+          offset += joined.length;
+          from = firstNewline + 1;
+        }
+        const lastNewline = data.lastIndexOf(0x0a);
+        if (lastNewline < from) {
+          carry = Buffer.from(data.subarray(from));
           if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset), this.#maxLineLength);
           continue;
         }
-        const whole = bytes.subarray(0, lastNewline + 1);
-        carry = lastNewline + 1 < bytes.length ? Buffer.from(bytes.subarray(lastNewline + 1)) : null;
+        const whole = data.subarray(from, lastNewline + 1);
+        carry = lastNewline + 1 < data.length ? Buffer.from(data.subarray(lastNewline + 1)) : null;
         yield emit(whole, offset);
         offset += whole.length;
       }
