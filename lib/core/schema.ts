@@ -33,7 +33,16 @@ export interface FieldMetadata {
   /** Set by a watermark on this column (`withWatermark`): the delay in milliseconds. */
   readonly watermarkDelayMs?: number;
   /** Set on a column produced by `window()`: the window it was made by (µs). */
-  readonly timeWindow?: { readonly durationUs: number; readonly slideUs: number; readonly startTimeUs: number };
+  readonly timeWindow?: {
+    readonly durationUs: number;
+    readonly slideUs: number;
+    readonly startTimeUs: number;
+    /**
+     * The column holds the slide-sized pane a row falls in, not its windows:
+     * the aggregation right after expands panes into windows (see `Window`'s `panes`).
+     */
+    readonly panes?: boolean;
+  };
   /** `COMMENT '…'` of a DDL column. */
   readonly comment?: string;
   /** Longest value (bytes) the producer allows; a consumer that frames values itself enforces it. */

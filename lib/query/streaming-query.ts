@@ -16,6 +16,8 @@ import type { Schema } from '../core/schema.js';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { MicroBatchSource, SourceStatus } from '../sources/micro-batch-source.js';
 import { Stage } from '../stages/stage.js';
+import { Window } from '../stages/window.js';
+import { KeyedCount } from '../stages/keyed-count.js';
 import { isPlannable } from '../stages/row-stages.js';
 import type { Sink } from '../sinks/sink.js';
 import type { TriggerOption } from './trigger.js';
@@ -200,7 +202,8 @@ export function planQuery(source: MicroBatchSource, stages: readonly Transform[]
   let schema = source.schema;
   let aggregated = false;
   let mode: OutputMode | undefined = outputMode;
-  for (const stage of stages) {
+  for (const [i, stage] of stages.entries()) {
+    if (stage instanceof Window) choosePanes(stage, stages[i + 1], schema);
     if (stage instanceof Stage) {
       schema = stage.plan(schema, { outputMode: mode, aggregated });
       aggregated ||= stage.aggregates;
@@ -211,6 +214,16 @@ export function planQuery(source: MicroBatchSource, stages: readonly Transform[]
   }
   sink.plan({ schema, outputMode: mode ?? outputMode, aggregated, checkpointLocation });
   return schema;
+}
+
+// A sliding Window feeding a KeyedCount that groups by it can send panes instead of one row per
+// window: the same counts for a fraction of the work. Only the driver sees both stages, so it decides.
+function choosePanes(window: Window, next: Transform | undefined, input: Schema): void {
+  if (window.panes || !window.panesPossible || !(next instanceof KeyedCount) || next.emitsLateRows) return;
+  if (!next.groupBy.includes(window.as)) return;
+  const time = input.fields.find((f) => f.name === window.timeColumn);
+  if (time === undefined || (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz')) return;
+  window.usePanes();
 }
 
 /**

@@ -63,6 +63,8 @@ export class KeyedCount extends Stage {
   #groupFields: Field[] = [];
   #groupIndexes: number[] = [];
   #eventTimeGroup = -1;
+  // Set when the window column carries panes (see Window's `panes`): each pane counts for `perPane` windows.
+  #panes: { column: number; durationUs: number; slideUs: number; perPane: number } | null = null;
   // checkpointed
   #partitions: KeyedCountState[] = [];
   // transient
@@ -97,6 +99,11 @@ export class KeyedCount extends Stage {
   get lateRows(): Readable {
     if (this.#lateRows === null) throw new TidemarkError('ERR_INVALID_OPTION', 'KeyedCount was built without emitLateRows', { option: 'emitLateRows' });
     return this.#lateRows;
+  }
+
+  /** Whether late rows go to {@link KeyedCount.lateRows}. */
+  get emitsLateRows(): boolean {
+    return this.#lateRows !== null;
   }
 
   /** Number of state partitions. */
@@ -151,6 +158,12 @@ export class KeyedCount extends Stage {
     }
     this.#outputMode = mode;
     this.#groupFields = groupFields;
+    const paneAt = groupFields.findIndex((f) => f.metadata?.timeWindow?.panes === true);
+    const paneWindow = paneAt >= 0 ? groupFields[paneAt]!.metadata!.timeWindow! : null;
+    this.#panes = paneWindow === null ? null : { column: paneAt, durationUs: paneWindow.durationUs, slideUs: paneWindow.slideUs, perPane: paneWindow.durationUs / paneWindow.slideUs };
+    if (this.#panes !== null && this.#lateRows !== null) {
+      throw new TidemarkError('ERR_INVALID_OPTION', 'emitLateRows needs one row per window: build the Window without panes', { option: 'emitLateRows' });
+    }
     this.#groupIndexes = this.groupBy.map((name) => fieldIndex(input, name));
     this.#eventTimeGroup = eventTimeGroup;
     const isWindow = eventTimeGroup >= 0 && groupFields[eventTimeGroup]!.dataType.type === 'struct';
@@ -197,6 +210,10 @@ export class KeyedCount extends Stage {
   #accumulate(batch: RecordBatch): void {
     const groupColumns = this.#groupIndexes.map((i) => batch.columns[i]!);
     if (this.#lateRows === null && this.#combine(groupColumns, batch.length)) return;
+    if (this.#panes !== null) {
+      for (let i = 0; i < batch.length; i++) this.#addPaneGroup(groupColumns, i, 1);
+      return;
+    }
     const length = batch.length;
     const partitions = this.#partitions;
     const partitionCount = partitions.length;
@@ -268,6 +285,10 @@ export class KeyedCount extends Stage {
       for (let k = 0; k < width; k++) if (counts[k]! > 0) groups.push({ row: firstRow[k]!, count: counts[k]! });
     }
     groups.sort((a, b) => a.row - b.row);
+    if (this.#panes !== null) {
+      for (const { row, count } of groups) this.#addPaneGroup(groupColumns, row, count);
+      return true;
+    }
     for (const { row, count } of groups) {
       const key = this.#encodeAt(groupColumns, row);
       const state = partitionCount === 1 ? partitions[0]! : partitions[hashString(key) % partitionCount]!;
@@ -275,6 +296,32 @@ export class KeyedCount extends Stage {
       else if (!state.increment(key, count)) state.insert(key, groupColumns.map((c) => rawValueAt(c, row)), count);
     }
     return true;
+  }
+
+  // A pane's count goes to every window that holds the pane, each judged late on its own, like
+  // Spark's expanded rows: a row may be dropped from some of its windows and kept in others.
+  #addPaneGroup(groupColumns: readonly Column[], row: number, count: number): void {
+    const panes = this.#panes!;
+    const paneColumn = groupColumns[panes.column]!;
+    if (paneColumn.kind !== 'struct' || (paneColumn.nulls !== null && paneColumn.nulls[row] === 1)) return;
+    const paneStart = (paneColumn.children[0] as Extract<Column, { kind: 'f64' }>).values[row]!;
+    const values = groupColumns.map((c) => rawValueAt(c, row));
+    const partitions = this.#partitions;
+    const checksLate = partitions[0]!.watermarkApplies;
+    const eventValue = this.#eventTimeGroup >= 0 ? values[this.#eventTimeGroup] : null;
+    // The event time is the window's end when the watermark is on the window, else the grouped time itself.
+    const otherEventTime = Array.isArray(eventValue) ? (eventValue[1] as number) : (eventValue as number | null);
+    for (let j = panes.perPane - 1; j >= 0; j--) {
+      const windowStart = paneStart - j * panes.slideUs;
+      const windowEnd = windowStart + panes.durationUs;
+      const key = values.slice();
+      key[panes.column] = [windowStart, windowEnd];
+      const encoded = encodeRawKey(this.#groupFields, key);
+      const state = partitions.length === 1 ? partitions[0]! : partitions[hashString(encoded) % partitions.length]!;
+      const eventTime = this.#eventTimeGroup === panes.column ? windowEnd : otherEventTime;
+      if (checksLate && eventTime !== null && state.isLate(eventTime)) state.dropLate(encoded);
+      else if (!state.increment(encoded, count)) state.insert(encoded, key, count);
+    }
   }
 
   *#finish(barrier: BarrierItem): Iterable<StreamItem> {
@@ -393,7 +440,7 @@ export class KeyedCount extends Stage {
       outputMode: outputModeName(this.#outputMode),
       eventTime: this.#eventTimeGroup >= 0 ? this.groupBy[this.#eventTimeGroup] : null,
       watermarkDelayMs: this.#eventTimeGroup >= 0 ? this.#groupFields[this.#eventTimeGroup]!.metadata?.watermarkDelayMs ?? null : null,
-      window: this.#groupFields.find((f) => f.metadata?.timeWindow !== undefined)?.metadata?.timeWindow ?? null,
+      window: windowConfiguration(this.#groupFields.find((f) => f.metadata?.timeWindow !== undefined)?.metadata?.timeWindow),
       countColumn: this.countColumn,
       partitions: this.#partitionCount,
     };
@@ -405,6 +452,11 @@ const NULL_CODE = Symbol.for('tidemark.null') as unknown as number;
 
 function isWindowColumn(column: Column): boolean {
   return column.kind === 'struct' && column.children.length === 2 && column.children[0]!.kind === 'f64' && column.children[1]!.kind === 'f64';
+}
+
+// The window a checkpoint was written with; panes are a way of computing it, not part of it.
+function windowConfiguration(window: { durationUs: number; slideUs: number; startTimeUs: number } | undefined): Record<string, number> | null {
+  return window === undefined ? null : { durationUs: window.durationUs, slideUs: window.slideUs, startTimeUs: window.startTimeUs };
 }
 
 // FNV-1a: a stable partition for a key across runs and processes.

@@ -19,6 +19,14 @@ export interface WindowOptions extends WindowSpecOptions {
   timeColumn: string;
   /** Name of the added column; Spark's is `window`. */
   as?: string;
+  /**
+   * Emit each row once with the slide-sized pane it falls in, instead of
+   * once per sliding window, for a `KeyedCount` placed right after that
+   * groups by this window: it counts panes and expands them into windows
+   * (same output, a fraction of the work). Needs `duration` to be a multiple
+   * of `slide`. `startQuery` turns it on by itself when the pipeline allows.
+   */
+  panes?: boolean;
 }
 
 const SNAPSHOT_VERSION = 1;
@@ -36,6 +44,7 @@ export class Window extends Stage {
   readonly timeColumn: string;
   readonly spec: WindowSpec;
   readonly as: string;
+  #panes: boolean;
   // transient
   #timeIndex = -1;
   #chained = false;
@@ -52,6 +61,26 @@ export class Window extends Stage {
     this.spec = windowSpec(options);
     this.as = options.as ?? 'window';
     this.#starts = new Float64Array(maxWindowsPerEvent(this.spec));
+    this.#panes = false;
+    if (options.panes === true) this.usePanes();
+  }
+
+  /** Whether panes can stand for this window's rows: sliding, with the duration a multiple of the slide. */
+  get panesPossible(): boolean {
+    return this.spec.slideUs < this.spec.durationUs && this.spec.durationUs % this.spec.slideUs === 0;
+  }
+
+  /** Emits panes instead of windows (see {@link WindowOptions.panes}); the driver calls it before the query starts. */
+  usePanes(): void {
+    if (!this.panesPossible) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `panes need a sliding window whose duration is a multiple of its slide (duration ${this.spec.durationUs} µs, slide ${this.spec.slideUs} µs)`, { option: 'panes' });
+    }
+    this.#panes = true;
+  }
+
+  /** True when rows carry panes. */
+  get panes(): boolean {
+    return this.#panes;
   }
 
   override plan(input: Schema, _context: PlanContext): Schema {
@@ -75,11 +104,15 @@ export class Window extends Stage {
     }
     this.#timeIndex = fieldIndex(input, this.timeColumn);
     this.#chained = isWindowType(time.dataType);
+    if (this.#panes && this.#chained) throw new TidemarkError('ERR_INVALID_OPTION', 'panes need a timestamp time column, not a window', { option: 'panes' });
     const windowField: Field = {
       name: this.as,
       dataType: WINDOW_TYPE,
       nullable: true,
-      metadata: { ...time.metadata, timeWindow: { durationUs: this.spec.durationUs, slideUs: this.spec.slideUs, startTimeUs: this.spec.startTimeUs } },
+      metadata: {
+        ...time.metadata,
+        timeWindow: { durationUs: this.spec.durationUs, slideUs: this.spec.slideUs, startTimeUs: this.spec.startTimeUs, ...(this.#panes ? { panes: true } : {}) },
+      },
     };
     return { fields: [...input.fields.filter((f) => f.name !== this.as), windowField] };
   }
@@ -119,7 +152,8 @@ export class Window extends Stage {
     const spec = this.spec;
     const chainedOffset = this.#chained ? 1 : 0;
     let n = 0;
-    if (spec.slideUs === spec.durationUs && column.kind === 'f64') {
+    const paneMode = this.#panes && column.kind === 'f64';
+    if ((spec.slideUs === spec.durationUs || paneMode) && column.kind === 'f64') {
       // Tumbling windows: one window per row, the same formula without the candidate loop.
       const { slideUs, startTimeUs } = spec;
       for (let i = 0; i < batch.length; i++) {
@@ -142,11 +176,13 @@ export class Window extends Stage {
         }
       }
     }
-    const identity = n === batch.length && this.spec.slideUs === this.spec.durationUs;
+    const identity = n === batch.length && (this.spec.slideUs === this.spec.durationUs || paneMode);
     const base = identity ? batch : batch.take(indices, n);
     const startValues = windowStarts.slice(0, n);
     const endValues = new Float64Array(n);
-    for (let i = 0; i < n; i++) endValues[i] = startValues[i]! + spec.durationUs;
+    // A pane is one slide long; a window, one duration.
+    const width = paneMode ? spec.slideUs : spec.durationUs;
+    for (let i = 0; i < n; i++) endValues[i] = startValues[i]! + width;
     const windowColumn: Column = {
       kind: 'struct',
       children: [
@@ -168,6 +204,7 @@ export class Window extends Stage {
   }
 
   #configuration(): Record<string, unknown> {
+    // Panes change how rows travel to the aggregation, not what it holds: not part of the configuration.
     return { timeColumn: this.timeColumn, as: this.as, ...this.spec };
   }
 }

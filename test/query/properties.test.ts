@@ -15,7 +15,7 @@ import { MemorySink } from '../../lib/sinks/memory-sink.js';
 import { Window } from '../../lib/stages/window.js';
 import { KeyedCount } from '../../lib/stages/keyed-count.js';
 import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
-import { eventSchema, notebookStages, runWithDriver } from '../helpers.js';
+import { eventSchema, notebookStages, runByHand, runWithDriver } from '../helpers.js';
 
 const actions = ['Open', 'Close', 'Click', 'Scroll'];
 const eventArb = fc.record({ time: fc.integer({ min: -50, max: 300 }), action: fc.constantFrom(...actions) });
@@ -90,4 +90,43 @@ t.test('(b) a restart at any micro-batch boundary gives the output of the uninte
     }),
     { numRuns: 30 },
   );
+});
+
+t.test('(c) panes: a sliding window counted through panes writes exactly what one row per window writes', async (t) => {
+  const modeArb = fc.constantFrom('append' as const, 'update' as const, 'complete' as const);
+  const sizes = fc.constantFrom(['6 seconds', '3 seconds'], ['10 seconds', '2 seconds'], ['4 seconds', '1 second']);
+  await fc.assert(
+    fc.asyncProperty(stepsArb, modeArb, sizes, fc.constantFrom(null, '5 seconds'), async (steps, outputMode, [duration, slide], delay) => {
+      if (outputMode === 'append' && delay === null) return;
+      const rows: Row[][] = steps.map((step) => step.map((e) => ({ time: e.time * 1000, action: e.action })));
+      const dir = await mkdtemp(join(tmpdir(), 'tidemark-panes-'));
+      try {
+        const build = (panes: boolean) => () => {
+          const stages = notebookStages({ delay, duration, slide, outputMode });
+          const window = stages.find((s): s is Window => s instanceof Window)!;
+          if (panes) window.usePanes();
+          return stages;
+        };
+        // runByHand leaves the stages as built; startQuery would choose panes by itself.
+        const panes = await runByHand({ steps: rows, checkpointLocation: join(dir, 'p'), outputMode, stages: build(true) });
+        const rowsPerWindow = await runByHand({ steps: rows, checkpointLocation: join(dir, 'w'), outputMode, stages: build(false) });
+        if (JSON.stringify([...panes]) !== JSON.stringify([...rowsPerWindow])) throw new Error(`panes changed the output:\n${JSON.stringify([...panes])}\n${JSON.stringify([...rowsPerWindow])}`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+t.test('startQuery counts a sliding window through panes when the pipeline allows', async (t) => {
+  const stages = notebookStages({ delay: '10 seconds', duration: '10 seconds', slide: '5 seconds' });
+  const source = new MemorySource({ schema: eventSchema });
+  const query = await startQuery({ source, stages, sink: new MemorySink(), manager: new StreamingQueryManager() });
+  t.equal((stages[1] as Window).panes, true);
+  await query.stop();
+  const notDivisible = notebookStages({ delay: '10 seconds', duration: '10 seconds', slide: '3 seconds' });
+  const q2 = await startQuery({ source: new MemorySource({ schema: eventSchema }), stages: notDivisible, sink: new MemorySink(), manager: new StreamingQueryManager() });
+  t.equal((notDivisible[1] as Window).panes, false, '10 s is not a multiple of 3 s: one row per window');
+  await q2.stop();
 });
