@@ -55,8 +55,20 @@ export interface BatchOutcome {
 
 /** Checkpointed form: entries in state order. */
 export interface KeyedCountStateSnapshot {
-  readonly entries: ReadonlyArray<readonly [key: readonly unknown[], count: number]>;
+  /** Number of groups. */
+  readonly size: number;
+  /**
+   * Key values by grouping column, in state order: a plain array, or for a
+   * struct (the window) one array per struct field. Columns, not one array
+   * per group: the JSON is written every micro-batch, and this form is about
+   * twice as fast to stringify.
+   */
+  readonly keys: ReadonlyArray<SnapshotColumn>;
+  readonly counts: readonly number[];
 }
+
+/** One grouping column of a {@link KeyedCountStateSnapshot}. */
+export type SnapshotColumn = { readonly values: readonly unknown[] } | { readonly fields: ReadonlyArray<readonly unknown[]>; readonly nulls: readonly number[] };
 
 /**
  * Counts per group across micro-batches.
@@ -181,17 +193,39 @@ export class KeyedCountState {
 
   /** The checkpointed part, in state order. */
   snapshot(): KeyedCountStateSnapshot {
-    const entries: Array<readonly [readonly unknown[], number]> = [];
-    for (const entry of this.#groups.values()) entries.push([entry.key, entry.count]);
-    return { entries };
+    const entries = [...this.#groups.values()];
+    const width = entries.length === 0 ? 0 : entries[0]!.key.length;
+    const keys: SnapshotColumn[] = [];
+    for (let c = 0; c < width; c++) {
+      const sample = entries.find((e) => e.key[c] !== null)?.key[c];
+      if (Array.isArray(sample)) {
+        // A struct: one array per field; a null struct is marked in `nulls`.
+        const fields: unknown[][] = sample.map(() => []);
+        const nulls: number[] = [];
+        entries.forEach((e, i) => {
+          const value = e.key[c] as unknown[] | null;
+          if (value === null) nulls.push(i);
+          for (let f = 0; f < fields.length; f++) fields[f]!.push(value === null ? null : value[f]);
+        });
+        keys.push({ fields, nulls });
+      } else {
+        keys.push({ values: entries.map((e) => e.key[c]) });
+      }
+    }
+    return { size: entries.length, keys, counts: entries.map((e) => e.count) };
   }
 
   /** Replaces the state with a snapshot's; `encode` gives the key string of a key's values. */
   restore(snapshot: KeyedCountStateSnapshot, encode: (key: readonly unknown[]) => string): void {
     this.#groups.clear();
-    for (const [key, count] of snapshot.entries) {
+    const nullSets = snapshot.keys.map((column) => ('nulls' in column ? new Set(column.nulls) : null));
+    for (let i = 0; i < snapshot.size; i++) {
+      const key = snapshot.keys.map((column, c) => {
+        if ('values' in column) return column.values[i] ?? null;
+        return nullSets[c]!.has(i) ? null : column.fields.map((f) => f[i] ?? null);
+      });
       const eventTimeUs = this.watermarkApplies ? this.#eventTimeOf(key) : NaN;
-      this.#groups.set(encode(key), { key, eventTimeUs, count });
+      this.#groups.set(encode(key), { key, eventTimeUs, count: snapshot.counts[i]! });
     }
   }
 }

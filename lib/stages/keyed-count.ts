@@ -42,7 +42,8 @@ export interface KeyedCountOptions {
   emitLateRows?: boolean;
 }
 
-const SNAPSHOT_VERSION = 1;
+// 2: state by columns (see KeyedCountStateSnapshot).
+const SNAPSHOT_VERSION = 2;
 const DEFAULT_MAX_ROWS_PER_BATCH = 8192;
 
 /**
@@ -421,7 +422,7 @@ export class KeyedCount extends Stage {
 
   override snapshot(): StageSnapshot {
     const base = { stage: 'KeyedCount', version: SNAPSHOT_VERSION, configuration: this.#configuration() };
-    if (this.#partitionCount === 1) return { ...base, state: this.#partitions[0]?.snapshot() ?? { entries: [] } };
+    if (this.#partitionCount === 1) return { ...base, state: this.#partitions[0]?.snapshot() ?? { size: 0, keys: [], counts: [] } };
     return { ...base, state: null, partitions: this.#partitions.map((p) => p.snapshot()) };
   }
 
@@ -430,7 +431,7 @@ export class KeyedCount extends Stage {
     checkSnapshot(snapshot, 'KeyedCount', SNAPSHOT_VERSION, this.#configuration());
     const parts = (snapshot.partitions ?? [snapshot.state]) as KeyedCountStateSnapshot[];
     const encode = (key: readonly unknown[]): string => encodeRawKey(this.#groupFields, key);
-    this.#partitions.forEach((p, i) => p.restore(parts[i] ?? { entries: [] }, encode));
+    this.#partitions.forEach((p, i) => p.restore(parts[i] ?? { size: 0, keys: [], counts: [] }, encode));
   }
 
   #configuration(): Record<string, unknown> {
