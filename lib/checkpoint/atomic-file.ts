@@ -10,10 +10,15 @@ import { basename, dirname, join } from 'node:path';
 
 let sequence = 0;
 
-/** Writes `content` to `path` atomically and durably. */
-export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  const temporary = join(dir, `.${basename(path)}.${process.pid}.${sequence++}.tmp`);
+/** A file written and fsynced under a temporary name, not yet visible under its own. */
+export interface StagedFile {
+  readonly path: string;
+  readonly temporary: string;
+}
+
+/** First half of an atomic write: content on disk, durably, under a hidden temporary name. */
+export async function stageFile(path: string, content: string | Uint8Array): Promise<StagedFile> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${sequence++}.tmp`);
   const handle = await open(temporary, 'w');
   try {
     await handle.writeFile(content);
@@ -24,8 +29,18 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
     throw err;
   }
   await handle.close();
-  await rename(temporary, path);
-  await syncDirectory(dir);
+  return { path, temporary };
+}
+
+/** Second half: renames staged files into place and fsyncs their directories (each once). */
+export async function publishFiles(files: readonly StagedFile[]): Promise<void> {
+  await Promise.all(files.map((f) => rename(f.temporary, f.path)));
+  await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDirectory));
+}
+
+/** Writes `content` to `path` atomically and durably. */
+export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
+  await publishFiles([await stageFile(path, content)]);
 }
 
 /** fsyncs a directory so a rename in it survives a power loss. */

@@ -26,7 +26,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
 import type { BarrierItem, StageSnapshot } from '../protocol.js';
-import { ensureDirectory, writeFileAtomic } from './atomic-file.js';
+import { ensureDirectory, publishFiles, stageFile, writeFileAtomic, type StagedFile } from './atomic-file.js';
 
 /** `offsets/N`: what batch N reads and with which watermark; written before the batch runs. */
 export interface OffsetLogEntry {
@@ -255,7 +255,8 @@ export class Checkpoint extends EventEmitter {
     const commit: CommitLogEntry = { nextBatchWatermarkMs: barrier.nextWatermarkMs ?? this.#offsets.get(batchId)?.batchWatermarkMs ?? 0 };
     const snapshots = barrier.snapshots;
     if (this.location !== null) {
-      const writes: Array<Promise<void>> = [];
+      const started = performance.now();
+      const stateFiles: Array<Promise<StagedFile>> = [];
       for (const [operatorId, snapshot] of Object.entries(snapshots)) {
         const { partitions, ...shared } = snapshot;
         const parts = partitions ?? [];
@@ -263,16 +264,17 @@ export class Checkpoint extends EventEmitter {
         for (let p = 0; p < Math.max(1, parts.length); p++) {
           const dir = join(this.location, 'state', operatorId, String(p));
           const body = p === 0 ? { ...shared, ...(partitions === undefined ? {} : { numPartitions: parts.length, partition: parts[0] }) } : { partition: parts[p] };
-          const path = join(dir, `${batchId + 1}.json`);
           const text = JSON.stringify(body);
-          writes.push(ensureDirectory(dir).then(() => writeFileAtomic(path, text)));
+          stateFiles.push(ensureDirectory(dir).then(() => stageFile(join(dir, `${batchId + 1}.json`), text)));
         }
       }
-      // State files are independent: written (and fsynced) at once, so the disk can merge the flushes; the commit marker goes last.
-      const started = performance.now();
-      await Promise.all(writes);
+      // Every file's bytes are written and fsynced at once (the disk merges the flushes); the state
+      // files then appear, and only after them the commit marker, so a commit never names missing state.
+      const commitFile = stageFile(join(this.location, 'commits', String(batchId)), `${VERSION_LINE}\n${JSON.stringify(commit)}`);
+      commitFile.catch(() => {}); // awaited below; a state failure must not leave it unhandled
+      await publishFiles(await Promise.all(stateFiles));
       const stateWritten = performance.now();
-      await writeFileAtomic(join(this.location, 'commits', String(batchId)), `${VERSION_LINE}\n${JSON.stringify(commit)}`);
+      await publishFiles([await commitFile]);
       barrier.progress.stateCommitMs = Math.round(stateWritten - started);
       barrier.progress.commitLogMs = Math.round(performance.now() - stateWritten);
       await this.#purge(batchId);
