@@ -287,7 +287,7 @@ export class KeyedCount extends Stage {
     }
     groups.sort((a, b) => a.row - b.row);
     if (this.#panes !== null) {
-      for (const { row, count } of groups) this.#addPaneGroup(groupColumns, row, count);
+      this.#addPanes(groupColumns, groups, ids, dict === null ? null : dictAt);
       return true;
     }
     for (const { row, count } of groups) {
@@ -297,6 +297,45 @@ export class KeyedCount extends Stage {
       else if (!state.increment(key, count)) state.insert(key, groupColumns.map((c) => rawValueAt(c, row)), count);
     }
     return true;
+  }
+
+  // Pane counts summed per (window, string key) first, in the order the per-row path would meet
+  // them, so each window is encoded and looked up once per batch instead of once per pane.
+  #addPanes(groupColumns: readonly Column[], groups: ReadonlyArray<{ row: number; count: number }>, ids: Int32Array | undefined, dictAt: number | null): void {
+    const panes = this.#panes!;
+    const paneStarts = ((groupColumns[panes.column] as Extract<Column, { kind: 'struct' }>).children[0] as Extract<Column, { kind: 'f64' }>).values;
+    const order: Array<{ windowStart: number; row: number; count: number }> = [];
+    const index = new Map<number, Map<number, number>>();
+    for (const { row, count } of groups) {
+      const paneColumn = groupColumns[panes.column] as Extract<Column, { kind: 'struct' }>;
+      if (paneColumn.nulls !== null && paneColumn.nulls[row] === 1) continue;
+      const keyId = ids === undefined || dictAt === null ? 0 : ids[row]!;
+      for (let j = panes.perPane - 1; j >= 0; j--) {
+        const windowStart = paneStarts[row]! - j * panes.slideUs;
+        let byKey = index.get(windowStart);
+        if (byKey === undefined) index.set(windowStart, (byKey = new Map()));
+        const at = byKey.get(keyId);
+        if (at === undefined) {
+          byKey.set(keyId, order.length);
+          order.push({ windowStart, row, count });
+        } else {
+          order[at]!.count += count;
+        }
+      }
+    }
+    const partitions = this.#partitions;
+    const checksLate = partitions[0]!.watermarkApplies;
+    for (const { windowStart, row, count } of order) {
+      const windowEnd = windowStart + panes.durationUs;
+      const key = groupColumns.map((c) => rawValueAt(c, row));
+      key[panes.column] = [windowStart, windowEnd];
+      const encoded = encodeRawKey(this.#groupFields, key);
+      const state = partitions.length === 1 ? partitions[0]! : partitions[hashString(encoded) % partitions.length]!;
+      const eventValue = this.#eventTimeGroup >= 0 ? key[this.#eventTimeGroup] : null;
+      const eventTime = Array.isArray(eventValue) ? (eventValue[1] as number) : (eventValue as number | null);
+      if (checksLate && eventTime !== null && state.isLate(eventTime)) state.dropLate(encoded);
+      else if (!state.increment(encoded, count)) state.insert(encoded, key, count);
+    }
   }
 
   // A pane's count goes to every window that holds the pane, each judged late on its own, like
