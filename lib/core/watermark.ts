@@ -26,6 +26,15 @@ export class EventTimeStats {
     this.count++;
   }
 
+  /** Adds the figures of many event times at once. */
+  merge(max: number, min: number, sum: number, count: number): void {
+    if (count === 0) return;
+    if (max > this.max) this.max = max;
+    if (min < this.min) this.min = min;
+    this.sum += sum;
+    this.count += count;
+  }
+
   /** Average truncated to whole milliseconds, as Spark reports it. */
   get avg(): number {
     return Math.trunc(this.sum / this.count);

@@ -138,15 +138,21 @@ export class Watermark extends Stage {
 
   // Every row counts, late ones too; a null event time counts as 0 (Spark reads the null slot as 0).
   #observe(column: Column, length: number): void {
-    const stats = this.#stats;
     const times = column.kind === 'struct' ? column.children[1]! : column;
-    if (times.kind !== 'f64') return;
+    if (times.kind !== 'f64' || length === 0) return;
     const values = times.values;
     const nulls = column.kind === 'struct' ? column.nulls : times.nulls;
+    // Locals, not the stats object, in the loop: this runs for every row.
+    let max = -Infinity;
+    let min = Infinity;
+    let sum = 0;
     for (let i = 0; i < length; i++) {
-      const us = nulls !== null && nulls[i] === 1 ? 0 : values[i]!;
-      stats.add(Math.trunc(us / 1000));
+      const ms = nulls !== null && nulls[i] === 1 ? 0 : Math.trunc(values[i]! / 1000);
+      if (ms > max) max = ms;
+      if (ms < min) min = ms;
+      sum += ms;
     }
+    this.#stats.merge(max, min, sum, length);
   }
 
   override snapshot(): StageSnapshot {

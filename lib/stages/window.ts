@@ -156,12 +156,20 @@ export class Window extends Stage {
     if ((spec.slideUs === spec.durationUs || paneMode) && column.kind === 'f64') {
       // Tumbling windows: one window per row, the same formula without the candidate loop.
       const { slideUs, startTimeUs } = spec;
+      // Event times come mostly in order: most rows fall in the window of the row before, which
+      // skips a floating-point remainder (slow on microsecond values) for them.
+      let lastStart = NaN;
+      let lastEnd = NaN;
       for (let i = 0; i < batch.length; i++) {
         if (nulls !== null && nulls[i] === 1) continue;
         const t = times[i]!;
-        const remainder = (t - startTimeUs) % slideUs;
+        if (!(t >= lastStart && t < lastEnd)) {
+          const remainder = (t - startTimeUs) % slideUs;
+          lastStart = t - (remainder < 0 ? remainder + slideUs : remainder);
+          lastEnd = lastStart + slideUs;
+        }
         indices[n] = i;
-        windowStarts[n] = t - (remainder < 0 ? remainder + slideUs : remainder);
+        windowStarts[n] = lastStart;
         n++;
       }
     } else {
