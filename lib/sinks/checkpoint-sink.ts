@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
 import { ensureDirectory, writeFileAtomic } from '../checkpoint/atomic-file.js';
-import type { Column, RecordBatch, StringDictionary } from '../core/batch.js';
+import { columnKindOf, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
 import { defaultTimeZone, formatDateDays, formatTimestampIso, isValidTimeZone } from '../core/timestamp.js';
 import { Sink, type SinkPlan } from './sink.js';
@@ -201,7 +201,7 @@ function columnWriter(t: DataType, zone: string): ColumnWriter {
       return (column, i) => (column.kind === 'struct' ? writeFields(names, writers, column.children, i) : valueJson(t, rawAny(column, i), zone));
     }
     default:
-      if (isF64Type(t)) {
+      if (isF64(t)) {
         const f = f64Writer(t, zone);
         return (column, i) => (column.kind === 'f64' ? f(column.values[i]!) : valueJson(t, rawAny(column, i), zone));
       }
@@ -214,22 +214,6 @@ function rawAny(column: Column, i: number): unknown {
   throw new TidemarkError('ERR_PROTOCOL', `unexpected ${column.kind} column for the JSON writer`);
 }
 
-function isF64Type(t: DataType): boolean {
-  switch (t.type) {
-    case 'byte':
-    case 'short':
-    case 'int':
-    case 'long':
-    case 'float':
-    case 'double':
-    case 'date':
-    case 'timestamp':
-    case 'timestamp_ntz':
-      return true;
-    default:
-      return false;
-  }
-}
 
 /** The JSON text of a stored f64 value (µs for timestamps, days for dates). */
 function f64Writer(t: DataType, zone: string): (v: number) => string {
@@ -415,4 +399,9 @@ function quote(s: string): string {
     }
   }
   return out + s.slice(from) + '"';
+}
+
+// A type stored as numbers (columnKindOf is the one place that decides).
+function isF64(t: DataType): boolean {
+  return columnKindOf(t) === 'f64';
 }
