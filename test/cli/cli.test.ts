@@ -105,3 +105,12 @@ for (const [command, { usage, flags }] of Object.entries(HELP)) {
     t.equal(r.stderr, `tidemark: unknown flag '--bogus'\nRun 'tidemark ${command} --help' for usage.\n`);
   });
 }
+
+t.test('the installed bin is executable: ./node_modules/.bin/tidemark --help', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { fileURLToPath } = await import('node:url');
+  const bin = fileURLToPath(new URL('../../node_modules/.bin/tidemark', import.meta.url));
+  const { stdout } = await promisify(execFile)(bin, ['--help']);
+  t.match(stdout, /^Usage: tidemark <command> \[flags\]/);
+});
