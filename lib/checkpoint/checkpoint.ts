@@ -203,16 +203,25 @@ export class Checkpoint extends EventEmitter {
     if (lastCommit > lastOffsets || lastCommit < lastOffsets - 1) {
       throw this.#corrupt(`offsets end at batch ${lastOffsets} but commits end at batch ${lastCommit}`);
     }
+    let committed = lastCommit;
+    let snapshots = committed < 0 ? {} : await this.#readState(committed + 1);
+    if (snapshots === null && committed === lastOffsets) {
+      // The marker and the state of a batch are published together: a crash can leave the marker
+      // without every state file. That batch did not commit; it runs again (the sink skips what it wrote).
+      committed--;
+      snapshots = committed < 0 ? {} : await this.#readState(committed + 1);
+    }
+    if (snapshots === null) throw this.#corrupt(`the state written by batch ${committed} is incomplete`);
     const lastCommitted =
-      lastCommit < 0
+      committed < 0
         ? null
         : {
-            batchId: lastCommit,
-            offsets: await this.readOffsets(lastCommit),
-            commit: await this.#readCommit(lastCommit),
-            snapshots: await this.#readState(lastCommit + 1),
+            batchId: committed,
+            offsets: await this.readOffsets(committed),
+            commit: await this.#readCommit(committed),
+            snapshots,
           };
-    const pending = lastOffsets > lastCommit ? { batchId: lastOffsets, offsets: await this.readOffsets(lastOffsets) } : null;
+    const pending = lastOffsets > committed ? { batchId: lastOffsets, offsets: await this.readOffsets(lastOffsets) } : null;
     return { lastCommitted, pending };
   }
 
@@ -268,13 +277,14 @@ export class Checkpoint extends EventEmitter {
           stateFiles.push(ensureDirectory(dir).then(() => stageFile(join(dir, `${batchId + 1}.json`), text)));
         }
       }
-      // Every file's bytes are written and fsynced at once (the disk merges the flushes); the state
-      // files then appear, and only after them the commit marker, so a commit never names missing state.
+      // Every file's bytes are written and fsynced at once (the disk merges the flushes), then all
+      // of them appear at once: one round of renames and directory fsyncs per micro-batch.
       const commitFile = stageFile(join(this.location, 'commits', String(batchId)), `${VERSION_LINE}\n${JSON.stringify(commit)}`);
       commitFile.catch(() => {}); // awaited below; a state failure must not leave it unhandled
-      await publishFiles(await Promise.all(stateFiles));
+      const staged = await Promise.all(stateFiles);
       const stateWritten = performance.now();
-      await publishFiles([await commitFile]);
+      // Published together: recover() treats a marker whose state files are not all there as not committed.
+      await publishFiles([...staged, await commitFile]);
       barrier.progress.stateCommitMs = Math.round(stateWritten - started);
       barrier.progress.commitLogMs = Math.round(performance.now() - stateWritten);
       await this.#purge(batchId);
@@ -322,22 +332,26 @@ export class Checkpoint extends EventEmitter {
     }
   }
 
-  async #readState(version: number): Promise<Record<string, StageSnapshot>> {
+  // The stage snapshots of a state version, or null when a file of it is missing.
+  async #readState(version: number): Promise<Record<string, StageSnapshot> | null> {
     const cached = this.#state.get(version);
     if (cached !== undefined) return cached;
     if (this.location === null) return {};
     const snapshots: Record<string, StageSnapshot> = {};
     const stateDir = join(this.location, 'state');
+    const read = async (path: string): Promise<string | null> => {
+      try {
+        return await readFile(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    };
     for (const operatorId of await readdir(stateDir)) {
       if (!/^\d+$/.test(operatorId)) continue;
       const path = join(stateDir, operatorId, '0', `${version}.json`);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.#corrupt(`state of operator ${operatorId} for batch ${version - 1} is missing (${path})`, path);
-        throw err;
-      }
+      const text = await read(path);
+      if (text === null) return null;
       let head: StageSnapshot & { numPartitions?: number; partition?: unknown };
       try {
         head = JSON.parse(text) as typeof head;
@@ -352,10 +366,12 @@ export class Checkpoint extends EventEmitter {
       const partitions: unknown[] = [partition];
       for (let p = 1; p < numPartitions; p++) {
         const partPath = join(stateDir, operatorId, String(p), `${version}.json`);
+        const partText = await read(partPath);
+        if (partText === null) return null;
         try {
-          partitions.push((JSON.parse(await readFile(partPath, 'utf8')) as { partition: unknown }).partition);
+          partitions.push((JSON.parse(partText) as { partition: unknown }).partition);
         } catch (err) {
-          throw this.#corrupt(`state partition ${p} of operator ${operatorId} for batch ${version - 1} is missing or unreadable (${partPath}): ${(err as Error).message}`, partPath);
+          throw this.#corrupt(`${partPath} is not valid JSON: ${(err as Error).message}`, partPath);
         }
       }
       snapshots[operatorId] = { ...shared, partitions };

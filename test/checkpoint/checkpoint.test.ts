@@ -65,3 +65,24 @@ t.test('a second process on the same checkpoint is refused; after that process i
   await t.rejects(readFile(join(dir, '.lock')), { code: 'ENOENT' }, 'closing the last handle removes the lock');
   await rm(dir, { recursive: true, force: true });
 });
+
+t.test('a commit marker whose state files did not all land is not a commit: the batch runs again', async (t) => {
+  const dir = t.testdir();
+  const cp = await Checkpoint.open(dir);
+  const entry = (n: number) => ({ batchWatermarkMs: 0, batchTimestampMs: n, conf: {}, sourceOffsets: [n] });
+  for (const n of [0, 1]) {
+    await cp.writeOffsets(n, entry(n));
+    const b = barrier(n);
+    b.snapshots['0'] = { stage: 'X', version: 1, configuration: {}, state: { n } };
+    await cp.commit(b);
+  }
+  await cp.close();
+  // A crash between the renames: commits/1 landed, state/0/0/2.json did not.
+  await rm(join(dir, 'state', '0', '0', '2.json'));
+  const again = await Checkpoint.open(dir);
+  const recovery = await again.recover();
+  t.equal(recovery.lastCommitted?.batchId, 0);
+  t.strictSame(recovery.lastCommitted?.snapshots, { '0': { stage: 'X', version: 1, configuration: {}, state: { n: 0 } } });
+  t.strictSame(recovery.pending, { batchId: 1, offsets: entry(1) });
+  await again.close();
+});
