@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { Buffer } from 'node:buffer';
 import { TidemarkError } from '../errors.js';
 
 /** Spark's output modes. */
@@ -68,7 +69,28 @@ export interface KeyedCountStateSnapshot {
 }
 
 /** One grouping column of a {@link KeyedCountStateSnapshot}. */
-export type SnapshotColumn = { readonly values: readonly unknown[] } | { readonly fields: ReadonlyArray<readonly unknown[]>; readonly nulls: readonly number[] };
+export type SnapshotColumn = PackedValues | { readonly fields: readonly PackedValues[]; readonly nulls: readonly number[] };
+
+/**
+ * A column of values: numbers only (no null) as the base64 of their
+ * float64 bytes (little-endian) — exact, and far cheaper to write than
+ * decimal text — anything else as a JSON array.
+ */
+export type PackedValues = { readonly values: readonly unknown[] } | { readonly f64: string };
+
+function pack(values: readonly unknown[]): PackedValues {
+  for (const v of values) if (typeof v !== 'number') return { values };
+  const array = Float64Array.from(values as number[]);
+  return { f64: Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString('base64') };
+}
+
+function unpack(column: PackedValues): readonly unknown[] {
+  if ('values' in column) return column.values;
+  const bytes = Buffer.from(column.f64, 'base64');
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return Array.from(new Float64Array(copy.buffer));
+}
 
 /**
  * Counts per group across micro-batches.
@@ -207,9 +229,9 @@ export class KeyedCountState {
           if (value === null) nulls.push(i);
           for (let f = 0; f < fields.length; f++) fields[f]!.push(value === null ? null : value[f]);
         });
-        keys.push({ fields, nulls });
+        keys.push({ fields: fields.map((f) => pack(f)), nulls });
       } else {
-        keys.push({ values: entries.map((e) => e.key[c]) });
+        keys.push(pack(entries.map((e) => e.key[c])));
       }
     }
     return { size: entries.length, keys, counts: entries.map((e) => e.count) };
@@ -219,10 +241,11 @@ export class KeyedCountState {
   restore(snapshot: KeyedCountStateSnapshot, encode: (key: readonly unknown[]) => string): void {
     this.#groups.clear();
     const nullSets = snapshot.keys.map((column) => ('nulls' in column ? new Set(column.nulls) : null));
+    const columns = snapshot.keys.map((column) => ('fields' in column ? column.fields.map(unpack) : unpack(column)));
     for (let i = 0; i < snapshot.size; i++) {
       const key = snapshot.keys.map((column, c) => {
-        if ('values' in column) return column.values[i] ?? null;
-        return nullSets[c]!.has(i) ? null : column.fields.map((f) => f[i] ?? null);
+        if (!('fields' in column)) return (columns[c] as readonly unknown[])[i] ?? null;
+        return nullSets[c]!.has(i) ? null : (columns[c] as Array<readonly unknown[]>).map((f) => f[i] ?? null);
       });
       const eventTimeUs = this.watermarkApplies ? this.#eventTimeOf(key) : NaN;
       this.#groups.set(encode(key), { key, eventTimeUs, count: snapshot.counts[i]! });

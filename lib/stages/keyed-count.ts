@@ -42,8 +42,8 @@ export interface KeyedCountOptions {
   emitLateRows?: boolean;
 }
 
-// 2: state by columns (see KeyedCountStateSnapshot).
-const SNAPSHOT_VERSION = 2;
+// 3: state by columns, numbers packed (see KeyedCountStateSnapshot).
+const SNAPSHOT_VERSION = 3;
 const DEFAULT_MAX_ROWS_PER_BATCH = 8192;
 
 /**

@@ -105,9 +105,23 @@ t.test('a snapshot is columnar and restores strings, nulls and struct keys (null
   keys.forEach((key, i) => state.insert(JSON.stringify(key), key, i + 1));
   state.finishBatch();
   const snapshot = JSON.parse(JSON.stringify(state.snapshot()));
-  t.strictSame(snapshot, { size: 3, keys: [{ values: ['Open', null, 'Close'] }, { fields: [[10, 20, null], [20, 30, null]], nulls: [2] }], counts: [1, 2, 3] });
+  t.strictSame(snapshot, { size: 3, keys: [{ values: ['Open', null, 'Close'] }, { fields: [{ values: [10, 20, null] }, { values: [20, 30, null] }], nulls: [2] }], counts: [1, 2, 3] });
   const restored = new KeyedCountState({ outputMode: 'complete', hasWatermark: false, eventTimeOf: () => NaN });
   restored.restore(snapshot, (key) => JSON.stringify(key));
   restored.beginBatch(0, 0);
   t.strictSame(restored.finishBatch().emitted.map((e) => [e.key, e.count]), keys.map((k, i) => [k, i + 1]));
+});
+
+t.test('number-only key columns are packed as float64 bytes and come back exactly', async (t) => {
+  const state = new KeyedCountState({ outputMode: 'complete', hasWatermark: false, eventTimeOf: () => NaN });
+  state.beginBatch(0, 0);
+  const keys: unknown[][] = [[1459107599999999, [-5_000_000, 5_000_000]], [0.1, [1, 2]]];
+  keys.forEach((key, i) => state.insert(JSON.stringify(key), key, i + 1));
+  state.finishBatch();
+  const snapshot = JSON.parse(JSON.stringify(state.snapshot()));
+  t.ok('f64' in snapshot.keys[0], 'packed');
+  const restored = new KeyedCountState({ outputMode: 'complete', hasWatermark: false, eventTimeOf: () => NaN });
+  restored.restore(snapshot, (key) => JSON.stringify(key));
+  restored.beginBatch(0, 0);
+  t.strictSame(restored.finishBatch().emitted.map((e) => e.key), keys);
 });
