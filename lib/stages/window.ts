@@ -153,44 +153,50 @@ export class Window extends Stage {
     const chainedOffset = this.#chained ? 1 : 0;
     let n = 0;
     const paneMode = this.#panes && column.kind === 'f64';
-    if ((spec.slideUs === spec.durationUs || paneMode) && column.kind === 'f64') {
-      // Tumbling windows: one window per row, the same formula without the candidate loop.
+    const oneWindowPerRow = (spec.slideUs === spec.durationUs || paneMode) && column.kind === 'f64';
+    let startValues: Float64Array;
+    let endValues: Float64Array;
+    let base: RecordBatch;
+    if (oneWindowPerRow && nulls === null) {
+      // Tumbling windows (or panes) and no null time: one window per row, written straight into
+      // the output columns. Event times come mostly in order, so most rows fall in the window of
+      // the row before, which skips a floating-point remainder (slow on microsecond values).
       const { slideUs, startTimeUs } = spec;
-      // Event times come mostly in order: most rows fall in the window of the row before, which
-      // skips a floating-point remainder (slow on microsecond values) for them.
+      startValues = new Float64Array(batch.length);
+      endValues = new Float64Array(batch.length);
       let lastStart = NaN;
       let lastEnd = NaN;
       for (let i = 0; i < batch.length; i++) {
-        if (nulls !== null && nulls[i] === 1) continue;
         const t = times[i]!;
         if (!(t >= lastStart && t < lastEnd)) {
           const remainder = (t - startTimeUs) % slideUs;
           lastStart = t - (remainder < 0 ? remainder + slideUs : remainder);
           lastEnd = lastStart + slideUs;
         }
-        indices[n] = i;
-        windowStarts[n] = lastStart;
-        n++;
+        startValues[i] = lastStart;
+        endValues[i] = lastEnd;
       }
+      base = batch;
     } else {
       for (let i = 0; i < batch.length; i++) {
         if (nulls !== null && nulls[i] === 1) continue;
         if (column.kind === 'struct' && isNullChild(column.children[1]!, i)) continue;
-        const count = assignWindows(spec, times[i]! - chainedOffset, starts);
+        const count = oneWindowPerRow
+          ? ((starts[0] = paneOrWindowStart(spec, times[i]!)), 1)
+          : assignWindows(spec, times[i]! - chainedOffset, starts);
         for (let w = 0; w < count; w++) {
           indices[n] = i;
           windowStarts[n] = starts[w]!;
           n++;
         }
       }
+      base = batch.take(indices, n);
+      startValues = windowStarts.slice(0, n);
+      endValues = new Float64Array(n);
+      // A pane is one slide long; a window, one duration.
+      const width = paneMode ? spec.slideUs : spec.durationUs;
+      for (let i = 0; i < n; i++) endValues[i] = startValues[i]! + width;
     }
-    const identity = n === batch.length && (this.spec.slideUs === this.spec.durationUs || paneMode);
-    const base = identity ? batch : batch.take(indices, n);
-    const startValues = windowStarts.slice(0, n);
-    const endValues = new Float64Array(n);
-    // A pane is one slide long; a window, one duration.
-    const width = paneMode ? spec.slideUs : spec.durationUs;
-    for (let i = 0; i < n; i++) endValues[i] = startValues[i]! + width;
     const windowColumn: Column = {
       kind: 'struct',
       children: [
@@ -215,6 +221,12 @@ export class Window extends Stage {
     // Panes change how rows travel to the aggregation, not what it holds: not part of the configuration.
     return { timeColumn: this.timeColumn, as: this.as, ...this.spec };
   }
+}
+
+// The start of the slide-sized slot holding `timeUs` (a tumbling window, or a pane).
+function paneOrWindowStart(spec: WindowSpec, timeUs: number): number {
+  const remainder = (timeUs - spec.startTimeUs) % spec.slideUs;
+  return timeUs - (remainder < 0 ? remainder + spec.slideUs : remainder);
 }
 
 function isNullChild(column: Column, i: number): boolean {
