@@ -120,7 +120,8 @@ t.test('processingTime triggers space batches by the interval', async (t) => {
   source.addData(events([11, 'Open']));
   await query.processAllAvailable();
   const [a, b] = query.recentProgress.filter((p) => p.numInputRows > 0);
-  t.ok(Date.parse(b!.timestamp) - Date.parse(a!.timestamp) >= 90, 'the second data batch waited for the next tick');
+  // Spark's ProcessingTimeExecutor: triggers fire at multiples of the interval, so the second batch starts in a later slot.
+  t.ok(Math.floor(Date.parse(b!.timestamp) / 100) > Math.floor(Date.parse(a!.timestamp) / 100), 'the second data batch waited for the next tick');
   await query.stop();
 });
 
