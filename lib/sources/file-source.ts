@@ -144,7 +144,9 @@ export class FileSource extends MicroBatchSource {
   readonly #chunks: boolean;
   readonly #fileDictionary = new StringDictionary();
   // The source log: files of each entry K, in memory and under sources/0 of the checkpoint.
+  // Entries still to be read or cleaned; older ones are dropped from memory (the files stay on disk).
   readonly #log = new Map<number, SourceLogEntry[]>();
+  #lastLogId = -1;
   #logDirectory: string | null = null;
   #state: SelectionState;
   #frozenListing: FileEntry[] | null = null;
@@ -185,7 +187,8 @@ export class FileSource extends MicroBatchSource {
       const path = `${this.#logDirectory}/${id}`;
       const entries = parseSourceLogFile(await readFile(path, 'utf8'), path);
       this.#log.set(id, entries);
-      all.push(...entries);
+      this.#lastLogId = Math.max(this.#lastLogId, id);
+      for (const entry of entries) all.push(entry);
     }
     this.#state = createSelectionState(this.#selection, all);
   }
@@ -196,7 +199,7 @@ export class FileSource extends MicroBatchSource {
 
   protected override async planBatch(start: Offset | null, mode: PlanMode): Promise<Offset | null> {
     const startId = logOffsetOf(start);
-    const lastId = this.#log.size === 0 ? -1 : Math.max(...this.#log.keys());
+    const lastId = this.#lastLogId;
     // A log entry written before a crash, but never planned into offsets, is the next batch.
     if (lastId > startId) return { logOffset: startId + 1 };
     const listing = this.#frozenListing ?? (needsListing(this.#state) ? await this.#list() : undefined);
@@ -206,6 +209,7 @@ export class FileSource extends MicroBatchSource {
     const entries = files.map((f) => ({ path: toFileUri(f.path), timestamp: f.mtimeMs, batchId: id }));
     if (this.#logDirectory !== null) await writeFileAtomic(`${this.#logDirectory}/${id}`, formatSourceLogFile(entries));
     this.#log.set(id, entries);
+    this.#lastLogId = id;
     return { logOffset: id };
   }
 
@@ -218,8 +222,12 @@ export class FileSource extends MicroBatchSource {
   }
 
   protected override async commitOffset(end: Offset): Promise<void> {
+    const committed = logOffsetOf(end);
+    const entries = this.#log.get(committed) ?? [];
+    // Batches up to `end` are committed: their file lists are not needed in memory any more.
+    for (const id of [...this.#log.keys()]) if (id <= committed) this.#log.delete(id);
     if (this.#selection.cleanSource === 'off') return;
-    for (const entry of this.#log.get(logOffsetOf(end)) ?? []) {
+    for (const entry of entries) {
       const path = sourceLogPath(entry.path);
       try {
         if (this.#selection.cleanSource === 'delete') await rm(path, { force: true });

@@ -70,7 +70,8 @@ export class KeyedCount extends Stage {
   #partitions: KeyedCountState[] = [];
   // transient
   #watermarkMs = 0;
-  readonly #quoted = new Map<StringDictionary, string[]>();
+  // Weak: a producer replaces a dictionary that grew large, and the old one must be able to go.
+  readonly #quoted = new WeakMap<StringDictionary, string[]>();
   readonly #lateRows: PassThrough | null;
 
   constructor(options: KeyedCountOptions) {

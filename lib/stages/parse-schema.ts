@@ -56,8 +56,9 @@ export class ParseSchema extends Stage {
   #offsetIndex = -1;
   #maxLineLength = Infinity;
   readonly #reader: JsonReader;
-  // Line number of the next line of each file being read in chunks.
-  readonly #nextLine = new Map<string, number>();
+  // The file being read in chunks (a source reads one file at a time) and its next line number.
+  #lineFile: string | null = null;
+  #nextLine = 1;
   // Lines read in chunk mode this micro-batch (blank lines excluded): the batch's input rows.
   #recordsInBatch = 0;
 
@@ -143,10 +144,11 @@ export class ParseSchema extends Stage {
       if (bytes === null) continue;
       const file = this.#fileIndex >= 0 ? (rawValueAt(batch.columns[this.#fileIndex]!, r) as string) : '(input)';
       const offset = this.#offsetIndex >= 0 ? (rawValueAt(batch.columns[this.#offsetIndex]!, r) as number) : 0;
-      const firstLine = offset === 0 ? 1 : (this.#nextLine.get(file) ?? 1);
+      const firstLine = offset === 0 || file !== this.#lineFile ? 1 : this.#nextLine;
       const { lines, records } = this.#reader.readChunk(bytes, builder, file, firstLine, offset === 0, this.#maxLineLength);
       this.#recordsInBatch += records;
-      this.#nextLine.set(file, firstLine + lines);
+      this.#lineFile = file;
+      this.#nextLine = firstLine + lines;
     }
     return builder.finish();
   }
