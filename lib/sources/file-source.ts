@@ -112,6 +112,7 @@ const DEFAULT_MAX_LINE_LENGTH = 16 * 1024 * 1024;
 const DEFAULT_LINES_PER_BATCH = 4096;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const POLL_MS = 100;
+const MAX_FILE_NAMES = 4096;
 
 interface FileOffset {
   readonly logOffset: number;
@@ -142,7 +143,7 @@ export class FileSource extends MicroBatchSource {
   readonly #linesPerBatch: number;
   readonly #readBufferBytes: number;
   readonly #chunks: boolean;
-  readonly #fileDictionary = new StringDictionary();
+  #fileDictionary = new StringDictionary();
   // The source log: files of each entry K, in memory and under sources/0 of the checkpoint.
   // Entries still to be read or cleaned; older ones are dropped from memory (the files stay on disk).
   readonly #log = new Map<number, SourceLogEntry[]>();
@@ -283,7 +284,7 @@ export class FileSource extends MicroBatchSource {
   async *#readChunks(path: string): AsyncIterable<RecordBatch> {
     const chunkSchema = this.schema;
     const emit = (bytes: Uint8Array, offset: number): RecordBatch => {
-      const builder = new BatchBuilder(chunkSchema, 1, [undefined, this.#fileDictionary]);
+      const builder = new BatchBuilder(chunkSchema, 1, [undefined, this.#filesDictionary()]);
       builder.columns[0]!.appendValue(bytes);
       builder.columns[1]!.appendString(path);
       builder.columns[2]!.appendNumber(offset);
@@ -329,7 +330,13 @@ export class FileSource extends MicroBatchSource {
 
   #newBuilder(): BatchBuilder {
     // Line texts are unique: a fresh dictionary per batch; file names repeat: one shared dictionary.
-    return new BatchBuilder(FILE_LINES_SCHEMA, Math.min(this.#linesPerBatch, 1024), [new StringDictionary(), this.#fileDictionary]);
+    return new BatchBuilder(FILE_LINES_SCHEMA, Math.min(this.#linesPerBatch, 1024), [new StringDictionary(), this.#filesDictionary()]);
+  }
+
+  // File names repeat within a file, not across a never-ending run: a fresh dictionary now and then keeps memory bounded.
+  #filesDictionary(): StringDictionary {
+    if (this.#fileDictionary.size > MAX_FILE_NAMES) this.#fileDictionary = new StringDictionary();
+    return this.#fileDictionary;
   }
 
   // Lines are framed on bytes decoded as latin1 (one char per byte), so a
