@@ -6,10 +6,10 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import { Resvg } from '@resvg/resvg-js';
 import { buildLineChartSpec, plotRows, readChartRows, renderPng, renderSvg, type PlotOptions } from '../lib/plot.js';
 import { PLOT_USAGE, runPlot } from '../lib/cli/plot.js';
+import { decodePng, type Image } from './png.js';
 
 const ACTIONS = ['Open', 'Close', 'Click', 'Scroll'] as const;
 /** Far apart so the four lines never cross: Open on top, Scroll at the bottom. */
@@ -39,68 +39,6 @@ const NOTEBOOK: PlotOptions = { x: 'start', series: 'action', y: 'count' };
 
 /** Vega-Lite 6's default `category` scheme (tableau10): the first four, by sorted series value. */
 const COLOURS = { Click: [0x4c, 0x78, 0xa8], Close: [0xf5, 0x85, 0x18], Open: [0xe4, 0x57, 0x56], Scroll: [0x72, 0xb7, 0xb2] } as const;
-
-interface Image {
-  width: number;
-  height: number;
-  /** RGBA, row by row. */
-  rgba: Uint8Array;
-}
-
-/** A minimal PNG decoder (8-bit RGB/RGBA, no interlace): enough for resvg's output. */
-function decodePng(png: Uint8Array): Image {
-  const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
-  if (buf.subarray(0, 8).toString('hex') !== '89504e470d0a1a0a') throw new Error('not a PNG');
-  let width = 0;
-  let height = 0;
-  let colourType = 0;
-  const idat: Buffer[] = [];
-  for (let at = 8; at < buf.length; ) {
-    const length = buf.readUInt32BE(at);
-    const type = buf.toString('latin1', at + 4, at + 8);
-    const data = buf.subarray(at + 8, at + 8 + length);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      if (data[8] !== 8 || data[12] !== 0) throw new Error('only 8-bit, non-interlaced PNGs');
-      colourType = data[9]!;
-    } else if (type === 'IDAT') idat.push(data);
-    at += 12 + length;
-  }
-  const channels = colourType === 6 ? 4 : colourType === 2 ? 3 : 0;
-  if (channels === 0) throw new Error(`colour type ${colourType} not supported`);
-  const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * channels;
-  const out = new Uint8Array(width * height * 4);
-  let prev = new Uint8Array(stride);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)]!;
-    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-    const cur = new Uint8Array(stride);
-    for (let i = 0; i < stride; i++) {
-      const a = i >= channels ? cur[i - channels]! : 0;
-      const b = prev[i]!;
-      const c = i >= channels ? prev[i - channels]! : 0;
-      let p: number;
-      if (filter === 0) p = 0;
-      else if (filter === 1) p = a;
-      else if (filter === 2) p = b;
-      else if (filter === 3) p = (a + b) >> 1;
-      else {
-        const pa = Math.abs(b - c);
-        const pb = Math.abs(a - c);
-        const pc = Math.abs(a + b - 2 * c);
-        p = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      }
-      cur[i] = (line[i]! + p) & 0xff;
-    }
-    for (let x = 0; x < width; x++) {
-      for (let k = 0; k < 4; k++) out[(y * width + x) * 4 + k] = k < channels ? cur[x * channels + k]! : 255;
-    }
-    prev = cur;
-  }
-  return { width, height, rgba: out };
-}
 
 /** Pixels within `tolerance` of `rgb` in every channel, left of column `maxX`, and their mean row. */
 function colourStats(img: Image, rgb: readonly number[], maxX = img.width, tolerance = 12): { count: number; meanY: number } {

@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
 import { ensureDirectory, writeFileAtomic } from '../checkpoint/atomic-file.js';
-import { columnKindOf, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
+import { columnKindOf, isNullAt, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
 import { defaultTimeZone, formatDateDays, formatTimestampIso, isValidTimeZone } from '../core/timestamp.js';
 import { Sink, type SinkPlan } from './sink.js';
@@ -159,23 +159,13 @@ function writeFields(names: readonly string[], writers: readonly ColumnWriter[],
   let first = true;
   for (let c = 0; c < writers.length; c++) {
     const column = columns[c]!;
-    if (isNull(column, i)) continue;
+    if (isNullAt(column, i)) continue;
     out += (first ? '' : ',') + names[c]! + writers[c]!(column, i);
     first = false;
   }
   return out + '}';
 }
 
-function isNull(column: Column, i: number): boolean {
-  switch (column.kind) {
-    case 'dict':
-      return column.ids[i]! < 0;
-    case 'any':
-      return column.values[i] === null || column.values[i] === undefined;
-    default:
-      return column.nulls !== null && column.nulls[i] === 1;
-  }
-}
 
 /** Quoted dictionary strings, computed once per id. */
 const quotedByDictionary = new WeakMap<StringDictionary, string[]>();
