@@ -34,7 +34,8 @@ export type TidemarkErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_QUERY_FAILED'
   | 'ERR_UNABLE_TO_INFER_SCHEMA'
-  | 'ERR_FILE_SOURCE';
+  | 'ERR_FILE_SOURCE'
+  | 'ERR_WORKER';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {

@@ -3,13 +3,14 @@
  * stages. See ARCHITECTURE.md for the table and the rules.
  *
  * A run is `open`, then any number of micro-batches, each
- * `begin · (watermark) · rows* · barrier`, then the end of the Node stream.
+ * `begin · (watermark) · (rows | counts)* · barrier`, then the end of the Node stream.
  * A stage handles the items it cares about and forwards every other item
  * unchanged and in order.
  *
  * @module
  */
-import type { RecordBatch } from './core/batch.js';
+import type { Column, RecordBatch } from './core/batch.js';
+import type { EventTimeFigures } from './core/watermark.js';
 import type { Schema } from './core/schema.js';
 import type { OutputMode } from './core/keyed-state.js';
 import type { Checkpoint } from './checkpoint/checkpoint.js';
@@ -78,6 +79,29 @@ export interface RowsItem {
 }
 
 /**
+ * Rows already windowed and counted upstream: a parse that was told the
+ * query's aggregation (see `ParseSchema`'s count push-down) reads, windows
+ * and counts a chunk in one go, maybe on another thread, and sends only its
+ * groups. `Watermark` takes the event-time figures, `Window` checks the
+ * window is its own, `KeyedCount` adds the counts; other stages forward it.
+ */
+export interface CountsItem {
+  readonly kind: 'counts';
+  /** Grouping columns, in `KeyedCount`'s `groupBy` order. */
+  readonly groupBy: readonly string[];
+  /** One column per grouping column: the string key, and the window (or pane) struct. */
+  readonly columns: readonly Column[];
+  /** Rows per group. */
+  readonly counts: Float64Array;
+  /** Number of groups. */
+  readonly length: number;
+  /** The column the windows were computed from, and the window arithmetic used. */
+  readonly window: { readonly timeColumn: string; readonly as: string; readonly durationUs: number; readonly slideUs: number; readonly startTimeUs: number; readonly panes: boolean };
+  /** Event-time figures of every row read (null times as 0), for the watermark; null when no row was read. */
+  readonly eventTime: EventTimeFigures | null;
+}
+
+/**
  * The event-time watermark in effect for the rest of the micro-batch, sent
  * by the `Watermark` stage right after `begin`. Both values are the global
  * watermark in ms: `watermarkMs` was computed after the previous batch and
@@ -129,7 +153,7 @@ export interface BarrierItem {
 }
 
 /** Everything that flows between stages. End of input is the end of the Node stream. */
-export type StreamItem = OpenItem | BeginItem | RowsItem | WatermarkItem | BarrierItem;
+export type StreamItem = OpenItem | BeginItem | RowsItem | CountsItem | WatermarkItem | BarrierItem;
 
 /** A fresh barrier for `batchId`. */
 export function barrier(batchId: number): BarrierItem {

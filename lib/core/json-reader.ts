@@ -30,8 +30,8 @@ export interface LineLocation {
   readonly line: number | null;
 }
 
-// A string column's dictionary is replaced past this many entries, which bounds memory on unique values.
-const MAX_DICTIONARY_SIZE = 1 << 16;
+/** A string column's dictionary is replaced past this many entries, which bounds memory on unique values. */
+export const MAX_DICTIONARY_SIZE = 1 << 16;
 
 /** Reads JSON lines into batches of a schema. */
 export class JsonReader {

@@ -47,6 +47,12 @@ export interface FieldMetadata {
   readonly comment?: string;
   /** Longest value (bytes) the producer allows; a consumer that frames values itself enforces it. */
   readonly maxLength?: number;
+  /**
+   * Binary values are handed over: the producer keeps no reference to their
+   * memory once emitted, so the consumer may move it to another thread
+   * (transfer its `ArrayBuffer`) instead of copying it.
+   */
+  readonly handedOver?: boolean;
 }
 
 /** One named, typed column of a schema. */

@@ -18,6 +18,8 @@ import type { MicroBatchSource, SourceStatus } from '../sources/micro-batch-sour
 import { Stage } from '../stages/stage.js';
 import { Window } from '../stages/window.js';
 import { KeyedCount } from '../stages/keyed-count.js';
+import { ParseSchema } from '../stages/parse-schema.js';
+import { Watermark } from '../stages/watermark.js';
 import { isPlannable } from '../stages/row-stages.js';
 import type { Sink } from '../sinks/sink.js';
 import type { TriggerOption } from './trigger.js';
@@ -204,6 +206,7 @@ export function planQuery(source: MicroBatchSource, stages: readonly Transform[]
   let mode: OutputMode | undefined = outputMode;
   for (const [i, stage] of stages.entries()) {
     if (stage instanceof Window) choosePanes(stage, stages[i + 1], schema);
+    if (stage instanceof ParseSchema && !stage.countsPushedDown) choosePushdown(stage, stages.slice(i + 1), schema);
     if (stage instanceof Stage) {
       schema = stage.plan(schema, { outputMode: mode, aggregated });
       aggregated ||= stage.aggregates;
@@ -224,6 +227,33 @@ function choosePanes(window: Window, next: Transform | undefined, input: Schema)
   const time = input.fields.find((f) => f.name === window.timeColumn);
   if (time === undefined || (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz')) return;
   window.usePanes();
+}
+
+// `ParseSchema → [Watermark on the window's time] → Window → KeyedCount` counting by the window
+// and at most one string column can be counted where it is parsed (on worker threads): the
+// driver sees the whole chain, so it decides. Decided before planning, which is where the
+// stages read their options (panes are chosen first, as the window's plan needs them).
+function choosePushdown(parse: ParseSchema, rest: readonly Transform[], input: Schema): void {
+  if (!input.fields.some((f) => f.name === 'chunk')) return;
+  let at = 0;
+  const watermark = rest[at] instanceof Watermark ? (rest[at++] as Watermark) : null;
+  const window = rest[at];
+  const count = rest[at + 1];
+  if (!(window instanceof Window) || !(count instanceof KeyedCount) || count.emitsLateRows) return;
+  if (watermark !== null && watermark.eventTime !== window.timeColumn) return;
+  choosePanes(window, count, parse.schema);
+  const spec = window.spec;
+  if (spec.slideUs !== spec.durationUs && !window.panes) return;
+  const others = count.groupBy.filter((name) => name !== window.as);
+  if (!count.groupBy.includes(window.as) || others.length > 1 || window.as === window.timeColumn) return;
+  const fields = parse.schema.fields;
+  const time = fields.find((f) => f.name === window.timeColumn);
+  if (time === undefined || (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz')) return;
+  if (others.some((name) => fields.find((f) => f.name === name)?.dataType.type !== 'string')) return;
+  parse.pushDownCount({
+    groupBy: count.groupBy,
+    window: { timeColumn: window.timeColumn, as: window.as, durationUs: spec.durationUs, slideUs: spec.slideUs, startTimeUs: spec.startTimeUs, panes: window.panes },
+  });
 }
 
 /**

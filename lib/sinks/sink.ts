@@ -77,6 +77,10 @@ export abstract class Sink extends Writable {
       case 'barrier':
         this.#commit(item).then(() => callback(), callback);
         return;
+      case 'counts':
+        // Counts are for a KeyedCount; dropping them here would lose rows silently.
+        callback(new TidemarkError('ERR_PROTOCOL', `${this.description} received counts: a pushed-down count needs its KeyedCount before the sink`));
+        return;
       default:
         callback();
     }

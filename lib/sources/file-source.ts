@@ -67,9 +67,10 @@ export const FILE_LINES_SCHEMA: Schema = schema([
  * What a file source emits with `framing: 'chunks'`: byte chunks that end on
  * a line boundary (or at the end of the file), with the file and the byte
  * offset of the chunk. `ParseSchema` scans them without a string per line.
+ * The source keeps no reference to a chunk it emitted (`handedOver`).
  */
 export function fileChunksSchema(maxLineLength: number): Schema {
-  return schema([field('chunk', Types.binary, true, { maxLength: maxLineLength }), field('file', Types.string), field('offset', Types.long)]);
+  return schema([field('chunk', Types.binary, true, { maxLength: maxLineLength, handedOver: true }), field('file', Types.string), field('offset', Types.long)]);
 }
 
 /** Options of {@link FileSource}: Spark's file source options plus tidemark's framing limits. */

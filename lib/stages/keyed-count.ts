@@ -13,6 +13,7 @@ import { TidemarkError } from '../errors.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { BatchBuilder, rawValueAt, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import { KeyedCountState, outputModeName, parseOutputMode, type GroupEntry, type KeyedCountStateSnapshot, type OutputMode } from '../core/keyed-state.js';
+import { countGroups, type CountedGroups } from '../core/partial-count.js';
 import { fieldIndex, requireField, simpleString, Types, type Field, type Schema } from '../core/schema.js';
 import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
 import { Stage, checkSnapshot, type PlanContext } from './stage.js';
@@ -201,6 +202,11 @@ export class KeyedCount extends Stage {
       case 'rows':
         this.#accumulate(item.batch);
         return;
+      case 'counts':
+        if (item.groupBy.length !== this.groupBy.length || item.groupBy.some((name, i) => name !== this.groupBy[i]) || this.#lateRows !== null || !this.#combine(item.columns, item.length, item.counts)) {
+          throw new TidemarkError('ERR_PROTOCOL', `KeyedCount grouping by ${JSON.stringify(this.groupBy)} cannot take counts grouped by ${JSON.stringify(item.groupBy)}`);
+        }
+        return;
       case 'barrier':
         yield* this.#finish(item);
         return;
@@ -211,7 +217,7 @@ export class KeyedCount extends Stage {
 
   #accumulate(batch: RecordBatch): void {
     const groupColumns = this.#groupIndexes.map((i) => batch.columns[i]!);
-    if (this.#lateRows === null && this.#combine(groupColumns, batch.length)) return;
+    if (this.#lateRows === null && this.#combine(groupColumns, batch.length, null)) return;
     if (this.#panes !== null) {
       for (let i = 0; i < batch.length; i++) this.#addPaneGroup(groupColumns, i, 1);
       return;
@@ -238,10 +244,10 @@ export class KeyedCount extends Stage {
 
   // The usual grouping — at most one string column and at most one number,
   // timestamp or window column — is first counted per batch in dense arrays
-  // (string ids index an array, the other column a small map), so the state
-  // sees one update per group and batch instead of one per row. Returns false
-  // for other groupings, which take the per-row path.
-  #combine(groupColumns: readonly Column[], length: number): boolean {
+  // (core/partial-count.ts), so the state sees one update per group and batch
+  // instead of one per row. Returns false for other groupings, which take the
+  // per-row path. `weights` are the counts of rows that are partial counts already.
+  #combine(groupColumns: readonly Column[], length: number, weights: Float64Array | null): boolean {
     if (groupColumns.length === 0 || groupColumns.length > 2) return false;
     let dictAt = -1;
     let numberAt = -1;
@@ -256,42 +262,20 @@ export class KeyedCount extends Stage {
     // A window's start identifies it within one Window stage's output (its end is start + duration).
     const numbers = numberColumn === null ? null : numberColumn.kind === 'struct' ? (numberColumn.children[0] as Extract<Column, { kind: 'f64' }>).values : (numberColumn as Extract<Column, { kind: 'f64' }>).values;
     const numberNulls = numberColumn === null ? null : numberColumn.kind === 'struct' ? numberColumn.nulls : (numberColumn as Extract<Column, { kind: 'f64' }>).nulls;
-    const width = dict === null ? 1 : dict.dictionary.size + 1;
-    // Per distinct number (or the single slot): counts and first row by string id + 1 (0 is null).
-    const slots = new Map<number, { counts: Int32Array; firstRow: Int32Array }>();
-    let lastNumber = NaN;
-    let slot: { counts: Int32Array; firstRow: Int32Array } | undefined;
-    const ids = dict?.ids;
-    for (let i = 0; i < length; i++) {
-      const n = numbers === null ? 0 : numberNulls !== null && numberNulls[i] === 1 ? NULL_CODE : numbers[i]!;
-      if (n !== lastNumber || slot === undefined) {
-        slot = slots.get(n);
-        if (slot === undefined) {
-          slot = { counts: new Int32Array(width), firstRow: new Int32Array(width) };
-          slots.set(n, slot);
-        }
-        lastNumber = n;
-      }
-      const k = ids === undefined ? 0 : ids[i]! + 1;
-      if (slot.counts[k]++ === 0) slot.firstRow[k] = i;
+    const ids = dict === null ? null : dict.ids;
+    const groups = countGroups(numbers, numberNulls, ids, dict === null ? 0 : dict.dictionary.size, length, null, weights);
+    if (this.#panes !== null) {
+      this.#addPanes(groupColumns, groups, ids);
+      return true;
     }
     const partitions = this.#partitions;
     const partitionCount = partitions.length;
     const eventColumn = this.#eventTimeGroup >= 0 ? groupColumns[this.#eventTimeGroup]! : null;
     const eventTimes = eventColumn === null ? null : eventColumn.kind === 'struct' ? (eventColumn.children[1] as Extract<Column, { kind: 'f64' }>).values : (eventColumn as Extract<Column, { kind: 'f64' }>).values;
     const checksLate = eventTimes !== null && partitions[0]!.watermarkApplies;
-    // New groups enter the state in the order their first row came, as on the per-row path: the
-    // output order then depends on the data only, not on string ids, and a restart writes the same bytes.
-    const groups: Array<{ row: number; count: number }> = [];
-    for (const { counts, firstRow } of slots.values()) {
-      for (let k = 0; k < width; k++) if (counts[k]! > 0) groups.push({ row: firstRow[k]!, count: counts[k]! });
-    }
-    groups.sort((a, b) => a.row - b.row);
-    if (this.#panes !== null) {
-      this.#addPanes(groupColumns, groups, ids, dict === null ? null : dictAt);
-      return true;
-    }
-    for (const { row, count } of groups) {
+    for (let g = 0; g < groups.length; g++) {
+      const row = groups.rows[g]!;
+      const count = groups.counts[g]!;
       const key = this.#encodeAt(groupColumns, row);
       const state = partitionCount === 1 ? partitions[0]! : partitions[hashString(key) % partitionCount]!;
       if (checksLate && state.isLate(eventTimes[row]!)) state.dropLate(key);
@@ -302,15 +286,17 @@ export class KeyedCount extends Stage {
 
   // Pane counts summed per (window, string key) first, in the order the per-row path would meet
   // them, so each window is encoded and looked up once per batch instead of once per pane.
-  #addPanes(groupColumns: readonly Column[], groups: ReadonlyArray<{ row: number; count: number }>, ids: Int32Array | undefined, dictAt: number | null): void {
+  #addPanes(groupColumns: readonly Column[], groups: CountedGroups, ids: Int32Array | null): void {
     const panes = this.#panes!;
     const paneStarts = ((groupColumns[panes.column] as Extract<Column, { kind: 'struct' }>).children[0] as Extract<Column, { kind: 'f64' }>).values;
     const order: Array<{ windowStart: number; row: number; count: number }> = [];
     const index = new Map<number, Map<number, number>>();
-    for (const { row, count } of groups) {
+    for (let g = 0; g < groups.length; g++) {
+      const row = groups.rows[g]!;
+      const count = groups.counts[g]!;
       const paneColumn = groupColumns[panes.column] as Extract<Column, { kind: 'struct' }>;
       if (paneColumn.nulls !== null && paneColumn.nulls[row] === 1) continue;
-      const keyId = ids === undefined || dictAt === null ? 0 : ids[row]!;
+      const keyId = ids === null ? 0 : ids[row]!;
       for (let j = panes.perPane - 1; j >= 0; j--) {
         const windowStart = paneStarts[row]! - j * panes.slideUs;
         let byKey = index.get(windowStart);
@@ -487,9 +473,6 @@ export class KeyedCount extends Stage {
     };
   }
 }
-
-// Stands for a null number in the per-batch combiner (NaN is a valid key, but a null must not meet a NaN value).
-const NULL_CODE = Symbol.for('tidemark.null') as unknown as number;
 
 function isWindowColumn(column: Column): boolean {
   return column.kind === 'struct' && column.children.length === 2 && column.children[0]!.kind === 'f64' && column.children[1]!.kind === 'f64';

@@ -12,14 +12,19 @@
  *
  * @module
  */
+import { availableParallelism } from 'node:os';
+import type { TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
-import { rawValueAt, type Column, type RecordBatch } from '../core/batch.js';
+import { StringDictionary, rawValueAt, type Column, type RecordBatch } from '../core/batch.js';
 import { parseDDL, schemaToDDL } from '../core/ddl.js';
-import { JsonReader, type LineLocation, type ParseMode } from '../core/json-reader.js';
-import { fieldIndex, type Schema } from '../core/schema.js';
+import { JsonReader, MAX_DICTIONARY_SIZE, type JsonReaderOptions, type LineLocation, type ParseMode } from '../core/json-reader.js';
+import { partialCount, type PartialCountPlan, type PartialCounts } from '../core/partial-count.js';
+import { fieldIndex, requireField, sqlTypeName, type Schema } from '../core/schema.js';
 import { defaultTimeZone, isValidTimeZone } from '../core/timestamp.js';
-import type { StageSnapshot, StreamItem } from '../protocol.js';
+import type { CountsItem, StageSnapshot, StreamItem } from '../protocol.js';
 import { Stage, checkSnapshot, type PlanContext } from './stage.js';
+import { CountWorkers } from './count-workers.js';
+import type { CountReply } from './count-worker.js';
 
 export type { ParseMode } from '../core/json-reader.js';
 
@@ -33,7 +38,29 @@ export interface ParseSchemaOptions {
   columnNameOfCorruptRecord?: string;
   /** Zone of timestamp strings that carry none; the process's zone by default (Spark's session zone). */
   timeZone?: string;
+  /**
+   * Worker threads that read and count chunks once a count is pushed down
+   * (see {@link ParseSchema.pushDownCount}): one per core by default
+   * (`os.availableParallelism()`), and none on a single core, where the
+   * stage counts on its own thread. 0 keeps the work on this thread.
+   */
+  workers?: number;
 }
+
+/**
+ * The aggregation a `ParseSchema` may run itself: `Watermark → Window →
+ * KeyedCount` right after it, counting by a window that gives one slot per
+ * row (tumbling, or panes) and at most one string column.
+ */
+export interface CountPushdown {
+  /** The `KeyedCount`'s grouping columns, in its order: the window's name and maybe one string column. */
+  readonly groupBy: readonly string[];
+  /** The `Window`'s columns and arithmetic. */
+  readonly window: CountsItem['window'];
+}
+
+// Chunks handed to each worker before the stage waits for the oldest; most are one read buffer (1 MiB).
+const CHUNKS_IN_FLIGHT_PER_WORKER = 4;
 
 const SNAPSHOT_VERSION = 1;
 
@@ -61,6 +88,16 @@ export class ParseSchema extends Stage {
   #nextLine = 1;
   // Lines read in chunk mode this micro-batch (blank lines excluded): the batch's input rows.
   #recordsInBatch = 0;
+  readonly #workerCount: number;
+  #pushdown: CountPushdown | null = null;
+  // Set once planned on chunks with a count pushed down.
+  #countPlan: PartialCountPlan | null = null;
+  #keyDictionary = new StringDictionary();
+  #workers: CountWorkers | null = null;
+  // Chunks with the workers, in input order.
+  readonly #inFlight: Array<{ reply: Promise<CountReply>; file: string; offset: number }> = [];
+  // The source gives its chunks away (FileSource): they may move to a worker instead of being copied.
+  #chunksHandedOver = false;
 
   constructor(options: ParseSchemaOptions) {
     super();
@@ -80,7 +117,36 @@ export class ParseSchema extends Stage {
     if (corruptIndex >= 0 && this.schema.fields[corruptIndex]!.dataType.type !== 'string') {
       throw new TidemarkError('ERR_INVALID_OPTION', 'The field for corrupt records must be string type and nullable', { option: 'columnNameOfCorruptRecord' });
     }
-    this.#reader = new JsonReader({ schema: this.schema, mode: this.mode, columnNameOfCorruptRecord: this.columnNameOfCorruptRecord, timeZone: this.timeZone });
+    this.#reader = new JsonReader(this.#readerOptions());
+    const cores = availableParallelism();
+    this.#workerCount = options.workers ?? (cores > 1 ? cores : 0);
+    if (!Number.isInteger(this.#workerCount) || this.#workerCount < 0) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `workers must be a non-negative integer, got ${options.workers}`, { option: 'workers' });
+    }
+  }
+
+  #readerOptions(): JsonReaderOptions {
+    return { schema: this.schema, mode: this.mode, columnNameOfCorruptRecord: this.columnNameOfCorruptRecord, timeZone: this.timeZone };
+  }
+
+  /**
+   * Lets this stage read, window and count chunks itself — on worker threads
+   * when it has any — and send {@link CountsItem}s, which the `Watermark`,
+   * `Window` and `KeyedCount` after it take instead of rows (Spark's partial
+   * aggregation before the state store). Same output, same checkpoints.
+   * `startQuery` calls it when the stages after this one allow; it applies
+   * only to a chunked `FileSource` input.
+   */
+  pushDownCount(pushdown: CountPushdown): void {
+    const windowName = pushdown.window.as;
+    const keys = pushdown.groupBy.filter((name) => name !== windowName);
+    if (!pushdown.groupBy.includes(windowName) || keys.length > 1) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `a pushed-down count groups by the window and at most one string column, got ${JSON.stringify(pushdown.groupBy)}`, { option: 'groupBy' });
+    }
+    if (pushdown.window.slideUs !== pushdown.window.durationUs && !pushdown.window.panes) {
+      throw new TidemarkError('ERR_INVALID_OPTION', 'a pushed-down count needs one window per row: a tumbling window, or panes', { option: 'window' });
+    }
+    this.#pushdown = pushdown;
   }
 
   override get stateful(): boolean {
@@ -93,8 +159,10 @@ export class ParseSchema extends Stage {
     this.#valueIndex = fieldIndex(input, 'value');
     if (this.#chunkIndex >= 0) {
       this.#maxLineLength = input.fields[this.#chunkIndex]!.metadata?.maxLength ?? Infinity;
+      this.#chunksHandedOver = input.fields[this.#chunkIndex]!.metadata?.handedOver === true;
       this.#fileIndex = fieldIndex(input, 'file');
       this.#offsetIndex = fieldIndex(input, 'offset');
+      this.#countPlan = this.#pushdown === null ? null : this.#planCount(this.#pushdown);
       return this.schema;
     }
     if (this.#valueIndex < 0 || input.fields[this.#valueIndex]!.dataType.type !== 'string') {
@@ -104,6 +172,91 @@ export class ParseSchema extends Stage {
     this.#lineIndex = fieldIndex(input, 'line');
     this.#validIndex = fieldIndex(input, 'valid');
     return this.schema;
+  }
+
+  #planCount(pushdown: CountPushdown): PartialCountPlan {
+    const time = requireField(this.schema, pushdown.window.timeColumn, 'timeColumn');
+    if (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz') {
+      throw new TidemarkError('ERR_INVALID_OPTION', `a pushed-down count windows a timestamp column; \`${time.name}\` is ${sqlTypeName(time.dataType)}`, { option: 'timeColumn' });
+    }
+    const keyName = pushdown.groupBy.find((name) => name !== pushdown.window.as);
+    const keyIndex = keyName === undefined ? -1 : fieldIndex(this.schema, keyName);
+    if (keyName !== undefined && (keyIndex < 0 || this.schema.fields[keyIndex]!.dataType.type !== 'string')) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `a pushed-down count groups by a string column of the schema; \`${keyName}\` is not one`, { option: 'groupBy' });
+    }
+    return { timeIndex: fieldIndex(this.schema, time.name), keyIndex, slideUs: pushdown.window.slideUs, startTimeUs: pushdown.window.startTimeUs };
+  }
+
+  /** Whether this stage sends counts instead of rows (planned on chunks with a count pushed down). */
+  get countsPushedDown(): boolean {
+    return this.#countPlan !== null;
+  }
+
+  // With workers, chunks go out as they come and their counts are sent on in input order; the
+  // stream waits only when too many are out, and before any other item so that order holds.
+  override _transform(item: StreamItem, encoding: BufferEncoding, callback: TransformCallback): void {
+    if (item.kind === 'open') {
+      super._transform(item, encoding, (err?: Error | null) => {
+        if (err == null && this.#countPlan !== null && this.#workerCount > 0 && this.#workers === null) {
+          this.#workers = new CountWorkers(this.#workerCount, { reader: this.#readerOptions(), plan: this.#countPlan });
+        }
+        callback(err);
+      });
+      return;
+    }
+    const workers = this.#workers;
+    if (workers === null) {
+      super._transform(item, encoding, callback);
+      return;
+    }
+    if (item.kind === 'rows') {
+      const batch = item.batch;
+      const chunks = batch.columns[this.#chunkIndex] as Extract<Column, { kind: 'any' }>;
+      for (let r = 0; r < batch.length; r++) {
+        const bytes = chunks.values[r] as Uint8Array | null;
+        if (bytes === null) continue;
+        const { file, offset } = this.#chunkAt(batch, r);
+        // A buffer of Node's shared pool (small chunks) holds other buffers' bytes too: copy those.
+        const move = this.#chunksHandedOver && bytes.buffer.byteLength > Buffer.poolSize;
+        this.#inFlight.push({ reply: workers.count(bytes, file, offset === 0, this.#maxLineLength, move), file, offset });
+      }
+      this.#settle(workers.size * CHUNKS_IN_FLIGHT_PER_WORKER).then((counts) => this.emitItems(counts, callback), callback);
+      return;
+    }
+    this.#settle(0).then((counts) => this.emitItems(counts, (err) => (err == null ? super._transform(item, encoding, callback) : callback(err))), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#settle(0).then((counts) => this.emitItems(counts, callback), callback);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    // The workers stop in the background: the stream's end need not wait for their exit.
+    void this.#workers?.close();
+    this.#workers = null;
+    this.#inFlight.length = 0;
+    callback(err);
+  }
+
+  // Takes replies in input order until at most `limit` chunks are out, and returns their counts.
+  async #settle(limit: number): Promise<CountsItem[]> {
+    const out: CountsItem[] = [];
+    while (this.#inFlight.length > limit) {
+      const chunk = this.#inFlight.shift()!;
+      const reply = await chunk.reply;
+      const firstLine = chunk.offset === 0 || chunk.file !== this.#lineFile ? 1 : this.#nextLine;
+      if (!reply.ok) {
+        // Read it again here, where its first line is known, for the error with the right line.
+        this.#reader.readChunk(reply.bytes, this.#reader.newBuilder(1024), chunk.file, firstLine, chunk.offset === 0, this.#maxLineLength);
+        throw new TidemarkError('ERR_WORKER', `a count worker failed on ${chunk.file}: ${reply.message}`, { file: chunk.file });
+      }
+      this.#recordsInBatch += reply.records;
+      this.#lineFile = chunk.file;
+      this.#nextLine = firstLine + reply.lines;
+      // A chunk of null times has no groups but still has event-time figures for the watermark.
+      if (reply.counts.length > 0 || reply.counts.eventTime !== null) out.push(this.#countsItem(reply.counts));
+    }
+    return out;
   }
 
   protected override *process(item: StreamItem): Iterable<StreamItem> {
@@ -117,7 +270,37 @@ export class ParseSchema extends Stage {
       return;
     }
     const out = this.#chunkIndex >= 0 ? this.#parseChunks(item.batch) : this.#parse(item.batch);
-    if (out.length > 0) yield { kind: 'rows', batch: out };
+    if (this.#countPlan !== null) {
+      const counts = partialCount(out, this.#countPlan);
+      if (counts.length > 0 || counts.eventTime !== null) yield this.#countsItem(counts);
+    } else if (out.length > 0) yield { kind: 'rows', batch: out };
+  }
+
+  #countsItem(counts: PartialCounts): CountsItem {
+    const pushdown = this.#pushdown!;
+    const window = pushdown.window;
+    if (this.#keyDictionary.size > MAX_DICTIONARY_SIZE) this.#keyDictionary = new StringDictionary();
+    const dictionary = this.#keyDictionary;
+    const columns = pushdown.groupBy.map((name): Column => {
+      if (name === window.as) {
+        const ends = new Float64Array(counts.length);
+        for (let g = 0; g < counts.length; g++) ends[g] = counts.slotStarts[g]! + window.slideUs;
+        return { kind: 'struct', children: [{ kind: 'f64', values: counts.slotStarts, nulls: null }, { kind: 'f64', values: ends, nulls: null }], nulls: null };
+      }
+      const ids = new Int32Array(counts.length);
+      for (let g = 0; g < counts.length; g++) {
+        const key = counts.keys![g]!;
+        ids[g] = key === null ? -1 : dictionary.intern(key);
+      }
+      return { kind: 'dict', ids, dictionary };
+    });
+    return { kind: 'counts', groupBy: pushdown.groupBy, columns, counts: counts.counts, length: counts.length, window, eventTime: counts.eventTime };
+  }
+
+  #chunkAt(batch: RecordBatch, r: number): { file: string; offset: number } {
+    const file = this.#fileIndex >= 0 ? (rawValueAt(batch.columns[this.#fileIndex]!, r) as string) : '(input)';
+    const offset = this.#offsetIndex >= 0 ? (rawValueAt(batch.columns[this.#offsetIndex]!, r) as number) : 0;
+    return { file, offset };
   }
 
   #parse(batch: RecordBatch): RecordBatch {
@@ -142,8 +325,7 @@ export class ParseSchema extends Stage {
     for (let r = 0; r < batch.length; r++) {
       const bytes = chunks.values[r] as Uint8Array | null;
       if (bytes === null) continue;
-      const file = this.#fileIndex >= 0 ? (rawValueAt(batch.columns[this.#fileIndex]!, r) as string) : '(input)';
-      const offset = this.#offsetIndex >= 0 ? (rawValueAt(batch.columns[this.#offsetIndex]!, r) as number) : 0;
+      const { file, offset } = this.#chunkAt(batch, r);
       const firstLine = offset === 0 || file !== this.#lineFile ? 1 : this.#nextLine;
       const { lines, records } = this.#reader.readChunk(bytes, builder, file, firstLine, offset === 0, this.#maxLineLength);
       this.#recordsInBatch += records;

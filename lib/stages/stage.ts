@@ -106,6 +106,15 @@ export abstract class Stage extends Transform implements Checkpointable {
     this.#drain(out[Symbol.iterator](), callback);
   }
 
+  /**
+   * Emits items with the same backpressure as {@link Stage.process}'s, then
+   * calls `done`: for a stage whose items come from asynchronous work
+   * (they must never be pushed around this, or a parked drain can stall).
+   */
+  protected emitItems(items: Iterable<StreamItem>, done: TransformCallback): void {
+    this.#drain(items[Symbol.iterator](), done);
+  }
+
   // Pushes until the readable side is full, then parks the rest until the consumer reads (see _read).
   #drain(items: Iterator<StreamItem>, callback: TransformCallback): void {
     for (;;) {

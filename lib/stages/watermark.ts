@@ -12,7 +12,7 @@
  */
 import { TidemarkError } from '../errors.js';
 import { watermarkDelayMs } from '../core/interval.js';
-import { EventTimeStats, WatermarkTracker } from '../core/watermark.js';
+import { EventTimeStats, WatermarkTracker, eventTimeFigures } from '../core/watermark.js';
 import { fieldIndex, isTimestampType, isWindowType, requireField, sqlTypeName, withMetadata, type Schema } from '../core/schema.js';
 import { formatTimestampUtcMillis } from '../core/timestamp.js';
 import type { Column } from '../core/batch.js';
@@ -111,6 +111,13 @@ export class Watermark extends Stage {
         this.#observe(item.batch.columns[this.#columnIndex]!, item.batch.length);
         yield { kind: 'rows', batch: item.batch.withSchema(this.outputSchema!) };
         return;
+      case 'counts':
+        if (item.window.timeColumn !== this.eventTime) {
+          throw new TidemarkError('ERR_PROTOCOL', `Watermark on \`${this.eventTime}\` received counts windowed on \`${item.window.timeColumn}\``);
+        }
+        if (item.eventTime !== null) this.#stats.merge(item.eventTime.maxMs, item.eventTime.minMs, item.eventTime.sumMs, item.eventTime.count);
+        yield item;
+        return;
       case 'barrier': {
         const stats = this.#stats;
         this.#tracker.update([{ delayMs: this.delayMs, stats }]);
@@ -136,29 +143,10 @@ export class Watermark extends Stage {
     }
   }
 
-  // Every row counts, late ones too; a null event time counts as 0 (Spark reads the null slot as 0).
+  // Every row counts, late ones too.
   #observe(column: Column, length: number): void {
-    const times = column.kind === 'struct' ? column.children[1]! : column;
-    if (times.kind !== 'f64' || length === 0) return;
-    const values = times.values;
-    const nulls = column.kind === 'struct' ? column.nulls : times.nulls;
-    // Locals, not the stats object, in the loop: this runs for every row. Max and min are taken
-    // on microseconds and truncated after (truncation keeps their order); the average, a progress
-    // figure, comes from the microsecond sum (it can differ from Spark's by under 1 ms only for
-    // times with sub-millisecond digits).
-    let maxUs = -Infinity;
-    let minUs = Infinity;
-    let sumUs = 0;
-    for (let i = 0; i < length; i++) {
-      const us = nulls !== null && nulls[i] === 1 ? 0 : values[i]!;
-      if (us > maxUs) maxUs = us;
-      if (us < minUs) minUs = us;
-      sumUs += us;
-    }
-    const max = Math.trunc(maxUs / 1000);
-    const min = Math.trunc(minUs / 1000);
-    const sum = sumUs / 1000;
-    this.#stats.merge(max, min, sum, length);
+    const figures = eventTimeFigures(column, length);
+    if (figures !== null) this.#stats.merge(figures.maxMs, figures.minMs, figures.sumMs, figures.count);
   }
 
   override snapshot(): StageSnapshot {

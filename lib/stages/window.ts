@@ -10,6 +10,7 @@ import { TidemarkError } from '../errors.js';
 import { assignWindows, maxWindowsPerEvent, windowSpec, type WindowSpec, type WindowSpecOptions } from '../core/window.js';
 import { WINDOW_TYPE, fieldIndex, isTimestampType, isWindowType, requireField, sqlTypeName, type Field, type Schema } from '../core/schema.js';
 import { RecordBatch, type Column } from '../core/batch.js';
+import { slotStarts } from '../core/partial-count.js';
 import type { StageSnapshot, StreamItem } from '../protocol.js';
 import { Stage, checkSnapshot, type PlanContext } from './stage.js';
 
@@ -118,6 +119,15 @@ export class Window extends Stage {
   }
 
   protected override *process(item: StreamItem): Iterable<StreamItem> {
+    if (item.kind === 'counts') {
+      const w = item.window;
+      const spec = this.spec;
+      if (w.timeColumn !== this.timeColumn || w.as !== this.as || w.durationUs !== spec.durationUs || w.slideUs !== spec.slideUs || w.startTimeUs !== spec.startTimeUs || w.panes !== this.#panes) {
+        throw new TidemarkError('ERR_PROTOCOL', `Window \`${this.as}\` received counts computed with another window (${JSON.stringify(w)})`);
+      }
+      yield item;
+      return;
+    }
     if (item.kind !== 'rows') {
       yield item;
       return;
@@ -159,23 +169,11 @@ export class Window extends Stage {
     let base: RecordBatch;
     if (oneWindowPerRow && nulls === null) {
       // Tumbling windows (or panes) and no null time: one window per row, written straight into
-      // the output columns. Event times come mostly in order, so most rows fall in the window of
-      // the row before, which skips a floating-point remainder (slow on microsecond values).
-      const { slideUs, startTimeUs } = spec;
+      // the output columns.
       startValues = new Float64Array(batch.length);
       endValues = new Float64Array(batch.length);
-      let lastStart = NaN;
-      let lastEnd = NaN;
-      for (let i = 0; i < batch.length; i++) {
-        const t = times[i]!;
-        if (!(t >= lastStart && t < lastEnd)) {
-          const remainder = (t - startTimeUs) % slideUs;
-          lastStart = t - (remainder < 0 ? remainder + slideUs : remainder);
-          lastEnd = lastStart + slideUs;
-        }
-        startValues[i] = lastStart;
-        endValues[i] = lastEnd;
-      }
+      slotStarts(times, batch.length, spec.slideUs, spec.startTimeUs, startValues);
+      for (let i = 0; i < batch.length; i++) endValues[i] = startValues[i]! + spec.slideUs;
       base = batch;
     } else {
       for (let i = 0; i < batch.length; i++) {

@@ -1,0 +1,222 @@
+/**
+ * Partial aggregation, stream-free: a batch's rows counted per group before
+ * they reach the keyed state (Spark's partial `HashAggregate` before the
+ * state store). `KeyedCount` combines each batch with {@link countGroups};
+ * a parse that counts on its own (see `ParseSchema`'s count push-down) uses
+ * {@link partialCount} to read, window and count a chunk in one place,
+ * possibly on another thread, and sends only the groups on.
+ *
+ * @module
+ */
+import type { Column, RecordBatch } from './batch.js';
+import type { EventTimeFigures } from './watermark.js';
+
+/** Groups of a batch, each with the row it first appeared at and its row count; ordered by that row. */
+export interface CountedGroups {
+  /** First row of each group. */
+  readonly rows: Int32Array;
+  /** Rows (or summed weights) per group. */
+  readonly counts: Float64Array;
+  /** Number of groups. */
+  readonly length: number;
+}
+
+// Stands for a null number (NaN is a valid key, but a null must not meet a NaN value).
+const NULL_NUMBER = Symbol.for('tidemark.null') as unknown as number;
+
+/**
+ * Counts rows per (number, string id) — the usual grouping of a window and a
+ * string key — in dense arrays: string ids index an array, numbers a small
+ * map, so a batch costs one array increment per row.
+ *
+ * @param numbers - the number of each row (a window start, a timestamp), or null when the grouping has none.
+ * @param numberNulls - 1 where a row's number is null.
+ * @param ids - the string id of each row (-1 is null), or null when the grouping has no string.
+ * @param idCount - number of distinct ids (the dictionary's size).
+ * @param skip - 1 where a row is not counted (a null event time the window drops).
+ * @param weights - what each row counts for (rows that are already partial counts); 1 each when null.
+ */
+export function countGroups(
+  numbers: Float64Array | null,
+  numberNulls: Uint8Array | null,
+  ids: Int32Array | null,
+  idCount: number,
+  length: number,
+  skip: Uint8Array | null = null,
+  weights: Float64Array | null = null,
+): CountedGroups {
+  const width = ids === null ? 1 : idCount + 1;
+  const slots = new Map<number, { counts: Float64Array; firstRow: Int32Array }>();
+  let lastNumber = NaN;
+  let slot: { counts: Float64Array; firstRow: Int32Array } | undefined;
+  let groupCount = 0;
+  for (let i = 0; i < length; i++) {
+    if (skip !== null && skip[i] === 1) continue;
+    const n = numbers === null ? 0 : numberNulls !== null && numberNulls[i] === 1 ? NULL_NUMBER : numbers[i]!;
+    // Rows come mostly in event-time order: most of them fall in the slot of the row before.
+    if (n !== lastNumber || slot === undefined) {
+      slot = slots.get(n);
+      if (slot === undefined) {
+        slot = { counts: new Float64Array(width), firstRow: new Int32Array(width) };
+        slots.set(n, slot);
+      }
+      lastNumber = n;
+    }
+    const k = ids === null ? 0 : ids[i]! + 1;
+    if (slot.counts[k] === 0) {
+      slot.firstRow[k] = i;
+      groupCount++;
+    }
+    slot.counts[k] += weights === null ? 1 : weights[i]!;
+  }
+  // New groups enter the state in the order their first row came, as they would row by row: the
+  // output order then depends on the data only, not on string ids, and a restart writes the same bytes.
+  const order = new Array<number>(groupCount);
+  const counts = new Float64Array(groupCount);
+  let g = 0;
+  for (const s of slots.values()) {
+    for (let k = 0; k < width; k++) if (s.counts[k]! !== 0) order[g++] = s.firstRow[k]!;
+  }
+  order.sort((a, b) => a - b);
+  const rows = Int32Array.from(order);
+  // Look the counts up again by first row: sorting pairs would allocate one object per group.
+  for (let i = 0; i < groupCount; i++) {
+    const row = rows[i]!;
+    const n = numbers === null ? 0 : numberNulls !== null && numberNulls[row] === 1 ? NULL_NUMBER : numbers[row]!;
+    counts[i] = slots.get(n)!.counts[ids === null ? 0 : ids[row]! + 1]!;
+  }
+  return { rows, counts, length: groupCount };
+}
+
+/**
+ * The start of the slot of `slideUs` holding each time (a tumbling window,
+ * or a pane of a sliding one), written into `out`. Null slots get a value
+ * that means nothing; callers skip them.
+ */
+export function slotStarts(times: Float64Array, length: number, slideUs: number, startTimeUs: number, out: Float64Array): void {
+  let lastStart = NaN;
+  let lastEnd = NaN;
+  for (let i = 0; i < length; i++) {
+    const t = times[i]!;
+    // Event times come mostly in order: skipping the remainder (slow on microsecond values) when
+    // a row falls in the slot of the row before pays.
+    if (!(t >= lastStart && t < lastEnd)) {
+      const remainder = (t - startTimeUs) % slideUs;
+      lastStart = t - (remainder < 0 ? remainder + slideUs : remainder);
+      lastEnd = lastStart + slideUs;
+    }
+    out[i] = lastStart;
+  }
+}
+
+/** What {@link partialCount} counts by: columns of the parsed batch and the slot arithmetic. */
+export interface PartialCountPlan {
+  /** Index of the event-time column (a timestamp) in the batch. */
+  readonly timeIndex: number;
+  /** Index of the string column grouped by, or -1 when the grouping is the window alone. */
+  readonly keyIndex: number;
+  /** Slot length: the window's duration when tumbling, its slide when counting panes. */
+  readonly slideUs: number;
+  /** Window offset (Spark's `startTime`). */
+  readonly startTimeUs: number;
+}
+
+/** A batch reduced to its groups. Plain data: it crosses threads by structured clone. */
+export interface PartialCounts {
+  /** Number of groups. */
+  readonly length: number;
+  /** Slot start (µs) of each group. */
+  readonly slotStarts: Float64Array;
+  /** String key of each group (null for a null key), or null when the grouping has no string. */
+  readonly keys: Array<string | null> | null;
+  /** Rows per group. */
+  readonly counts: Float64Array;
+  /** Event-time figures of every row read (null times as 0, rows the window drops included), as the watermark needs them. */
+  readonly eventTime: EventTimeFigures | null;
+}
+
+/**
+ * Counts a parsed batch per (slot, key), the way `Watermark → Window →
+ * KeyedCount` would see it: rows with a null time fall in no window, every
+ * row feeds the event-time figures, and groups come in first-row order.
+ *
+ * One pass does what {@link slotStarts}, {@link countGroups} and
+ * `eventTimeFigures` do in three: this runs on every row the count
+ * push-down reads. The property test in `test/core/partial-count.test.ts`
+ * holds it to a plain group-by, and the push-down's differential test to
+ * the stages.
+ */
+export function partialCount(batch: RecordBatch, plan: PartialCountPlan): PartialCounts {
+  const length = batch.length;
+  const time = batch.columns[plan.timeIndex] as Extract<Column, { kind: 'f64' }>;
+  const times = time.values;
+  const nulls = time.nulls;
+  const key = plan.keyIndex < 0 ? null : (batch.columns[plan.keyIndex] as Extract<Column, { kind: 'dict' }>);
+  const ids = key === null ? null : key.ids;
+  const width = key === null ? 1 : key.dictionary.size + 1;
+  const { slideUs, startTimeUs } = plan;
+  const slots = new Map<number, { counts: Float64Array; firstRow: Int32Array }>();
+  let slot: { counts: Float64Array; firstRow: Int32Array } | undefined;
+  let lastStart = NaN;
+  let lastEnd = NaN;
+  let groupCount = 0;
+  // Event-time figures as eventTimeFigures takes them: microseconds, a null time read as 0.
+  let maxUs = -Infinity;
+  let minUs = Infinity;
+  let sumUs = 0;
+  for (let i = 0; i < length; i++) {
+    if (nulls !== null && nulls[i] === 1) {
+      if (0 > maxUs) maxUs = 0;
+      if (0 < minUs) minUs = 0;
+      continue;
+    }
+    const t = times[i]!;
+    if (t > maxUs) maxUs = t;
+    if (t < minUs) minUs = t;
+    sumUs += t;
+    // Event times come mostly in order: most rows fall in the slot of the row before.
+    if (!(t >= lastStart && t < lastEnd) || slot === undefined) {
+      const remainder = (t - startTimeUs) % slideUs;
+      lastStart = t - (remainder < 0 ? remainder + slideUs : remainder);
+      lastEnd = lastStart + slideUs;
+      slot = slots.get(lastStart);
+      if (slot === undefined) {
+        slot = { counts: new Float64Array(width), firstRow: new Int32Array(width) };
+        slots.set(lastStart, slot);
+      }
+    }
+    const k = ids === null ? 0 : ids[i]! + 1;
+    if (slot.counts[k]++ === 0) {
+      slot.firstRow[k] = i;
+      groupCount++;
+    }
+  }
+  const firstRows = new Int32Array(groupCount);
+  const starts = new Float64Array(groupCount);
+  const slotKeys = new Int32Array(groupCount);
+  const slotCounts = new Float64Array(groupCount);
+  let g = 0;
+  for (const [start, s] of slots) {
+    for (let k = 0; k < width; k++) {
+      if (s.counts[k] === 0) continue;
+      firstRows[g] = s.firstRow[k]!;
+      starts[g] = start;
+      slotKeys[g] = k;
+      slotCounts[g] = s.counts[k]!;
+      g++;
+    }
+  }
+  // Groups in the order of their first row, as they would enter the state row by row.
+  const order = Array.from({ length: groupCount }, (_, i) => i).sort((a, b) => firstRows[a]! - firstRows[b]!);
+  const groupStarts = new Float64Array(groupCount);
+  const counts = new Float64Array(groupCount);
+  const keys: Array<string | null> | null = key === null ? null : new Array<string | null>(groupCount);
+  for (let o = 0; o < groupCount; o++) {
+    const at = order[o]!;
+    groupStarts[o] = starts[at]!;
+    counts[o] = slotCounts[at]!;
+    if (keys !== null) keys[o] = slotKeys[at] === 0 ? null : key!.dictionary.values[slotKeys[at]! - 1]!;
+  }
+  const eventTime = length === 0 ? null : { maxMs: Math.trunc(maxUs / 1000), minMs: Math.trunc(minUs / 1000), sumMs: sumUs / 1000, count: length };
+  return { length: groupCount, slotStarts: groupStarts, keys, counts, eventTime };
+}

@@ -1,0 +1,167 @@
+/**
+ * A count pushed down into ParseSchema (counted where the chunks are read,
+ * on worker threads or not) must write what the stages write row by row:
+ * the same rows in the same order, the same progress figures, the same
+ * errors.
+ */
+import t from 'tap';
+import fc from 'fast-check';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Transform } from 'node:stream';
+import { FileSource } from '../../lib/sources/file-source.js';
+import { ParseSchema, type ParseMode } from '../../lib/stages/parse-schema.js';
+import { Watermark } from '../../lib/stages/watermark.js';
+import { Window } from '../../lib/stages/window.js';
+import { KeyedCount } from '../../lib/stages/keyed-count.js';
+import { mapRows } from '../../lib/stages/row-stages.js';
+import { MemorySink } from '../../lib/sinks/memory-sink.js';
+import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
+import { MemorySource } from '../../lib/sources/memory-source.js';
+import { TidemarkError } from '../../lib/errors.js';
+import type { Row } from '../../lib/core/batch.js';
+
+const SCHEMA = 'time timestamp, action string, _corrupt_record string';
+
+interface Shape {
+  readonly watermark: string | null;
+  readonly slide: string | null;
+  readonly groupBy: readonly string[];
+  readonly outputMode: 'append' | 'update' | 'complete';
+}
+
+interface Outcome {
+  readonly pushedDown: boolean;
+  readonly rows?: Row[];
+  readonly progress?: unknown[];
+  readonly error?: { code: string; message: string; line: number | undefined };
+}
+
+// `workers: null` runs the same stages with an identity map between parse and watermark, which
+// keeps the count where it is: the reference.
+async function run(dir: string, shape: Shape, mode: ParseMode, workers: number | null, readBufferBytes: number): Promise<Outcome> {
+  const parse = new ParseSchema({ schema: SCHEMA, mode, timeZone: 'UTC', workers: workers ?? 0 });
+  const stages: Transform[] = [parse];
+  if (workers === null) stages.push(mapRows((row) => row));
+  if (shape.watermark !== null) stages.push(new Watermark({ eventTime: 'time', delay: shape.watermark }));
+  stages.push(new Window({ timeColumn: 'time', duration: '10 seconds', slide: shape.slide }));
+  stages.push(new KeyedCount({ groupBy: shape.groupBy }));
+  const sink = new MemorySink();
+  const query = await startQuery({
+    source: new FileSource({ path: dir, framing: 'chunks', readBufferBytes, maxFilesPerTrigger: 1 }),
+    stages,
+    sink,
+    outputMode: shape.outputMode,
+    trigger: 'availableNow',
+    drain: shape.watermark !== null,
+    manager: new StreamingQueryManager(),
+  });
+  const pushedDown = parse.countsPushedDown;
+  try {
+    await query.awaitTermination();
+  } catch (err) {
+    const cause = (err as { cause: TidemarkError & { line?: number } }).cause;
+    return { pushedDown, error: { code: cause.code, message: cause.message, line: cause.line } };
+  }
+  const progress = query.recentProgress.map((p) => ({ batchId: p.batchId, numInputRows: p.numInputRows, eventTime: p.eventTime, stateOperators: p.stateOperators.map((s) => ({ ...s, allUpdatesTimeMs: 0, commitTimeMs: 0 })), sink: p.sink.numOutputRows }));
+  return { pushedDown, rows: sink.rows(), progress };
+}
+
+const timeValue = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 0, max: 120 }).map(String) },
+  { weight: 1, arbitrary: fc.constantFrom('null', '"1970-01-01 00:00:07"', '1.5', '"x"') },
+);
+const action = fc.constantFrom('"Open"', '"Close"', 'null', '"é"', '"a\\"b"', '7');
+const recordLine = fc.tuple(timeValue, action, fc.boolean()).map(([time, a, swap]) => (swap ? `{"action":${a},"time":${time}}` : `{"time":${time},"action":${a}}`));
+const line = fc.oneof({ weight: 12, arbitrary: recordLine }, { weight: 1, arbitrary: fc.constantFrom('', 'garbage', '{"time":3', '[{"time":1,"action":"Open"}]') });
+const shapeArb = fc.constantFrom<Shape>(
+  { watermark: '5 seconds', slide: null, groupBy: ['action', 'window'], outputMode: 'append' },
+  { watermark: '5 seconds', slide: '5 seconds', groupBy: ['window', 'action'], outputMode: 'update' },
+  { watermark: null, slide: null, groupBy: ['window'], outputMode: 'complete' },
+  { watermark: '0 seconds', slide: '2 seconds', groupBy: ['action', 'window'], outputMode: 'append' },
+);
+
+t.test('counting where the chunks are read, on this thread or on workers, writes what the stages write row by row', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(line, { minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 4 }),
+      shapeArb,
+      fc.constantFrom<ParseMode>('PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'),
+      fc.integer({ min: 8, max: 200 }),
+      async (files, shape, mode, readBufferBytes) => {
+        const dir = await mkdtemp(join(tmpdir(), 'tidemark-pushdown-'));
+        try {
+          for (const [i, lines] of files.entries()) await writeFile(join(dir, `part-${i}.json`), lines.join('\n') + '\n');
+          const reference = await run(dir, shape, mode, null, readBufferBytes);
+          t.equal(reference.pushedDown, false);
+          for (const workers of [0, 2]) {
+            const pushed = await run(dir, shape, mode, workers, readBufferBytes);
+            t.equal(pushed.pushedDown, true);
+            t.same({ ...pushed, pushedDown: false }, reference, `workers: ${workers}`);
+          }
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+    ),
+    { numRuns: 25 },
+  );
+});
+
+t.test('a malformed record read on a worker fails the query naming its file and line', async (t) => {
+  const good = Array.from({ length: 500 }, (_, i) => `{"time":${i},"action":"Open"}`);
+  const dir = t.testdir({ 'a.json': [...good, '{"time":', ...good].join('\n') + '\n' });
+  const outcome = await run(dir, { watermark: '5 seconds', slide: null, groupBy: ['action', 'window'], outputMode: 'append' }, 'FAILFAST', 2, 1024);
+  t.equal(outcome.error?.code, 'ERR_MALFORMED_RECORD');
+  t.equal(outcome.error?.line, 501);
+  t.match(outcome.error?.message, /\(.*a\.json, line 501\)$/);
+});
+
+t.test('the driver pushes the notebook count down, and not a count that routes late rows', async (t) => {
+  const dir = t.testdir({ 'a.json': '{"time":1,"action":"Open"}\n' });
+  const plan = async (count: KeyedCount, framing: 'chunks' | 'lines' = 'chunks'): Promise<boolean> => {
+    const parse = new ParseSchema({ schema: SCHEMA, workers: 0 });
+    const query = await startQuery({
+      source: new FileSource({ path: dir, framing }),
+      stages: [parse, new Watermark({ eventTime: 'time', delay: '1 second' }), new Window({ timeColumn: 'time', duration: '10 seconds' }), count],
+      sink: new MemorySink(),
+      trigger: 'availableNow',
+      manager: new StreamingQueryManager(),
+    });
+    await query.awaitTermination();
+    return parse.countsPushedDown;
+  };
+  t.equal(await plan(new KeyedCount({ groupBy: ['action', 'window'] })), true);
+  t.equal(await plan(new KeyedCount({ groupBy: ['action', 'window'] }), 'lines'), false);
+  t.equal(await plan(new KeyedCount({ groupBy: ['action', 'window'], emitLateRows: true })), false);
+  t.equal(await plan(new KeyedCount({ groupBy: ['action', '_corrupt_record', 'window'] })), false);
+});
+
+t.test('a sink refuses counts, which only a KeyedCount can take', async (t) => {
+  const sink = new MemorySink();
+  const source = new MemorySource({ schema: SCHEMA });
+  const sneak: Transform = mapRows((row) => row);
+  // A stage that turns rows into counts, standing in for a pushed-down parse with nothing after it.
+  sneak._transform = function (item: { kind: string }, _enc: BufferEncoding, callback: (err?: Error | null, out?: unknown) => void): void {
+    if (item.kind !== 'rows') return callback(null, item);
+    callback(null, { kind: 'counts', groupBy: ['window'], columns: [], counts: new Float64Array(0), length: 0, window: null, eventTime: null });
+  } as Transform['_transform'];
+  const query = await startQuery({ source, stages: [sneak], sink, manager: new StreamingQueryManager() });
+  source.addData([{ time: 1000, action: 'Open', _corrupt_record: null }]);
+  const failure = await query.awaitTermination().catch((err: TidemarkError) => err);
+  t.equal((failure as TidemarkError).cause instanceof TidemarkError && ((failure as TidemarkError).cause as TidemarkError).code, 'ERR_PROTOCOL');
+});
+
+t.test('ParseSchema refuses a negative or fractional number of workers', async (t) => {
+  t.throws(() => new ParseSchema({ schema: SCHEMA, workers: -1 }), { code: 'ERR_INVALID_OPTION', option: 'workers' });
+  t.throws(() => new ParseSchema({ schema: SCHEMA, workers: 1.5 }), { code: 'ERR_INVALID_OPTION', option: 'workers' });
+});
+
+t.test('pushDownCount refuses a grouping it cannot count', async (t) => {
+  const parse = new ParseSchema({ schema: SCHEMA, workers: 0 });
+  const window = { timeColumn: 'time', as: 'window', durationUs: 10, slideUs: 10, startTimeUs: 0, panes: false };
+  t.throws(() => parse.pushDownCount({ groupBy: ['action'], window }), { code: 'ERR_INVALID_OPTION', option: 'groupBy' });
+  t.throws(() => parse.pushDownCount({ groupBy: ['action', '_corrupt_record', 'window'], window }), { code: 'ERR_INVALID_OPTION', option: 'groupBy' });
+  t.throws(() => parse.pushDownCount({ groupBy: ['window'], window: { ...window, slideUs: 5 } }), { code: 'ERR_INVALID_OPTION', option: 'window' });
+});
