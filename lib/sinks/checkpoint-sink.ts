@@ -205,11 +205,26 @@ function rawAny(column: Column, i: number): unknown {
 }
 
 
+// Formatted timestamps a writer keeps (per column): bounded, since raw event times need not repeat.
+const TIMESTAMP_TEXTS_KEPT = 4096;
+
 /** The JSON text of a stored f64 value (µs for timestamps, days for dates). */
 function f64Writer(t: DataType, zone: string): (v: number) => string {
   switch (t.type) {
-    case 'timestamp':
-      return (v) => '"' + formatTimestampIso(v, zone) + '"';
+    case 'timestamp': {
+      // Aggregated output repeats its timestamps (a window's bounds once per key, shared by
+      // neighbouring windows): formatting each once saves most of a sink's allocation.
+      const texts = new Map<number, string>();
+      return (v) => {
+        let text = texts.get(v);
+        if (text === undefined) {
+          if (texts.size >= TIMESTAMP_TEXTS_KEPT) texts.clear();
+          text = '"' + formatTimestampIso(v, zone) + '"';
+          texts.set(v, text);
+        }
+        return text;
+      };
+    }
     case 'timestamp_ntz':
       return (v) => '"' + formatTimestampNtz(v) + '"';
     case 'date':

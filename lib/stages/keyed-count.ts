@@ -66,13 +66,17 @@ export class KeyedCount extends Stage {
   #groupIndexes: number[] = [];
   #eventTimeGroup = -1;
   // Set when the window column carries panes (see Window's `panes`): each pane counts for `perPane` windows.
-  #panes: { column: number; durationUs: number; slideUs: number; perPane: number } | null = null;
+  #panes: { column: number; durationUs: number; slideUs: number; startTimeUs: number; perPane: number } | null = null;
   // checkpointed
   #partitions: KeyedCountState[] = [];
   // transient
   #watermarkMs = 0;
   // Weak: a producer replaces a dictionary that grew large, and the old one must be able to go.
   readonly #quoted = new WeakMap<StringDictionary, string[]>();
+  // Group texts of this micro-batch by (number or window start, string id): a group met again in
+  // another chunk reuses its text instead of building a new string (the garbage of sliding windows).
+  readonly #texts = new Map<number, Array<string | undefined>>();
+  #textsDictionary: StringDictionary | null = null;
   readonly #lateRows: PassThrough | null;
 
   constructor(options: KeyedCountOptions) {
@@ -163,7 +167,7 @@ export class KeyedCount extends Stage {
     this.#groupFields = groupFields;
     const paneAt = groupFields.findIndex((f) => f.metadata?.timeWindow?.panes === true);
     const paneWindow = paneAt >= 0 ? groupFields[paneAt]!.metadata!.timeWindow! : null;
-    this.#panes = paneWindow === null ? null : { column: paneAt, durationUs: paneWindow.durationUs, slideUs: paneWindow.slideUs, perPane: paneWindow.durationUs / paneWindow.slideUs };
+    this.#panes = paneWindow === null ? null : { column: paneAt, durationUs: paneWindow.durationUs, slideUs: paneWindow.slideUs, startTimeUs: paneWindow.startTimeUs, perPane: paneWindow.durationUs / paneWindow.slideUs };
     if (this.#panes !== null && this.#lateRows !== null) {
       throw new TidemarkError('ERR_INVALID_OPTION', 'emitLateRows needs one row per window: build the Window without panes', { option: 'emitLateRows' });
     }
@@ -191,6 +195,7 @@ export class KeyedCount extends Stage {
       case 'begin':
         // Without a Watermark stage upstream no 'watermark' item follows; start the batch here.
         this.#watermarkMs = 0;
+        this.#texts.clear();
         for (const p of this.#partitions) p.beginBatch(0, 0);
         yield item;
         return;
@@ -265,7 +270,7 @@ export class KeyedCount extends Stage {
     const ids = dict === null ? null : dict.ids;
     const groups = countGroups(numbers, numberNulls, ids, dict === null ? 0 : dict.dictionary.size, length, null, weights);
     if (this.#panes !== null) {
-      this.#addPanes(groupColumns, groups, ids);
+      this.#addPanes(groupColumns, groups, dict);
       return true;
     }
     const partitions = this.#partitions;
@@ -273,10 +278,15 @@ export class KeyedCount extends Stage {
     const eventColumn = this.#eventTimeGroup >= 0 ? groupColumns[this.#eventTimeGroup]! : null;
     const eventTimes = eventColumn === null ? null : eventColumn.kind === 'struct' ? (eventColumn.children[1] as Extract<Column, { kind: 'f64' }>).values : (eventColumn as Extract<Column, { kind: 'f64' }>).values;
     const checksLate = eventTimes !== null && partitions[0]!.watermarkApplies;
+    const texts = this.#textsFor(dict);
     for (let g = 0; g < groups.length; g++) {
       const row = groups.rows[g]!;
       const count = groups.counts[g]!;
-      const key = this.#encodeAt(groupColumns, row);
+      const idSlot = ids === null ? 0 : ids[row]! + 1;
+      const number = numbers === null ? 0 : numbers[row]!;
+      const cached = numberNulls !== null && numberNulls[row] === 1 ? null : (texts.get(number) ?? texts.set(number, []).get(number)!);
+      const key = cached?.[idSlot] ?? this.#encodeAt(groupColumns, row);
+      if (cached !== null) cached[idSlot] = key;
       const state = partitionCount === 1 ? partitions[0]! : partitions[hashString(key) % partitionCount]!;
       if (checksLate && state.isLate(eventTimes[row]!)) state.dropLate(key);
       else if (!state.increment(key, count)) state.insert(key, groupColumns.map((c) => rawValueAt(c, row)), count);
@@ -286,43 +296,83 @@ export class KeyedCount extends Stage {
 
   // Pane counts summed per (window, string key) first, in the order the per-row path would meet
   // them, so each window is encoded and looked up once per batch instead of once per pane.
-  #addPanes(groupColumns: readonly Column[], groups: CountedGroups, ids: Int32Array | null): void {
+  #addPanes(groupColumns: readonly Column[], groups: CountedGroups, dict: Extract<Column, { kind: 'dict' }> | null): void {
+    const ids = dict === null ? null : dict.ids;
     const panes = this.#panes!;
-    const paneStarts = ((groupColumns[panes.column] as Extract<Column, { kind: 'struct' }>).children[0] as Extract<Column, { kind: 'f64' }>).values;
-    const order: Array<{ windowStart: number; row: number; count: number }> = [];
+    const paneColumn = groupColumns[panes.column] as Extract<Column, { kind: 'struct' }>;
+    const paneStarts = (paneColumn.children[0] as Extract<Column, { kind: 'f64' }>).values;
+    // Parallel arrays, not an object per window: this runs for every (pane, key) of every batch.
+    const windowStarts: number[] = [];
+    const rows: number[] = [];
+    const counts: number[] = [];
+    // Keyed by window number ((start − offset) / slide, a small integer): a double key would be boxed on every lookup.
+    const startTimeUs = panes.startTimeUs;
     const index = new Map<number, Map<number, number>>();
     for (let g = 0; g < groups.length; g++) {
       const row = groups.rows[g]!;
       const count = groups.counts[g]!;
-      const paneColumn = groupColumns[panes.column] as Extract<Column, { kind: 'struct' }>;
       if (paneColumn.nulls !== null && paneColumn.nulls[row] === 1) continue;
       const keyId = ids === null ? 0 : ids[row]!;
+      const paneNumber = Math.round((paneStarts[row]! - startTimeUs) / panes.slideUs);
       for (let j = panes.perPane - 1; j >= 0; j--) {
-        const windowStart = paneStarts[row]! - j * panes.slideUs;
-        let byKey = index.get(windowStart);
-        if (byKey === undefined) index.set(windowStart, (byKey = new Map()));
+        const windowNumber = paneNumber - j;
+        let byKey = index.get(windowNumber);
+        if (byKey === undefined) index.set(windowNumber, (byKey = new Map()));
         const at = byKey.get(keyId);
         if (at === undefined) {
-          byKey.set(keyId, order.length);
-          order.push({ windowStart, row, count });
+          byKey.set(keyId, windowStarts.length);
+          windowStarts.push(windowNumber);
+          rows.push(row);
+          counts.push(count);
         } else {
-          order[at]!.count += count;
+          counts[at] += count;
         }
       }
     }
     const partitions = this.#partitions;
     const checksLate = partitions[0]!.watermarkApplies;
-    for (const { windowStart, row, count } of order) {
+    const eventIsWindow = this.#eventTimeGroup === panes.column;
+    const texts = this.#textsFor(dict);
+    for (let w = 0; w < windowStarts.length; w++) {
+      const windowNumber = windowStarts[w]!;
+      const windowStart = startTimeUs + windowNumber * panes.slideUs;
       const windowEnd = windowStart + panes.durationUs;
-      const key = groupColumns.map((c) => rawValueAt(c, row));
-      key[panes.column] = [windowStart, windowEnd];
-      const encoded = encodeRawKey(this.#groupFields, key);
+      const row = rows[w]!;
+      const idSlot = ids === null ? 0 : ids[row]! + 1;
+      const cached = texts.get(windowNumber) ?? texts.set(windowNumber, []).get(windowNumber)!;
+      let encoded = cached[idSlot];
+      if (encoded === undefined) {
+        // The same text as encodeRawKey, built without a key array (made only for a new group).
+        encoded = '';
+        for (let c = 0; c < groupColumns.length; c++) {
+          if (c > 0) encoded += '|';
+          encoded += c === panes.column ? `{${windowStart}:${windowEnd}}` : this.#encodeColumnAt(groupColumns[c]!, row);
+        }
+        cached[idSlot] = encoded;
+      }
       const state = partitions.length === 1 ? partitions[0]! : partitions[hashString(encoded) % partitions.length]!;
-      const eventValue = this.#eventTimeGroup >= 0 ? key[this.#eventTimeGroup] : null;
-      const eventTime = Array.isArray(eventValue) ? (eventValue[1] as number) : (eventValue as number | null);
+      let eventTime: number | null = null;
+      if (eventIsWindow) eventTime = windowEnd;
+      else if (this.#eventTimeGroup >= 0) {
+        const eventValue = rawValueAt(groupColumns[this.#eventTimeGroup]!, row);
+        eventTime = Array.isArray(eventValue) ? (eventValue[1] as number) : (eventValue as number | null);
+      }
       if (checksLate && eventTime !== null && state.isLate(eventTime)) state.dropLate(encoded);
-      else if (!state.increment(encoded, count)) state.insert(encoded, key, count);
+      else if (!state.increment(encoded, counts[w]!)) {
+        const key = groupColumns.map((column, c) => (c === panes.column ? [windowStart, windowEnd] : rawValueAt(column, row)));
+        state.insert(encoded, key, counts[w]!);
+      }
     }
+  }
+
+  // The batch's text cache, emptied when the strings come from another dictionary (ids would mean other strings).
+  #textsFor(dict: Extract<Column, { kind: 'dict' }> | null): Map<number, Array<string | undefined>> {
+    const dictionary = dict === null ? null : dict.dictionary;
+    if (dictionary !== this.#textsDictionary) {
+      this.#texts.clear();
+      this.#textsDictionary = dictionary;
+    }
+    return this.#texts;
   }
 
   // A pane's count goes to every window that holds the pane, each judged late on its own, like
