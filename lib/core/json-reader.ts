@@ -9,7 +9,7 @@
 import { TidemarkError, lineTooLong } from '../errors.js';
 import { BatchBuilder, StringDictionary, type ColumnBuilder } from './batch.js';
 import { appendJsonRecord } from './json-convert.js';
-import { compileScanner, type JsonLineScanner } from './json-scanner.js';
+import { compileScanner, viewOf, type JsonLineScanner } from './json-scanner.js';
 import { fieldIndex, type Schema } from './schema.js';
 
 /** Spark's parse modes. */
@@ -84,13 +84,14 @@ export class JsonReader {
     const dataBuilders = builder.columns.filter((_, i) => i !== this.#corruptIndex);
     const corrupt = this.#corruptIndex >= 0 ? builder.columns[this.#corruptIndex]! : null;
     const scanner = this.#scanner;
+    const view = viewOf(bytes);
     let line = firstLine;
     let records = 0;
     let pos = 0;
     const end = bytes.length;
     if (fileStart && end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) pos = 3;
     while (pos < end) {
-      const newline = scanner === null ? -1 : scanner.scanLine(bytes, pos, end, dataBuilders);
+      const newline = scanner === null ? -1 : scanner.scanLine(bytes, pos, end, dataBuilders, view);
       if (newline >= 0) {
         if (newline - pos > maxLineLength) throw lineTooLong(file, line, maxLineLength);
         corrupt?.appendNull();

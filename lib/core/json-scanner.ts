@@ -138,7 +138,12 @@ export class ByteInterner {
   }
 }
 
-type TemplateFunction = (bytes: Uint8Array, start: number, end: number, columns: readonly ColumnBuilder[]) => number;
+/** A `DataView` over exactly the bytes of `bytes`. */
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+type TemplateFunction = (bytes: Uint8Array, view: DataView, start: number, end: number, columns: readonly ColumnBuilder[]) => number;
 
 /** Reads one JSON line into columns, or declines. Built by {@link compileScanner}. */
 export class JsonLineScanner {
@@ -187,11 +192,12 @@ export class JsonLineScanner {
    * Reads the line that starts at `bytes[start]` into `columns` (one
    * builder per schema field, same order). The line ends at the next `\n` or
    * at `limit`. Returns the index of that `\n` (or `limit`), or -1, having
-   * appended nothing, when the line needs the general path.
+   * appended nothing, when the line needs the general path. `view` is a
+   * `DataView` over exactly `bytes` (pass one made per chunk, not per line).
    */
-  scanLine(bytes: Uint8Array, start: number, limit: number, columns: readonly ColumnBuilder[]): number {
+  scanLine(bytes: Uint8Array, start: number, limit: number, columns: readonly ColumnBuilder[], view: DataView = viewOf(bytes)): number {
     if (this.#compiledTemplate !== null) {
-      const end = this.#compiledTemplate(bytes, start, limit, columns);
+      const end = this.#compiledTemplate(bytes, view, start, limit, columns);
       if (end >= 0) return end;
     }
     return this.#scanGeneral(bytes, start, limit, columns);
@@ -351,7 +357,13 @@ export class JsonLineScanner {
     const lines: string[] = ['let c = 0;'];
     fields.forEach((field, k) => {
       const literal = this.#templateLiterals[k]!;
-      const checks = Array.from(literal, (b, i) => `bytes[p + ${i}] !== ${b}`).join(' || ');
+      // Four bytes per compare where the literal allows (little-endian words), then the rest.
+      const compares: string[] = [];
+      let i = 0;
+      for (; i + 4 <= literal.length; i += 4) compares.push(`view.getUint32(p + ${i}, true) !== ${(literal[i]! | (literal[i + 1]! << 8) | (literal[i + 2]! << 16) | (literal[i + 3]! << 24)) >>> 0}`);
+      for (; i + 2 <= literal.length; i += 2) compares.push(`view.getUint16(p + ${i}, true) !== ${literal[i]! | (literal[i + 1]! << 8)}`);
+      for (; i < literal.length; i++) compares.push(`bytes[p + ${i}] !== ${literal[i]}`);
+      const checks = compares.join(' || ');
       lines.push(`if (p + ${literal.length} > end || ${checks}) return -1;`, `p += ${literal.length};`);
       const kind = this.#kinds[field];
       if (kind === Kind.String) {
@@ -393,7 +405,7 @@ export class JsonLineScanner {
     }
     lines.push('return p;');
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the scanner is compiled from the schema on purpose
-    const build = new Function('interners', `return function scanTemplate(bytes, p, end, columns) {\n${lines.join('\n')}\n};`) as (interners: ReadonlyArray<ByteInterner | null>) => TemplateFunction;
+    const build = new Function('interners', `return function scanTemplate(bytes, view, p, end, columns) {\n${lines.join('\n')}\n};`) as (interners: ReadonlyArray<ByteInterner | null>) => TemplateFunction;
     return build(this.#interners);
   }
 
