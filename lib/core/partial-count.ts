@@ -109,6 +109,8 @@ export function slotStarts(times: Float64Array, length: number, slideUs: number,
   }
 }
 
+const EMPTY_COUNTS = new Int32Array(0);
+
 /** What {@link partialCount} counts by: columns of the parsed batch and the slot arithmetic. */
 export interface PartialCountPlan {
   /** Index of the event-time column (a timestamp) in the batch. */
@@ -155,8 +157,10 @@ export function partialCount(batch: RecordBatch, plan: PartialCountPlan): Partia
   const ids = key === null ? null : key.ids;
   const width = key === null ? 1 : key.dictionary.size + 1;
   const { slideUs, startTimeUs } = plan;
-  const slots = new Map<number, { counts: Float64Array; firstRow: Int32Array }>();
-  let slot: { counts: Float64Array; firstRow: Int32Array } | undefined;
+  const slots = new Map<number, { counts: Int32Array; firstRow: Int32Array }>();
+  // The current slot's arrays in locals: the loop touches nothing else per row.
+  let slotCounts: Int32Array = EMPTY_COUNTS;
+  let slotFirstRows: Int32Array = EMPTY_COUNTS;
   let lastStart = NaN;
   let lastEnd = NaN;
   let groupCount = 0;
@@ -175,26 +179,28 @@ export function partialCount(batch: RecordBatch, plan: PartialCountPlan): Partia
     if (t < minUs) minUs = t;
     sumUs += t;
     // Event times come mostly in order: most rows fall in the slot of the row before.
-    if (!(t >= lastStart && t < lastEnd) || slot === undefined) {
+    if (!(t >= lastStart && t < lastEnd)) {
       const remainder = (t - startTimeUs) % slideUs;
       lastStart = t - (remainder < 0 ? remainder + slideUs : remainder);
       lastEnd = lastStart + slideUs;
-      slot = slots.get(lastStart);
+      let slot = slots.get(lastStart);
       if (slot === undefined) {
-        slot = { counts: new Float64Array(width), firstRow: new Int32Array(width) };
+        slot = { counts: new Int32Array(width), firstRow: new Int32Array(width) };
         slots.set(lastStart, slot);
       }
+      slotCounts = slot.counts;
+      slotFirstRows = slot.firstRow;
     }
     const k = ids === null ? 0 : ids[i]! + 1;
-    if (slot.counts[k]++ === 0) {
-      slot.firstRow[k] = i;
+    if (slotCounts[k]++ === 0) {
+      slotFirstRows[k] = i;
       groupCount++;
     }
   }
   const firstRows = new Int32Array(groupCount);
   const starts = new Float64Array(groupCount);
   const slotKeys = new Int32Array(groupCount);
-  const slotCounts = new Float64Array(groupCount);
+  const groupTotals = new Float64Array(groupCount);
   let g = 0;
   for (const [start, s] of slots) {
     for (let k = 0; k < width; k++) {
@@ -202,7 +208,7 @@ export function partialCount(batch: RecordBatch, plan: PartialCountPlan): Partia
       firstRows[g] = s.firstRow[k]!;
       starts[g] = start;
       slotKeys[g] = k;
-      slotCounts[g] = s.counts[k]!;
+      groupTotals[g] = s.counts[k]!;
       g++;
     }
   }
@@ -214,7 +220,7 @@ export function partialCount(batch: RecordBatch, plan: PartialCountPlan): Partia
   for (let o = 0; o < groupCount; o++) {
     const at = order[o]!;
     groupStarts[o] = starts[at]!;
-    counts[o] = slotCounts[at]!;
+    counts[o] = groupTotals[at]!;
     if (keys !== null) keys[o] = slotKeys[at] === 0 ? null : key!.dictionary.values[slotKeys[at]! - 1]!;
   }
   const eventTime = length === 0 ? null : { maxMs: Math.trunc(maxUs / 1000), minMs: Math.trunc(minUs / 1000), sumMs: sumUs / 1000, count: length };
