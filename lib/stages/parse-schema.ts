@@ -60,7 +60,7 @@ export interface CountPushdown {
 }
 
 // Chunks handed to each worker before the stage waits for the oldest; most are one read buffer (1 MiB).
-const CHUNKS_IN_FLIGHT_PER_WORKER = 8;
+const CHUNKS_IN_FLIGHT_PER_WORKER = 4;
 
 const SNAPSHOT_VERSION = 1;
 
