@@ -20,7 +20,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import split2 from 'split2';
@@ -28,6 +28,7 @@ import streamArray from 'stream-json/streamers/stream-array.js';
 import streamValues from 'stream-json/streamers/stream-values.js';
 import { TidemarkError, lineTooLong } from '../errors.js';
 import { BatchBuilder, StringDictionary, type RecordBatch } from '../core/batch.js';
+import { giveReadBuffer, takeReadBuffer } from '../core/read-buffers.js';
 import { field, schema, Types, type Schema } from '../core/schema.js';
 import {
   archivePath,
@@ -294,37 +295,65 @@ export class FileSource extends MicroBatchSource {
     };
     let carry: Buffer | null = null;
     let offset = 0;
+    let position = 0;
+    let file: FileHandle | null = null;
+    // One read ahead, so the disk (or page cache) copy overlaps the work on the chunk before it.
+    let next: Promise<{ buffer: Uint8Array; bytesRead: number }> | null = null;
+    const readAt = (handle: FileHandle, at: number): Promise<{ buffer: Uint8Array; bytesRead: number }> => {
+      // A buffer from the shared read buffers: the chunk cut from it is handed over, and the
+      // ParseSchema that reads it gives the buffer back.
+      const buffer = takeReadBuffer(this.#readBufferBytes);
+      return handle.read(buffer, 0, buffer.length, at).then(({ bytesRead }) => ({ buffer, bytesRead }));
+    };
     try {
-      for await (const data of createReadStream(path, { highWaterMark: this.#readBufferBytes }) as AsyncIterable<Buffer>) {
+      file = await open(path, 'r');
+      next = readAt(file, 0);
+      for (;;) {
+        const { buffer, bytesRead } = await next;
+        next = null;
+        if (bytesRead === 0) {
+          giveReadBuffer(buffer.buffer);
+          break;
+        }
+        position += bytesRead;
+        next = readAt(file, position);
+        const data = Buffer.from(buffer.buffer, 0, bytesRead);
         let from = 0;
         if (carry !== null) {
           // Only the line cut by the previous read is copied; the rest of the read is passed on as a view.
           const firstNewline = data.indexOf(0x0a);
           if (firstNewline < 0) {
             carry = Buffer.concat([carry, data]);
+            giveReadBuffer(buffer.buffer);
             if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset), this.#maxLineLength);
             continue;
           }
           const joined = Buffer.concat([carry, data.subarray(0, firstNewline + 1)]);
           carry = null;
-          yield emit(joined, offset);
+          // Lengths are taken before a chunk is emitted: the consumer may move its memory away.
           offset += joined.length;
+          yield emit(joined, offset - joined.length);
           from = firstNewline + 1;
         }
         const lastNewline = data.lastIndexOf(0x0a);
         if (lastNewline < from) {
           carry = Buffer.from(data.subarray(from));
+          giveReadBuffer(buffer.buffer);
           if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset), this.#maxLineLength);
           continue;
         }
         const whole = data.subarray(from, lastNewline + 1);
         carry = lastNewline + 1 < data.length ? Buffer.from(data.subarray(lastNewline + 1)) : null;
-        yield emit(whole, offset);
         offset += whole.length;
+        yield emit(whole, offset - whole.length);
       }
     } catch (err) {
       if (err instanceof TidemarkError) throw err;
       throw new TidemarkError('ERR_FILE_SOURCE', `cannot read ${path}: ${(err as Error).message}`, { file: path, cause: err });
+    } finally {
+      // A read still under way must end before the file closes; its buffer goes back.
+      if (next !== null) await next.then(({ buffer }) => giveReadBuffer(buffer.buffer), () => undefined);
+      await file?.close();
     }
     if (carry !== null) yield emit(carry, offset);
   }

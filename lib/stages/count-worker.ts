@@ -22,11 +22,13 @@ export interface CountRequest {
   readonly file: string;
   readonly fileStart: boolean;
   readonly maxLineLength: number;
+  /** The bytes' buffer is a read buffer moved here: send it back with the reply, for reuse. */
+  readonly giveBack: boolean;
 }
 
 /** A worker's answer; `ok: false` when the chunk holds an error (the main thread reads it again to report it). */
 export type CountReply =
-  | { readonly seq: number; readonly ok: true; readonly lines: number; readonly records: number; readonly counts: PartialCounts }
+  | { readonly seq: number; readonly ok: true; readonly lines: number; readonly records: number; readonly counts: PartialCounts; readonly buffer: ArrayBuffer | null }
   | { readonly seq: number; readonly ok: false; readonly message: string; readonly bytes: Uint8Array };
 
 if (parentPort !== null) {
@@ -39,12 +41,13 @@ if (parentPort !== null) {
       const builder = reader.newBuilder(Math.ceil(request.bytes.length / 32));
       const { lines, records } = reader.readChunk(request.bytes, builder, request.file, 1, request.fileStart, request.maxLineLength);
       const counts = partialCount(builder.finish(), plan);
-      reply = { seq: request.seq, ok: true, lines, records, counts };
+      const buffer = request.giveBack ? (request.bytes.buffer as ArrayBuffer) : null;
+      reply = { seq: request.seq, ok: true, lines, records, counts, buffer };
+      port.postMessage(reply, buffer === null ? [] : [buffer]);
     } catch (err) {
       // The bytes go back: they may have been moved here, and the main thread reads them again.
-      port.postMessage({ seq: request.seq, ok: false, message: (err as Error).message, bytes: request.bytes } satisfies CountReply);
-      return;
+      const failed: CountReply = { seq: request.seq, ok: false, message: (err as Error).message, bytes: request.bytes };
+      port.postMessage(failed, request.giveBack ? [request.bytes.buffer as ArrayBuffer] : []);
     }
-    port.postMessage(reply);
   });
 }

@@ -19,6 +19,7 @@ import { StringDictionary, rawValueAt, type Column, type RecordBatch } from '../
 import { parseDDL, schemaToDDL } from '../core/ddl.js';
 import { JsonReader, MAX_DICTIONARY_SIZE, type JsonReaderOptions, type LineLocation, type ParseMode } from '../core/json-reader.js';
 import { partialCount, type PartialCountPlan, type PartialCounts } from '../core/partial-count.js';
+import { giveReadBuffer, isReadBuffer } from '../core/read-buffers.js';
 import { fieldIndex, requireField, sqlTypeName, type Schema } from '../core/schema.js';
 import { defaultTimeZone, isValidTimeZone } from '../core/timestamp.js';
 import type { CountsItem, StageSnapshot, StreamItem } from '../protocol.js';
@@ -60,7 +61,7 @@ export interface CountPushdown {
 }
 
 // Chunks handed to each worker before the stage waits for the oldest; most are one read buffer (1 MiB).
-const CHUNKS_IN_FLIGHT_PER_WORKER = 4;
+const CHUNKS_IN_FLIGHT_PER_WORKER = 8;
 
 const SNAPSHOT_VERSION = 1;
 
@@ -217,8 +218,9 @@ export class ParseSchema extends Stage {
         if (bytes === null) continue;
         const { file, offset } = this.#chunkAt(batch, r);
         // A buffer of Node's shared pool (small chunks) holds other buffers' bytes too: copy those.
-        const move = this.#chunksHandedOver && bytes.buffer.byteLength > Buffer.poolSize;
-        this.#inFlight.push({ reply: workers.count(bytes, file, offset === 0, this.#maxLineLength, move), file, offset });
+        const readBuffer = this.#chunksHandedOver && isReadBuffer(bytes.buffer);
+        const move = readBuffer || (this.#chunksHandedOver && bytes.buffer.byteLength > Buffer.poolSize);
+        this.#inFlight.push({ reply: workers.count(bytes, file, offset === 0, this.#maxLineLength, move, readBuffer), file, offset });
       }
       this.#settle(workers.size * CHUNKS_IN_FLIGHT_PER_WORKER).then((counts) => this.emitItems(counts, callback), callback);
       return;
@@ -250,6 +252,7 @@ export class ParseSchema extends Stage {
         this.#reader.readChunk(reply.bytes, this.#reader.newBuilder(1024), chunk.file, firstLine, chunk.offset === 0, this.#maxLineLength);
         throw new TidemarkError('ERR_WORKER', `a count worker failed on ${chunk.file}: ${reply.message}`, { file: chunk.file });
       }
+      if (reply.buffer !== null) giveReadBuffer(reply.buffer, true);
       this.#recordsInBatch += reply.records;
       this.#lineFile = chunk.file;
       this.#nextLine = firstLine + reply.lines;
@@ -328,6 +331,8 @@ export class ParseSchema extends Stage {
       const { file, offset } = this.#chunkAt(batch, r);
       const firstLine = offset === 0 || file !== this.#lineFile ? 1 : this.#nextLine;
       const { lines, records } = this.#reader.readChunk(bytes, builder, file, firstLine, offset === 0, this.#maxLineLength);
+      // Read into columns (strings copied): a read buffer the source handed over can go round again.
+      if (this.#chunksHandedOver) giveReadBuffer(bytes.buffer);
       this.#recordsInBatch += records;
       this.#lineFile = file;
       this.#nextLine = firstLine + lines;
