@@ -345,6 +345,17 @@ export class ColumnBuilder {
     return this.#length;
   }
 
+  /**
+   * Empties the builder and keeps its arrays, for a caller that is done with
+   * every batch it finished (they share those arrays).
+   */
+  reset(): void {
+    this.#length = 0;
+    this.#nulls = null;
+    this.#any = [];
+    for (const child of this.#children) child.reset();
+  }
+
   #grow(): void {
     const cap = this.#length * 2 + 8;
     if (this.kind === 'f64') this.#f64 = copyF64(this.#f64, cap);
@@ -533,6 +544,12 @@ export class BatchBuilder {
   /** Counts a row whose columns were appended one by one. */
   endRow(): void {
     this.#rows++;
+  }
+
+  /** Empties the builder and keeps its arrays (see {@link ColumnBuilder.reset}). */
+  reset(): void {
+    this.#rows = 0;
+    for (const column of this.columns) column.reset();
   }
 
   /** The batch; the builder must not be used afterwards. */

@@ -42,6 +42,7 @@ export class JsonReader {
   readonly #dataSchema: Schema;
   #dictionaries: StringDictionary[];
   #scanner: JsonLineScanner | null;
+  #scratch: BatchBuilder | null = null;
   readonly #utf8 = new TextDecoder('utf-8', { fatal: true });
 
   constructor(options: JsonReaderOptions) {
@@ -60,6 +61,23 @@ export class JsonReader {
 
   /** A builder for the next batch, sharing the reader's string dictionaries (replaced once they grow large). */
   newBuilder(capacity: number): BatchBuilder {
+    this.#boundDictionaries();
+    return new BatchBuilder(this.schema, capacity, this.#dictionaries);
+  }
+
+  /**
+   * The same builder each time, emptied, for a caller that is done with the
+   * previous batch before it asks again (a count that reads a chunk's batch
+   * and drops it): no new arrays per chunk.
+   */
+  scratchBuilder(capacity: number): BatchBuilder {
+    if (this.#boundDictionaries() || this.#scratch === null) this.#scratch = new BatchBuilder(this.schema, capacity, this.#dictionaries);
+    else this.#scratch.reset();
+    return this.#scratch;
+  }
+
+  // Replaces dictionaries that grew large; true when one was replaced.
+  #boundDictionaries(): boolean {
     let replaced = false;
     for (let i = 0; i < this.#dictionaries.length; i++) {
       if (this.#dictionaries[i]!.size > MAX_DICTIONARY_SIZE) {
@@ -68,7 +86,7 @@ export class JsonReader {
       }
     }
     if (replaced) this.#scanner = compileScanner(this.#dataSchema, this.#dataDictionaries());
-    return new BatchBuilder(this.schema, capacity, this.#dictionaries);
+    return replaced;
   }
 
   /**

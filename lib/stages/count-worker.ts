@@ -38,7 +38,8 @@ if (parentPort !== null) {
   port.on('message', (request: CountRequest) => {
     let reply: CountReply;
     try {
-      const builder = reader.newBuilder(Math.ceil(request.bytes.length / 32));
+      // The batch is counted and dropped here: one builder's arrays serve every chunk.
+      const builder = reader.scratchBuilder(Math.ceil(request.bytes.length / 32));
       const { lines, records } = reader.readChunk(request.bytes, builder, request.file, 1, request.fileStart, request.maxLineLength);
       const counts = partialCount(builder.finish(), plan);
       const buffer = request.giveBack ? (request.bytes.buffer as ArrayBuffer) : null;

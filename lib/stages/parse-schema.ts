@@ -324,7 +324,8 @@ export class ParseSchema extends Stage {
     const chunks = batch.columns[this.#chunkIndex] as Extract<Column, { kind: 'any' }>;
     let capacity = 0;
     for (let r = 0; r < batch.length; r++) capacity += Math.ceil(((chunks.values[r] as Uint8Array | null)?.length ?? 0) / 32);
-    const builder = this.#reader.newBuilder(capacity);
+    // Counted where it is read, the batch is dropped before the next chunk: its arrays can serve again.
+    const builder = this.#countPlan === null ? this.#reader.newBuilder(capacity) : this.#reader.scratchBuilder(capacity);
     for (let r = 0; r < batch.length; r++) {
       const bytes = chunks.values[r] as Uint8Array | null;
       if (bytes === null) continue;
