@@ -9,7 +9,7 @@
  * @module
  */
 import type { Column, RecordBatch } from './batch.js';
-import type { EventTimeFigures } from './watermark.js';
+import { figuresOfUs, type EventTimeFigures } from './watermark.js';
 
 /** Groups of a batch, each with the row it first appeared at and its row count; ordered by that row. */
 export interface CountedGroups {
@@ -33,7 +33,6 @@ const NULL_NUMBER = Symbol.for('tidemark.null') as unknown as number;
  * @param numberNulls - 1 where a row's number is null.
  * @param ids - the string id of each row (-1 is null), or null when the grouping has no string.
  * @param idCount - number of distinct ids (the dictionary's size).
- * @param skip - 1 where a row is not counted (a null event time the window drops).
  * @param weights - what each row counts for (rows that are already partial counts); 1 each when null.
  */
 export function countGroups(
@@ -42,7 +41,6 @@ export function countGroups(
   ids: Int32Array | null,
   idCount: number,
   length: number,
-  skip: Uint8Array | null = null,
   weights: Float64Array | null = null,
 ): CountedGroups {
   const width = ids === null ? 1 : idCount + 1;
@@ -51,7 +49,6 @@ export function countGroups(
   let slot: { counts: Float64Array; firstRow: Int32Array } | undefined;
   let groupCount = 0;
   for (let i = 0; i < length; i++) {
-    if (skip !== null && skip[i] === 1) continue;
     const n = numbers === null ? 0 : numberNulls !== null && numberNulls[i] === 1 ? NULL_NUMBER : numbers[i]!;
     // Rows come mostly in event-time order: most of them fall in the slot of the row before.
     if (n !== lastNumber || slot === undefined) {
@@ -69,23 +66,47 @@ export function countGroups(
     }
     slot.counts[k] += weights === null ? 1 : weights[i]!;
   }
-  // New groups enter the state in the order their first row came, as they would row by row: the
-  // output order then depends on the data only, not on string ids, and a restart writes the same bytes.
-  const order = new Array<number>(groupCount);
+  const groups = byFirstRow(slots, width, groupCount);
+  return { rows: groups.rows, counts: groups.counts, length: groupCount };
+}
+
+interface Slot {
+  readonly counts: Float64Array | Int32Array;
+  readonly firstRow: Int32Array;
+}
+
+/**
+ * The groups of per-number slots (counts by string id + 1) in the order of
+ * their first row: new groups enter the state in the order they came, as
+ * they would row by row, so the output order depends on the data only, not
+ * on string ids, and a restart writes the same bytes.
+ */
+function byFirstRow(slots: ReadonlyMap<number, Slot>, width: number, groupCount: number): { rows: Int32Array; numbers: number[]; idSlots: Int32Array; counts: Float64Array } {
+  const firstRows = new Int32Array(groupCount);
+  const numbers = new Array<number>(groupCount);
+  const idSlots = new Int32Array(groupCount);
   const counts = new Float64Array(groupCount);
   let g = 0;
-  for (const s of slots.values()) {
-    for (let k = 0; k < width; k++) if (s.counts[k]! !== 0) order[g++] = s.firstRow[k]!;
+  for (const [number, slot] of slots) {
+    for (let k = 0; k < width; k++) {
+      if (slot.counts[k] === 0) continue;
+      firstRows[g] = slot.firstRow[k]!;
+      numbers[g] = number;
+      idSlots[g] = k;
+      counts[g] = slot.counts[k]!;
+      g++;
+    }
   }
-  order.sort((a, b) => a - b);
-  const rows = Int32Array.from(order);
-  // Look the counts up again by first row: sorting pairs would allocate one object per group.
-  for (let i = 0; i < groupCount; i++) {
-    const row = rows[i]!;
-    const n = numbers === null ? 0 : numberNulls !== null && numberNulls[row] === 1 ? NULL_NUMBER : numbers[row]!;
-    counts[i] = slots.get(n)!.counts[ids === null ? 0 : ids[row]! + 1]!;
+  const order = Array.from({ length: groupCount }, (_, i) => i).sort((a, b) => firstRows[a]! - firstRows[b]!);
+  const sorted = { rows: new Int32Array(groupCount), numbers: new Array<number>(groupCount), idSlots: new Int32Array(groupCount), counts: new Float64Array(groupCount) };
+  for (let o = 0; o < groupCount; o++) {
+    const at = order[o]!;
+    sorted.rows[o] = firstRows[at]!;
+    sorted.numbers[o] = numbers[at]!;
+    sorted.idSlots[o] = idSlots[at]!;
+    sorted.counts[o] = counts[at]!;
   }
-  return { rows, counts, length: groupCount };
+  return sorted;
 }
 
 /**
@@ -197,32 +218,8 @@ export function partialCount(batch: RecordBatch, plan: PartialCountPlan): Partia
       groupCount++;
     }
   }
-  const firstRows = new Int32Array(groupCount);
-  const starts = new Float64Array(groupCount);
-  const slotKeys = new Int32Array(groupCount);
-  const groupTotals = new Float64Array(groupCount);
-  let g = 0;
-  for (const [start, s] of slots) {
-    for (let k = 0; k < width; k++) {
-      if (s.counts[k] === 0) continue;
-      firstRows[g] = s.firstRow[k]!;
-      starts[g] = start;
-      slotKeys[g] = k;
-      groupTotals[g] = s.counts[k]!;
-      g++;
-    }
-  }
-  // Groups in the order of their first row, as they would enter the state row by row.
-  const order = Array.from({ length: groupCount }, (_, i) => i).sort((a, b) => firstRows[a]! - firstRows[b]!);
-  const groupStarts = new Float64Array(groupCount);
-  const counts = new Float64Array(groupCount);
+  const groups = byFirstRow(slots, width, groupCount);
   const keys: Array<string | null> | null = key === null ? null : new Array<string | null>(groupCount);
-  for (let o = 0; o < groupCount; o++) {
-    const at = order[o]!;
-    groupStarts[o] = starts[at]!;
-    counts[o] = groupTotals[at]!;
-    if (keys !== null) keys[o] = slotKeys[at] === 0 ? null : key!.dictionary.values[slotKeys[at]! - 1]!;
-  }
-  const eventTime = length === 0 ? null : { maxMs: Math.trunc(maxUs / 1000), minMs: Math.trunc(minUs / 1000), sumMs: sumUs / 1000, count: length };
-  return { length: groupCount, slotStarts: groupStarts, keys, counts, eventTime };
+  if (keys !== null) for (let g = 0; g < groupCount; g++) keys[g] = groups.idSlots[g] === 0 ? null : key!.dictionary.values[groups.idSlots[g]! - 1]!;
+  return { length: groupCount, slotStarts: Float64Array.from(groups.numbers), keys, counts: groups.counts, eventTime: length === 0 ? null : figuresOfUs(maxUs, minUs, sumUs, length) };
 }

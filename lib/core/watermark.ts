@@ -80,7 +80,12 @@ export function eventTimeFigures(column: Column, length: number): EventTimeFigur
     if (us < minUs) minUs = us;
     sumUs += us;
   }
-  return { maxMs: Math.trunc(maxUs / 1000), minMs: Math.trunc(minUs / 1000), sumMs: sumUs / 1000, count: length };
+  return figuresOfUs(maxUs, minUs, sumUs, length);
+}
+
+/** Event-time figures from microsecond max, min and sum: max and min truncated to whole ms. */
+export function figuresOfUs(maxUs: number, minUs: number, sumUs: number, count: number): EventTimeFigures {
+  return { maxMs: Math.trunc(maxUs / 1000), minMs: Math.trunc(minUs / 1000), sumMs: sumUs / 1000, count };
 }
 
 /** How the global watermark is chosen from several inputs' watermarks. */

@@ -242,18 +242,13 @@ function choosePushdown(parse: ParseSchema, rest: readonly Transform[], input: S
   if (!(window instanceof Window) || !(count instanceof KeyedCount) || count.emitsLateRows) return;
   if (watermark !== null && watermark.eventTime !== window.timeColumn) return;
   choosePanes(window, count, parse.schema);
+  if (window.as === window.timeColumn) return;
   const spec = window.spec;
-  if (spec.slideUs !== spec.durationUs && !window.panes) return;
-  const others = count.groupBy.filter((name) => name !== window.as);
-  if (!count.groupBy.includes(window.as) || others.length > 1 || window.as === window.timeColumn) return;
-  const fields = parse.schema.fields;
-  const time = fields.find((f) => f.name === window.timeColumn);
-  if (time === undefined || (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz')) return;
-  if (others.some((name) => fields.find((f) => f.name === name)?.dataType.type !== 'string')) return;
-  parse.pushDownCount({
+  const pushdown = {
     groupBy: count.groupBy,
     window: { timeColumn: window.timeColumn, as: window.as, durationUs: spec.durationUs, slideUs: spec.slideUs, startTimeUs: spec.startTimeUs, panes: window.panes },
-  });
+  };
+  if (parse.countPushdownProblem(pushdown) === null) parse.pushDownCount(pushdown);
 }
 
 /**

@@ -268,7 +268,7 @@ export class KeyedCount extends Stage {
     const numbers = numberColumn === null ? null : numberColumn.kind === 'struct' ? (numberColumn.children[0] as Extract<Column, { kind: 'f64' }>).values : (numberColumn as Extract<Column, { kind: 'f64' }>).values;
     const numberNulls = numberColumn === null ? null : numberColumn.kind === 'struct' ? numberColumn.nulls : (numberColumn as Extract<Column, { kind: 'f64' }>).nulls;
     const ids = dict === null ? null : dict.ids;
-    const groups = countGroups(numbers, numberNulls, ids, dict === null ? 0 : dict.dictionary.size, length, null, weights);
+    const groups = countGroups(numbers, numberNulls, ids, dict === null ? 0 : dict.dictionary.size, length, weights);
     if (this.#panes !== null) {
       this.#addPanes(groupColumns, groups, dict);
       return true;
@@ -284,7 +284,7 @@ export class KeyedCount extends Stage {
       const count = groups.counts[g]!;
       const idSlot = ids === null ? 0 : ids[row]! + 1;
       const number = numbers === null ? 0 : numbers[row]!;
-      const cached = numberNulls !== null && numberNulls[row] === 1 ? null : (texts.get(number) ?? texts.set(number, []).get(number)!);
+      const cached = numberNulls !== null && numberNulls[row] === 1 ? null : textsOf(texts, number);
       const key = cached?.[idSlot] ?? this.#encodeAt(groupColumns, row);
       if (cached !== null) cached[idSlot] = key;
       const state = partitionCount === 1 ? partitions[0]! : partitions[hashString(key) % partitionCount]!;
@@ -339,7 +339,7 @@ export class KeyedCount extends Stage {
       const windowEnd = windowStart + panes.durationUs;
       const row = rows[w]!;
       const idSlot = ids === null ? 0 : ids[row]! + 1;
-      const cached = texts.get(windowNumber) ?? texts.set(windowNumber, []).get(windowNumber)!;
+      const cached = textsOf(texts, windowNumber);
       let encoded = cached[idSlot];
       if (encoded === undefined) {
         // The same text as encodeRawKey, built without a key array (made only for a new group).
@@ -522,6 +522,13 @@ export class KeyedCount extends Stage {
       partitions: this.#partitionCount,
     };
   }
+}
+
+// The cached group texts of one number (or window), by string id + 1.
+function textsOf(texts: Map<number, Array<string | undefined>>, number: number): Array<string | undefined> {
+  let byId = texts.get(number);
+  if (byId === undefined) texts.set(number, (byId = []));
+  return byId;
 }
 
 function isWindowColumn(column: Column): boolean {

@@ -20,7 +20,7 @@ import { parseDDL, schemaToDDL } from '../core/ddl.js';
 import { JsonReader, MAX_DICTIONARY_SIZE, type JsonReaderOptions, type LineLocation, type ParseMode } from '../core/json-reader.js';
 import { partialCount, type PartialCountPlan, type PartialCounts } from '../core/partial-count.js';
 import { giveReadBuffer, isReadBuffer } from '../core/read-buffers.js';
-import { fieldIndex, requireField, sqlTypeName, type Schema } from '../core/schema.js';
+import { fieldIndex, sqlTypeName, type Schema } from '../core/schema.js';
 import { defaultTimeZone, isValidTimeZone } from '../core/timestamp.js';
 import type { CountsItem, StageSnapshot, StreamItem } from '../protocol.js';
 import { Stage, checkSnapshot, type PlanContext } from './stage.js';
@@ -139,15 +139,26 @@ export class ParseSchema extends Stage {
    * only to a chunked `FileSource` input.
    */
   pushDownCount(pushdown: CountPushdown): void {
-    const windowName = pushdown.window.as;
-    const keys = pushdown.groupBy.filter((name) => name !== windowName);
-    if (!pushdown.groupBy.includes(windowName) || keys.length > 1) {
-      throw new TidemarkError('ERR_INVALID_OPTION', `a pushed-down count groups by the window and at most one string column, got ${JSON.stringify(pushdown.groupBy)}`, { option: 'groupBy' });
-    }
-    if (pushdown.window.slideUs !== pushdown.window.durationUs && !pushdown.window.panes) {
-      throw new TidemarkError('ERR_INVALID_OPTION', 'a pushed-down count needs one window per row: a tumbling window, or panes', { option: 'window' });
-    }
+    const problem = this.countPushdownProblem(pushdown);
+    if (problem !== null) throw new TidemarkError('ERR_INVALID_OPTION', `a pushed-down count ${problem.message}`, { option: problem.option });
     this.#pushdown = pushdown;
+  }
+
+  /** Why this stage cannot count `pushdown` itself (the option at fault and a message), or null when it can. */
+  countPushdownProblem(pushdown: CountPushdown): { option: string; message: string } | null {
+    const window = pushdown.window;
+    const keys = pushdown.groupBy.filter((name) => name !== window.as);
+    if (!pushdown.groupBy.includes(window.as) || keys.length > 1) {
+      return { option: 'groupBy', message: `groups by the window and at most one string column, got ${JSON.stringify(pushdown.groupBy)}` };
+    }
+    if (window.slideUs !== window.durationUs && !window.panes) return { option: 'window', message: 'needs one window per row: a tumbling window, or panes' };
+    const time = this.schema.fields.find((f) => f.name === window.timeColumn);
+    if (time === undefined || (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz')) {
+      return { option: 'timeColumn', message: `windows a timestamp column of the schema; \`${window.timeColumn}\` is ${time === undefined ? 'not in it' : sqlTypeName(time.dataType)}` };
+    }
+    const key = keys[0] === undefined ? undefined : this.schema.fields.find((f) => f.name === keys[0]);
+    if (keys[0] !== undefined && key?.dataType.type !== 'string') return { option: 'groupBy', message: `groups by a string column of the schema; \`${keys[0]}\` is not one` };
+    return null;
   }
 
   override get stateful(): boolean {
@@ -175,17 +186,11 @@ export class ParseSchema extends Stage {
     return this.schema;
   }
 
+  // Checked by pushDownCount: the time column and the key are in the schema.
   #planCount(pushdown: CountPushdown): PartialCountPlan {
-    const time = requireField(this.schema, pushdown.window.timeColumn, 'timeColumn');
-    if (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz') {
-      throw new TidemarkError('ERR_INVALID_OPTION', `a pushed-down count windows a timestamp column; \`${time.name}\` is ${sqlTypeName(time.dataType)}`, { option: 'timeColumn' });
-    }
     const keyName = pushdown.groupBy.find((name) => name !== pushdown.window.as);
     const keyIndex = keyName === undefined ? -1 : fieldIndex(this.schema, keyName);
-    if (keyName !== undefined && (keyIndex < 0 || this.schema.fields[keyIndex]!.dataType.type !== 'string')) {
-      throw new TidemarkError('ERR_INVALID_OPTION', `a pushed-down count groups by a string column of the schema; \`${keyName}\` is not one`, { option: 'groupBy' });
-    }
-    return { timeIndex: fieldIndex(this.schema, time.name), keyIndex, slideUs: pushdown.window.slideUs, startTimeUs: pushdown.window.startTimeUs };
+    return { timeIndex: fieldIndex(this.schema, pushdown.window.timeColumn), keyIndex, slideUs: pushdown.window.slideUs, startTimeUs: pushdown.window.startTimeUs };
   }
 
   /** Whether this stage sends counts instead of rows (planned on chunks with a count pushed down). */
@@ -246,16 +251,14 @@ export class ParseSchema extends Stage {
     while (this.#inFlight.length > limit) {
       const chunk = this.#inFlight.shift()!;
       const reply = await chunk.reply;
-      const firstLine = chunk.offset === 0 || chunk.file !== this.#lineFile ? 1 : this.#nextLine;
+      const firstLine = this.#firstLineOf(chunk.file, chunk.offset);
       if (!reply.ok) {
         // Read it again here, where its first line is known, for the error with the right line.
         this.#reader.readChunk(reply.bytes, this.#reader.newBuilder(1024), chunk.file, firstLine, chunk.offset === 0, this.#maxLineLength);
         throw new TidemarkError('ERR_WORKER', `a count worker failed on ${chunk.file}: ${reply.message}`, { file: chunk.file });
       }
       if (reply.buffer !== null) giveReadBuffer(reply.buffer, true);
-      this.#recordsInBatch += reply.records;
-      this.#lineFile = chunk.file;
-      this.#nextLine = firstLine + reply.lines;
+      this.#chunkRead(chunk.file, firstLine, reply);
       // A chunk of null times has no groups but still has event-time figures for the watermark.
       if (reply.counts.length > 0 || reply.counts.eventTime !== null) out.push(this.#countsItem(reply.counts));
     }
@@ -300,6 +303,17 @@ export class ParseSchema extends Stage {
     return { kind: 'counts', groupBy: pushdown.groupBy, columns, counts: counts.counts, length: counts.length, window, eventTime: counts.eventTime };
   }
 
+  // A source reads one file at a time: a chunk continues the line numbers of the one before, unless it opens a file.
+  #firstLineOf(file: string, offset: number): number {
+    return offset === 0 || file !== this.#lineFile ? 1 : this.#nextLine;
+  }
+
+  #chunkRead(file: string, firstLine: number, read: { lines: number; records: number }): void {
+    this.#recordsInBatch += read.records;
+    this.#lineFile = file;
+    this.#nextLine = firstLine + read.lines;
+  }
+
   #chunkAt(batch: RecordBatch, r: number): { file: string; offset: number } {
     const file = this.#fileIndex >= 0 ? (rawValueAt(batch.columns[this.#fileIndex]!, r) as string) : '(input)';
     const offset = this.#offsetIndex >= 0 ? (rawValueAt(batch.columns[this.#offsetIndex]!, r) as number) : 0;
@@ -330,13 +344,11 @@ export class ParseSchema extends Stage {
       const bytes = chunks.values[r] as Uint8Array | null;
       if (bytes === null) continue;
       const { file, offset } = this.#chunkAt(batch, r);
-      const firstLine = offset === 0 || file !== this.#lineFile ? 1 : this.#nextLine;
-      const { lines, records } = this.#reader.readChunk(bytes, builder, file, firstLine, offset === 0, this.#maxLineLength);
+      const firstLine = this.#firstLineOf(file, offset);
+      const read = this.#reader.readChunk(bytes, builder, file, firstLine, offset === 0, this.#maxLineLength);
       // Read into columns (strings copied): a read buffer the source handed over can go round again.
       if (this.#chunksHandedOver) giveReadBuffer(bytes.buffer);
-      this.#recordsInBatch += records;
-      this.#lineFile = file;
-      this.#nextLine = firstLine + lines;
+      this.#chunkRead(file, firstLine, read);
     }
     return builder.finish();
   }
