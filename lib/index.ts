@@ -30,13 +30,13 @@ export { FileSource, FILE_LINES_SCHEMA, type FileSourceOptions } from './sources
 export { ParseSchema, type ParseSchemaOptions } from './stages/parse-schema.js';
 export { JsonReader, type JsonReaderOptions, type ParseMode, type LineLocation } from './core/json-reader.js';
 export { compileScanner, JsonLineScanner, ByteInterner } from './core/json-scanner.js';
-export { Sink, checkSinkPlan, type SinkPlan } from './sinks/sink.js';
+export { Sink, checkSinkPlan, OUTPUT_SAMPLE_ROWS, type SinkPlan } from './sinks/sink.js';
 export { MemorySink } from './sinks/memory-sink.js';
 export { CheckpointSink, type CheckpointSinkOptions } from './sinks/checkpoint-sink.js';
 export { ConsoleSink, type ConsoleSinkOptions } from './sinks/console-sink.js';
 export { readCommittedJsonLines, readSinkLog, writeSinkLogEntry, latestSinkBatchId, hasSinkLog, type SinkLogFile, type CommittedLine } from './sinks/file-sink-log.js';
 export { parseTrigger, isBounded, DEFAULT_TRIGGER, type Trigger, type TriggerOption } from './query/trigger.js';
 export { buildProgress, type StreamingQueryProgress, type SourceProgress } from './query/progress.js';
-export { StreamingQuery, StreamingQueryManager, startQuery, planQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions } from './query/streaming-query.js';
+export { StreamingQuery, StreamingQueryManager, startQuery, planQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions, type StreamingQueryListener, type StreamingQueryEvents } from './query/streaming-query.js';
 export { generateDataset, generateLines, partFileName, ACTIONS, GEN_DEFAULTS, MAX_OUT_OF_ORDER_SECONDS, type GenerateOptions, type GenerateDatasetOptions } from './gen.js';
 export { showDirectory, type ShowDirectoryOptions } from './cli/show.js';

@@ -8,6 +8,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import { TidemarkError } from '../errors.js';
@@ -22,6 +23,7 @@ import { ParseSchema } from '../stages/parse-schema.js';
 import { Watermark } from '../stages/watermark.js';
 import { isPlannable } from '../stages/row-stages.js';
 import type { Sink } from '../sinks/sink.js';
+import type { Row } from '../core/batch.js';
 import type { TriggerOption } from './trigger.js';
 import type { StreamingQueryProgress } from './progress.js';
 
@@ -52,33 +54,63 @@ export interface StartQueryOptions {
 /** Progress entries kept in `recentProgress` (Spark's `numRecentProgressUpdates`). */
 export const RECENT_PROGRESS_LIMIT = 100;
 
-/** A running query (Spark's `StreamingQuery`). */
-export class StreamingQuery {
+/** Events of a {@link StreamingQuery}. */
+export interface StreamingQueryEvents {
+  /** A micro-batch committed; its progress. */
+  progress: [progress: StreamingQueryProgress];
+  /** The query ended: stopped (null) or failed (the exception). */
+  terminated: [exception: TidemarkError | null];
+}
+
+/**
+ * A running query (Spark's `StreamingQuery`). Emits `progress` after every
+ * committed micro-batch and `terminated` once when it ends.
+ */
+export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
   /** Stable across restarts from the same checkpoint. */
   readonly id: string;
   /** New for every start. */
   readonly runId: string;
   readonly name: string | null;
+  /** When this run started (epoch ms). */
+  readonly startedAtMs: number;
   readonly #source: MicroBatchSource;
+  readonly #sink: Sink | null;
+  readonly #plan: readonly string[];
   readonly #terminated: Promise<void>;
   readonly #progress: StreamingQueryProgress[] = [];
   #active = true;
   #exception: TidemarkError | null = null;
 
   /** @internal Use {@link startQuery}. */
-  constructor(args: { id: string; runId: string; name: string | null; source: MicroBatchSource; run: Promise<void>; onEnd: () => void }) {
+  constructor(args: {
+    id: string;
+    runId: string;
+    name: string | null;
+    source: MicroBatchSource;
+    sink?: Sink;
+    plan?: readonly string[];
+    run: Promise<void>;
+    onEnd: () => void;
+  }) {
+    super();
     this.id = args.id;
     this.runId = args.runId;
     this.name = args.name;
+    this.startedAtMs = Date.now();
     this.#source = args.source;
+    this.#sink = args.sink ?? null;
+    this.#plan = args.plan ?? [];
     args.source.on('progress', (p: StreamingQueryProgress) => {
       this.#progress.push(p);
       if (this.#progress.length > RECENT_PROGRESS_LIMIT) this.#progress.shift();
+      this.emit('progress', p);
     });
     this.#terminated = args.run.then(
       () => {
         this.#active = false;
         args.onEnd();
+        this.emit('terminated', null);
       },
       (err: unknown) => {
         this.#active = false;
@@ -89,8 +121,22 @@ export class StreamingQuery {
           { cause },
         );
         args.onEnd();
+        this.emit('terminated', this.#exception);
       },
     );
+  }
+
+  /**
+   * The plan the query runs, one line per operator from source to sink
+   * (Spark's `explain()`).
+   */
+  explain(): string {
+    return this.#plan.join('\n');
+  }
+
+  /** Up to 20 rows of the last micro-batch that wrote rows (row view), for monitoring. */
+  get recentOutput(): Row[] {
+    return this.#sink?.lastOutputSample ?? [];
   }
 
   /** True until the query stops or fails. */
@@ -160,9 +206,41 @@ export class StreamingQuery {
   }
 }
 
+/**
+ * Spark's `StreamingQueryListener`: told when a query of a manager starts,
+ * commits a micro-batch and ends. Every method is optional; a listener that
+ * throws is not called again for that event and does not stop the query.
+ */
+export interface StreamingQueryListener {
+  onQueryStarted?(query: StreamingQuery): void;
+  onQueryProgress?(query: StreamingQuery, progress: StreamingQueryProgress): void;
+  onQueryTerminated?(query: StreamingQuery, exception: TidemarkError | null): void;
+}
+
 /** Registry of active queries (Spark's `spark.streams`). */
 export class StreamingQueryManager {
   readonly #active = new Map<string, StreamingQuery>();
+  readonly #listeners = new Set<StreamingQueryListener>();
+
+  /** Adds a listener (Spark's `streams.addListener`); it hears about queries started from now on. */
+  addListener(listener: StreamingQueryListener): void {
+    this.#listeners.add(listener);
+  }
+
+  /** Removes a listener. */
+  removeListener(listener: StreamingQueryListener): void {
+    this.#listeners.delete(listener);
+  }
+
+  #tell(call: (listener: StreamingQueryListener) => void): void {
+    for (const listener of this.#listeners) {
+      try {
+        call(listener);
+      } catch {
+        // A monitoring listener must never stop a query.
+      }
+    }
+  }
 
   /** Active queries, in start order. */
   get active(): StreamingQuery[] {
@@ -182,6 +260,9 @@ export class StreamingQueryManager {
   /** @internal */
   register(query: StreamingQuery): void {
     this.#active.set(query.id, query);
+    query.on('progress', (progress) => this.#tell((l) => l.onQueryProgress?.(query, progress)));
+    query.once('terminated', (exception) => this.#tell((l) => l.onQueryTerminated?.(query, exception)));
+    this.#tell((l) => l.onQueryStarted?.(query));
   }
 
   /** @internal */
@@ -301,6 +382,8 @@ export async function startQuery(options: StartQueryOptions): Promise<StreamingQ
     runId,
     name,
     source: options.source,
+    sink: options.sink,
+    plan: [options.source.description, ...stages.map((s) => s.constructor.name), options.sink.description],
     run,
     onEnd: () => {
       if (query !== null) manager.unregister(query);

@@ -8,7 +8,7 @@
  */
 import { Writable } from 'node:stream';
 import { TidemarkError } from '../errors.js';
-import type { RecordBatch } from '../core/batch.js';
+import type { RecordBatch, Row } from '../core/batch.js';
 import type { Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/keyed-state.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
@@ -33,11 +33,15 @@ export function checkSinkPlan(plan: SinkPlan): void {
   }
 }
 
+/** Rows a sink keeps of its last written micro-batch, for monitoring. */
+export const OUTPUT_SAMPLE_ROWS = 20;
+
 /** Base class of sinks. */
 export abstract class Sink extends Writable {
   #checkpoint: Checkpoint | null = null;
   #plan: SinkPlan | null = null;
   #rows: RecordBatch[] = [];
+  #sample: Row[] = [];
 
   constructor() {
     super({ objectMode: true, highWaterMark: 8 });
@@ -49,6 +53,11 @@ export abstract class Sink extends Writable {
   /** Checks the query against the sink (throws Spark's errors); called by the driver at start and again on `open`. */
   plan(plan: SinkPlan): void {
     checkSinkPlan(plan);
+  }
+
+  /** Up to {@link OUTPUT_SAMPLE_ROWS} rows of the last micro-batch that wrote rows (row view). */
+  get lastOutputSample(): Row[] {
+    return [...this.#sample];
   }
 
   /** The plan in force, once `open` arrived. */
@@ -106,8 +115,20 @@ export abstract class Sink extends Writable {
     const rows = this.#rows;
     this.#rows = [];
     let written = 0;
-    if (!(await this.hasBatch(barrier.batchId))) written = await this.writeBatch(barrier.batchId, rows, plan);
+    if (!(await this.hasBatch(barrier.batchId))) {
+      written = await this.writeBatch(barrier.batchId, rows, plan);
+      if (written > 0) this.#sample = sampleRows(rows, OUTPUT_SAMPLE_ROWS);
+    }
     barrier.progress.sink = { description: this.description, numOutputRows: written };
     await checkpoint.commit(barrier);
   }
+}
+
+function sampleRows(batches: readonly RecordBatch[], limit: number): Row[] {
+  const out: Row[] = [];
+  for (const batch of batches) {
+    for (let i = 0; i < batch.length && out.length < limit; i++) out.push(batch.row(i));
+    if (out.length >= limit) break;
+  }
+  return out;
 }
