@@ -10,7 +10,7 @@ export * from './core/batch.js';
 export * from './core/interval.js';
 export * from './core/window.js';
 export * from './core/watermark.js';
-export * from './core/keyed-state.js';
+export * from './core/output-mode.js';
 export { parseDDL, schemaToDDL, dataTypeToDDL } from './core/ddl.js';
 export { stringToTimestampUs, formatTimestampIso, formatTimestampShow, formatTimestampUtcMillis, defaultTimeZone, isValidTimeZone } from './core/timestamp.js';
 export { appendJsonRecord, appendJsonValue, convertJsonValue, convertJsonRecord, type JsonConvertOptions } from './core/json-convert.js';

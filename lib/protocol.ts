@@ -12,7 +12,7 @@
 import type { Column, RecordBatch } from './core/batch.js';
 import type { EventTimeFigures } from './core/watermark.js';
 import type { Schema } from './core/schema.js';
-import type { OutputMode } from './core/keyed-state.js';
+import type { OutputMode } from './core/output-mode.js';
 import type { Checkpoint } from './checkpoint/checkpoint.js';
 
 /** A stage's state as it is checkpointed: versioned, JSON-serialisable. */

@@ -8,7 +8,7 @@ import { Watermark } from '../lib/stages/watermark.js';
 import { Window } from '../lib/stages/window.js';
 import { KeyedCount } from '../lib/stages/keyed-count.js';
 import { startQuery, StreamingQueryManager, type StreamingQuery } from '../lib/query/streaming-query.js';
-import type { OutputMode } from '../lib/core/keyed-state.js';
+import type { OutputMode } from '../lib/core/output-mode.js';
 
 /** `time timestamp, action string`: the notebook's schema. */
 export const eventSchema = schema([field('time', Types.timestamp), field('action', Types.string)]);

@@ -15,7 +15,7 @@ import type { Transform } from 'node:stream';
 import { isTidemarkError } from '../errors.js';
 import { field, schema, Types, type DataType } from '../core/schema.js';
 import type { Row } from '../core/batch.js';
-import { parseOutputMode } from '../core/keyed-state.js';
+import { parseOutputMode } from '../core/output-mode.js';
 import { MemorySource } from '../sources/memory-source.js';
 import { MemorySink } from '../sinks/memory-sink.js';
 import { Watermark } from '../stages/watermark.js';

@@ -266,7 +266,8 @@ function takeNulls(nulls: Uint8Array | null, indices: Int32Array, count: number)
   return out;
 }
 
-function takeColumn(c: Column, indices: Int32Array, count: number): Column {
+/** The rows at `indices[0..count)` of a column, in that order. */
+export function takeColumn(c: Column, indices: Int32Array, count: number): Column {
   switch (c.kind) {
     case 'f64': {
       const values = new Float64Array(count);

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import { TidemarkError } from '../errors.js';
-import { parseOutputMode, type OutputMode } from '../core/keyed-state.js';
+import { parseOutputMode, type OutputMode } from '../core/output-mode.js';
 import type { Schema } from '../core/schema.js';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { MicroBatchSource, SourceStatus } from '../sources/micro-batch-source.js';

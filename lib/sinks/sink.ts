@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { TidemarkError } from '../errors.js';
 import type { RecordBatch, Row } from '../core/batch.js';
 import type { Schema } from '../core/schema.js';
-import type { OutputMode } from '../core/keyed-state.js';
+import type { OutputMode } from '../core/output-mode.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { BarrierItem, OpenItem, StreamItem } from '../protocol.js';
 

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { TidemarkError } from '../errors.js';
 import type { RecordBatch } from '../core/batch.js';
 import type { Schema } from '../core/schema.js';
-import type { OutputMode } from '../core/keyed-state.js';
+import type { OutputMode } from '../core/output-mode.js';
 import { Checkpoint, type OffsetLogEntry } from '../checkpoint/checkpoint.js';
 import { barrier as newBarrier, type BarrierItem, type StreamItem } from '../protocol.js';
 import { DEFAULT_TRIGGER, isBounded, parseTrigger, type Trigger, type TriggerOption } from '../query/trigger.js';

@@ -9,7 +9,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
 import type { Schema } from '../core/schema.js';
-import type { OutputMode } from '../core/keyed-state.js';
+import type { OutputMode } from '../core/output-mode.js';
 import type { BarrierItem, OpenItem, StageSnapshot, StreamItem } from '../protocol.js';
 
 /** What a stage learns about the query when it is planned. */

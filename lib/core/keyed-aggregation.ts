@@ -1,0 +1,486 @@
+/**
+ * Keyed aggregation state with Spark's late filter, eviction and three
+ * output modes (`StateStoreSaveExec`), free of streams: the one path into
+ * keyed state, for raw rows and for partial aggregates alike.
+ *
+ * A batch's rows find their group's slot in a {@link GroupTable}; the
+ * aggregate buffers of the slots (an {@link AggregateStore}) take the rows
+ * column by column. A group's event time is the end of its window, or its
+ * raw event time; both the late filter and eviction are inclusive (`<=`),
+ * and a null event time is never late and never evicted (Spark's generated
+ * predicate reads null as false).
+ *
+ * Per micro-batch: {@link KeyedAggregation.beginBatch},
+ * {@link KeyedAggregation.addRows} / {@link KeyedAggregation.addPartial} any
+ * number of times, {@link KeyedAggregation.finishBatch}, the emitted rows
+ * read with {@link KeyedAggregation.output}, then
+ * {@link KeyedAggregation.endBatch} (evicted groups go only then, so the
+ * emitted rows can be read in bounded pieces first).
+ *
+ * @module
+ */
+import { TidemarkError } from '../errors.js';
+import { StringDictionary, takeColumn, type Column } from './batch.js';
+import type { AggregateStore } from './count-store.js';
+import { GroupTable, keyLayout, type KeyColumnLayout, type KeyCursor } from './group-table.js';
+import type { OutputMode } from './output-mode.js';
+import type { Field } from './schema.js';
+
+/** A sliding window whose rows carry panes (slide-sized slots) to expand into windows. */
+export interface PaneExpansion {
+  /** Index of the window column among the grouping columns. */
+  readonly column: number;
+  readonly durationUs: number;
+  readonly slideUs: number;
+}
+
+/** Options of {@link KeyedAggregation}. */
+export interface KeyedAggregationOptions {
+  /** The grouping columns, in output order. */
+  readonly keyFields: readonly Field[];
+  readonly outputMode: OutputMode;
+  /** Index among the grouping columns of the one carrying the watermark (a window or a timestamp), or -1. */
+  readonly eventTimeColumn: number;
+  /** The aggregate buffers of the groups. */
+  readonly store: AggregateStore;
+  /** Set when the window column carries panes. */
+  readonly panes?: PaneExpansion | null;
+  /** Strings of emitted keys are interned in a dictionary renewed past this size. */
+  readonly maxOutputDictionary?: number;
+}
+
+/** What one micro-batch did, in Spark's progress terms. */
+export interface AggregationBatchOutcome {
+  /** Slots of the groups to emit, in emission order (readable until {@link KeyedAggregation.endBatch}). */
+  readonly emitted: Int32Array;
+  /** Late partial-aggregate rows dropped (one per late group per batch, as Spark counts). */
+  readonly numRowsDroppedByWatermark: number;
+  /** Groups updated by this batch. */
+  readonly numRowsUpdated: number;
+  /** Groups evicted by this batch. */
+  readonly numRowsRemoved: number;
+  /** Groups held after the batch. */
+  readonly numRowsTotal: number;
+  /** Memory the state holds (keys, buffers, indexes). */
+  readonly memoryUsedBytes: number;
+  /** Largest event time (µs) of the evicted groups, or -Infinity when none was. */
+  readonly maxEvictedEventTimeUs: number;
+}
+
+/** Checkpointed form (format 4): lanes and buffers of the groups, in insertion order. */
+export interface KeyedAggregationSnapshot {
+  readonly size: number;
+  /** Insertion order numbers. */
+  readonly sequence: Float64Array;
+  /** Per lane: numbers, or strings as a small dictionary plus an id per group. */
+  readonly lanes: ReadonlyArray<{ readonly f64: Float64Array } | { readonly dict: readonly string[]; readonly ids: Int32Array }>;
+  /** Per lane: positions of the groups whose lane is null, or null. */
+  readonly nulls: ReadonlyArray<Int32Array | null>;
+  /** The aggregate buffers, in the same order. */
+  readonly buffers: unknown;
+}
+
+const DEFAULT_MAX_OUTPUT_DICTIONARY = 1 << 16;
+
+/** Keyed state of one aggregation operator. */
+export class KeyedAggregation {
+  // configuration
+  readonly outputMode: OutputMode;
+  /** False without an event-time grouping column, or in complete mode: nothing is late, nothing is evicted. */
+  readonly watermarkApplies: boolean;
+  readonly table: GroupTable;
+  readonly store: AggregateStore;
+  readonly #keyFields: readonly Field[];
+  // The lane of the group's event time, and of the null flag of the window struct holding it (-1: none).
+  readonly #eventLane: number;
+  readonly #eventStructLane: number;
+  readonly #panes: PaneExpansion | null;
+  readonly #maxOutputDictionary: number;
+  // checkpointed: the table and the store; per slot
+  #eventTimeUs: Float64Array = new Float64Array(16);
+  // transient (one micro-batch)
+  #touchedIn: Int32Array = new Int32Array(16);
+  #batch = 1;
+  #watermarkUs = 0;
+  #lateWatermarkUs = 0;
+  #updated: Int32Array = new Int32Array(64);
+  #updatedCount = 0;
+  #late: GroupTable | null = null;
+  #evicted: Int32Array = new Int32Array(0);
+  #outputDictionary = new StringDictionary();
+
+  constructor(options: KeyedAggregationOptions) {
+    this.outputMode = options.outputMode;
+    this.store = options.store;
+    this.#keyFields = options.keyFields;
+    this.#panes = options.panes ?? null;
+    this.#maxOutputDictionary = options.maxOutputDictionary ?? DEFAULT_MAX_OUTPUT_DICTIONARY;
+    const layout = keyLayout(options.keyFields);
+    this.table = new GroupTable(layout);
+    this.store.ensureCapacity(this.table.capacity);
+    let lane = -1;
+    let structLane = -1;
+    if (options.eventTimeColumn >= 0) {
+      const column = layout.columns[options.eventTimeColumn]!;
+      if (column.kind === 'number') lane = column.lane;
+      else if (column.kind === 'struct' && column.children.length === 2 && column.children[1]!.kind === 'number') {
+        // A window's event time is its end.
+        structLane = column.nullLane;
+        lane = column.children[1]!.lane;
+      } else throw new TidemarkError('ERR_PROTOCOL', `grouping column ${options.keyFields[options.eventTimeColumn]!.name} cannot carry event time`);
+    }
+    this.#eventLane = lane;
+    this.#eventStructLane = structLane;
+    this.watermarkApplies = lane >= 0 && options.outputMode !== 'complete';
+  }
+
+  /** Groups held. */
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** Starts a micro-batch: `watermarkMs` evicts, `lateWatermarkMs` (the previous batch's) filters late rows. */
+  beginBatch(watermarkMs: number, lateWatermarkMs: number): void {
+    this.#watermarkUs = watermarkMs * 1000;
+    this.#lateWatermarkUs = lateWatermarkMs * 1000;
+    this.#batch++;
+    this.#updatedCount = 0;
+    if (this.#late !== null && this.#late.size > 0) this.#late = null;
+    this.#evicted = new Int32Array(0);
+  }
+
+  /**
+   * Adds raw rows: `groupColumns` are the grouping columns of the rows,
+   * `input` every column of the batch (the aggregates read theirs), each row
+   * counted `weights[i]` times (once when null).
+   */
+  addRows(groupColumns: readonly Column[], input: readonly Column[], length: number, weights: Float64Array | null = null, late: number[] | null = null): void {
+    if (late !== null && this.#panes !== null) throw new TidemarkError('ERR_PROTOCOL', 'late rows cannot be told apart once panes are expanded');
+    this.#add(groupColumns, input, length, weights, false, late);
+  }
+
+  /** Adds partial aggregates: rows of grouping columns followed by the store's partial buffer columns. */
+  addPartial(groupColumns: readonly Column[], partial: readonly Column[], length: number): void {
+    this.#add(groupColumns, partial, length, null, true, null);
+  }
+
+  #add(groupColumns: readonly Column[], values: readonly Column[], length: number, weights: Float64Array | null, partial: boolean, lateRows: number[] | null): void {
+    if (length === 0) return;
+    if (this.#panes !== null) {
+      const expanded = expandPanes(this.#panes, groupColumns, values, length, weights);
+      groupColumns = expanded.groupColumns;
+      values = expanded.values;
+      weights = expanded.weights;
+      length = expanded.length;
+    }
+    const table = this.table;
+    const cursor = table.cursor(groupColumns, length);
+    const slots = new Int32Array(length);
+    const checksLate = this.watermarkApplies;
+    const lateUs = this.#lateWatermarkUs;
+    let lateCursor: KeyCursor | null = null;
+    for (let i = 0; i < length; i++) {
+      const eventTimeUs = this.#eventTimeOf(cursor, i);
+      if (checksLate && eventTimeUs <= lateUs) {
+        slots[i] = -1;
+        lateRows?.push(i);
+        const late = (this.#late ??= new GroupTable(table.layout));
+        lateCursor ??= late.cursor(groupColumns, length);
+        const h = late.hashRow(lateCursor, i);
+        if (late.find(lateCursor, i, h) < 0) late.insert(lateCursor, i);
+        continue;
+      }
+      const hash = table.hashRow(cursor, i);
+      let slot = table.find(cursor, i, hash);
+      if (slot < 0) {
+        slot = table.insert(cursor, i);
+        this.#ensureCapacity();
+        this.store.reset(slot);
+        this.#eventTimeUs[slot] = eventTimeUs;
+      }
+      if (this.#touchedIn[slot] !== this.#batch) {
+        this.#touchedIn[slot] = this.#batch;
+        if (this.#updatedCount === this.#updated.length) this.#updated = grow(this.#updated, this.#updated.length * 2);
+        this.#updated[this.#updatedCount++] = slot;
+      }
+      slots[i] = slot;
+    }
+    if (partial) this.store.mergePartial(slots, length, values);
+    else this.store.accumulate(slots, length, values, weights);
+  }
+
+  // NaN for a null event time: every comparison with it is false, so it is never late nor evicted.
+  #eventTimeOf(cursor: KeyCursor, i: number): number {
+    const lane = this.#eventLane;
+    if (lane < 0) return NaN;
+    const nulls = cursor.nulls[lane];
+    if (nulls !== null && nulls !== undefined && nulls[i] === 1) return NaN;
+    if (this.#eventStructLane >= 0 && cursor.numbers[this.#eventStructLane]![i] === 1) return NaN;
+    return cursor.numbers[lane]![i]!;
+  }
+
+  #ensureCapacity(): void {
+    const capacity = this.table.capacity;
+    if (capacity <= this.#eventTimeUs.length) return;
+    const next = Math.max(capacity, this.#eventTimeUs.length * 2);
+    const times = new Float64Array(next);
+    times.set(this.#eventTimeUs);
+    this.#eventTimeUs = times;
+    const touched = new Int32Array(next);
+    touched.set(this.#touchedIn);
+    this.#touchedIn = touched;
+    this.store.ensureCapacity(next);
+  }
+
+  /** Ends the micro-batch: what to emit by the output mode, and which groups the watermark closes. */
+  finishBatch(): AggregationBatchOutcome {
+    const table = this.table;
+    const updated = this.#updatedCount;
+    let emitted: Int32Array;
+    let evicted: Int32Array = new Int32Array(0);
+    let maxEvicted = -Infinity;
+    if (this.watermarkApplies) {
+      const watermarkUs = this.#watermarkUs;
+      const times = this.#eventTimeUs;
+      const found: number[] = [];
+      for (let s = 0; s < table.capacity; s++) {
+        if (table.isLive(s) && times[s]! <= watermarkUs) {
+          found.push(s);
+          if (times[s]! > maxEvicted) maxEvicted = times[s]!;
+        }
+      }
+      evicted = table.inOrder(Int32Array.from(found));
+    }
+    switch (this.outputMode) {
+      case 'complete':
+        emitted = table.slotsInOrder();
+        break;
+      case 'update':
+        emitted = this.#updated.slice(0, updated);
+        break;
+      case 'append':
+        emitted = evicted;
+        break;
+    }
+    this.#evicted = evicted;
+    return {
+      emitted,
+      numRowsDroppedByWatermark: this.#late?.size ?? 0,
+      numRowsUpdated: updated,
+      numRowsRemoved: evicted.length,
+      numRowsTotal: table.size - evicted.length,
+      memoryUsedBytes: this.bytesUsed,
+      maxEvictedEventTimeUs: maxEvicted,
+    };
+  }
+
+  /** Removes the groups the watermark closed (call once the emitted rows have been read). */
+  endBatch(): void {
+    for (const slot of this.#evicted) this.table.remove(slot);
+    this.#evicted = new Int32Array(0);
+  }
+
+  /** Memory held: keys, buffers and per-group figures. */
+  get bytesUsed(): number {
+    return this.table.bytesUsed + this.store.bytesUsed() + this.#eventTimeUs.byteLength + this.#touchedIn.byteLength;
+  }
+
+  /** The grouping columns then the result columns of `slots[from..to)`. */
+  output(slots: Int32Array, from: number, to: number): Column[] {
+    const part = slots.subarray(from, to);
+    if (this.#outputDictionary.size > this.#maxOutputDictionary) this.#outputDictionary = new StringDictionary();
+    const keys = this.table.layout.columns.map((layout) => this.#keyColumn(layout, part, null));
+    return [...keys, ...this.store.writeResults(part, part.length)];
+  }
+
+  #keyColumn(layout: KeyColumnLayout, slots: Int32Array, parentNull: Uint8Array | null): Column {
+    const table = this.table;
+    const n = slots.length;
+    switch (layout.kind) {
+      case 'number':
+      case 'boolean': {
+        const lane = table.numberLane(layout.lane);
+        const values = layout.kind === 'number' ? new Float64Array(n) : new Uint8Array(n);
+        let nulls: Uint8Array | null = null;
+        for (let i = 0; i < n; i++) {
+          const s = slots[i]!;
+          if ((parentNull !== null && parentNull[i] === 1) || table.isNull(s, layout.lane)) (nulls ??= new Uint8Array(n))[i] = 1;
+          else values[i] = lane[s]!;
+        }
+        return layout.kind === 'number' ? { kind: 'f64', values: values as Float64Array, nulls } : { kind: 'bool', values: values as Uint8Array, nulls };
+      }
+      case 'string': {
+        const ids = new Int32Array(n);
+        const dictionary = this.#outputDictionary;
+        for (let i = 0; i < n; i++) {
+          const text = parentNull !== null && parentNull[i] === 1 ? null : table.stringAt(slots[i]!, layout.lane);
+          ids[i] = text === null ? -1 : dictionary.intern(text);
+        }
+        return { kind: 'dict', ids, dictionary };
+      }
+      case 'json': {
+        const values = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) {
+          const text = parentNull !== null && parentNull[i] === 1 ? null : table.stringAt(slots[i]!, layout.lane);
+          values[i] = text === null ? null : JSON.parse(text);
+        }
+        return { kind: 'any', values };
+      }
+      case 'struct': {
+        const flags = table.numberLane(layout.nullLane);
+        let nulls: Uint8Array | null = null;
+        for (let i = 0; i < n; i++) if ((parentNull !== null && parentNull[i] === 1) || flags[slots[i]!] === 1) (nulls ??= new Uint8Array(n))[i] = 1;
+        return { kind: 'struct', children: layout.children.map((child) => this.#keyColumn(child, slots, nulls)), nulls };
+      }
+    }
+  }
+
+  /** The groups in insertion order (what a snapshot writes, and complete mode emits). */
+  slotsInOrder(): Int32Array {
+    return this.table.slotsInOrder();
+  }
+
+  /** The checkpointed part for the given slots (all groups, in insertion order, by default). */
+  snapshot(slots: Int32Array = this.table.slotsInOrder()): KeyedAggregationSnapshot {
+    const table = this.table;
+    const n = slots.length;
+    const sequence = new Float64Array(n);
+    for (let i = 0; i < n; i++) sequence[i] = table.sequence(slots[i]!);
+    const lanes = table.layout.lanes.map((kind, l) => {
+      if (kind === 'f64') {
+        const lane = table.numberLane(l);
+        const f64 = new Float64Array(n);
+        for (let i = 0; i < n; i++) f64[i] = lane[slots[i]!]!;
+        return { f64 };
+      }
+      const dict: string[] = [];
+      const numbering = new Map<number, number>();
+      const ids = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const poolId = table.stringId(slots[i]!, l);
+        if (poolId < 0) {
+          ids[i] = -1;
+          continue;
+        }
+        let id = numbering.get(poolId);
+        if (id === undefined) numbering.set(poolId, (id = dict.push(table.pool.value(poolId)) - 1));
+        ids[i] = id;
+      }
+      return { dict, ids };
+    });
+    const nulls = table.layout.lanes.map((_, l) => {
+      const at: number[] = [];
+      for (let i = 0; i < n; i++) if (table.isNull(slots[i]!, l)) at.push(i);
+      return at.length === 0 ? null : Int32Array.from(at);
+    });
+    return { size: n, sequence, lanes, nulls, buffers: this.store.snapshot(slots, n) };
+  }
+
+  /** Adds the groups of a snapshot (several, for state split into partitions). */
+  restore(snapshots: readonly KeyedAggregationSnapshot[]): void {
+    const table = this.table;
+    const laneCount = table.layout.lanes.length;
+    const numbers = new Float64Array(laneCount);
+    const strings = new Array<string | null>(laneCount).fill(null);
+    const nullLanes = new Uint8Array(laneCount);
+    for (const snapshot of snapshots) {
+      const nullSets = snapshot.nulls.map((at) => (at === null ? null : new Set(at)));
+      const slots = new Int32Array(snapshot.size);
+      for (let i = 0; i < snapshot.size; i++) {
+        for (let l = 0; l < laneCount; l++) {
+          const lane = snapshot.lanes[l]!;
+          nullLanes[l] = nullSets[l]?.has(i) === true ? 1 : 0;
+          if ('f64' in lane) numbers[l] = lane.f64[i]!;
+          else strings[l] = lane.ids[i]! < 0 ? null : lane.dict[lane.ids[i]!]!;
+        }
+        const slot = table.insertLanes(numbers, strings, nullLanes, snapshot.sequence[i]!);
+        this.#ensureCapacity();
+        this.store.reset(slot);
+        this.#eventTimeUs[slot] = this.#slotEventTime(slot);
+        slots[i] = slot;
+      }
+      this.store.restore(snapshot.buffers, slots);
+    }
+  }
+
+  /**
+   * Adds groups in the given order from their key columns and partial
+   * buffers (a checkpoint of an older format, read as rows).
+   */
+  restoreGroups(keyColumns: readonly Column[], partial: readonly Column[], length: number): void {
+    const table = this.table;
+    const cursor = table.cursor(keyColumns, length);
+    const slots = new Int32Array(length);
+    for (let i = 0; i < length; i++) {
+      const slot = table.insert(cursor, i);
+      this.#ensureCapacity();
+      this.store.reset(slot);
+      this.#eventTimeUs[slot] = this.#slotEventTime(slot);
+      slots[i] = slot;
+    }
+    this.store.mergePartial(slots, length, partial);
+  }
+
+  #slotEventTime(slot: number): number {
+    const table = this.table;
+    if (this.#eventLane < 0 || table.isNull(slot, this.#eventLane)) return NaN;
+    if (this.#eventStructLane >= 0 && table.numberLane(this.#eventStructLane)[slot] === 1) return NaN;
+    return table.numberLane(this.#eventLane)[slot]!;
+  }
+
+  /** The grouping fields. */
+  get keyFields(): readonly Field[] {
+    return this.#keyFields;
+  }
+}
+
+/**
+ * Each pane row stands for `duration / slide` windows: the rows repeated
+ * once per window (in the order a row-by-row expansion meets them: a row's
+ * windows by ascending start), the window column replaced by the windows.
+ */
+function expandPanes(
+  panes: PaneExpansion,
+  groupColumns: readonly Column[],
+  values: readonly Column[],
+  length: number,
+  weights: Float64Array | null,
+): { groupColumns: Column[]; values: Column[]; weights: Float64Array | null; length: number } {
+  const perPane = Math.round(panes.durationUs / panes.slideUs);
+  const paneColumn = groupColumns[panes.column]!;
+  if (paneColumn.kind !== 'struct') throw new TidemarkError('ERR_PROTOCOL', 'a pane column must be a window struct');
+  const paneStarts = (paneColumn.children[0] as Extract<Column, { kind: 'f64' }>).values;
+  const total = length * perPane;
+  const indices = new Int32Array(total);
+  const starts = new Float64Array(total);
+  const ends = new Float64Array(total);
+  let nulls: Uint8Array | null = null;
+  let k = 0;
+  for (let i = 0; i < length; i++) {
+    const isNull = paneColumn.nulls !== null && paneColumn.nulls[i] === 1;
+    for (let j = perPane - 1; j >= 0; j--) {
+      indices[k] = i;
+      if (isNull) (nulls ??= new Uint8Array(total))[k] = 1;
+      else {
+        starts[k] = paneStarts[i]! - j * panes.slideUs;
+        ends[k] = starts[k]! + panes.durationUs;
+      }
+      k++;
+    }
+  }
+  const windows: Column = { kind: 'struct', children: [{ kind: 'f64', values: starts, nulls: null }, { kind: 'f64', values: ends, nulls: null }], nulls };
+  const expandedGroups = groupColumns.map((c, i) => (i === panes.column ? windows : takeColumn(c, indices, total)));
+  const expandedValues = values.map((c) => takeColumn(c, indices, total));
+  let expandedWeights: Float64Array | null = null;
+  if (weights !== null) {
+    expandedWeights = new Float64Array(total);
+    for (let r = 0; r < total; r++) expandedWeights[r] = weights[indices[r]!]!;
+  }
+  return { groupColumns: expandedGroups, values: expandedValues, weights: expandedWeights, length: total };
+}
+
+function grow(a: Int32Array, n: number): Int32Array {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
