@@ -125,7 +125,6 @@ export async function measureCommits(options: { keys: number; batches: number; r
 
   const progress: StreamingQueryProgress[] = [];
   const source = new MemorySource({ schema: 'time timestamp, action string' });
-  source.on('progress', (p: StreamingQueryProgress) => progress.push(p));
   const keyedCount = new KeyedCount({ groupBy: ['action', 'window'] });
   const query = await startQuery({
     source,
@@ -135,6 +134,7 @@ export async function measureCommits(options: { keys: number; batches: number; r
     outputMode: 'append',
     manager: new StreamingQueryManager(),
   });
+  query.on('progress', (p: StreamingQueryProgress) => progress.push(p));
   const stateRowsSeen: number[] = [];
   try {
     // Batch 0: every group once.

@@ -3,7 +3,7 @@
  * stages. See ARCHITECTURE.md for the table and the rules.
  *
  * A run is `open`, then any number of micro-batches, each
- * `begin · (watermark) · (rows | counts)* · barrier`, then the end of the Node stream.
+ * `begin · (rows | counts)* · barrier`, then the end of the Node stream.
  * A stage handles the items it cares about and forwards every other item
  * unchanged and in order.
  *
@@ -13,7 +13,6 @@ import type { Column, RecordBatch } from './core/batch.js';
 import type { EventTimeFigures } from './core/watermark.js';
 import type { Schema } from './core/schema.js';
 import type { OutputMode } from './core/output-mode.js';
-import type { Checkpoint } from './checkpoint/checkpoint.js';
 
 /** A stage's state as it is checkpointed: versioned, JSON-serialisable. */
 export interface StageSnapshot {
@@ -40,11 +39,45 @@ export interface Recovered {
   readonly snapshots: Readonly<Record<string, StageSnapshot>>;
 }
 
+/** Who runs the pipeline: the query, as the executor knows it. */
+export interface QueryInfo {
+  /** The query id, stable across restarts (the checkpoint's). */
+  readonly id: string;
+  /** New for every run. */
+  readonly runId: string;
+  readonly name: string | null;
+  /** Checkpoint directory, or null for an in-memory checkpoint. */
+  readonly checkpointLocation: string | null;
+}
+
+/** One operator of the plan as it opened: what it is and the options that shape its output. */
+export interface PlanEntry {
+  /** The stage's kind (`'Window'`, `'KeyedCount'`, a user stage's class name). */
+  readonly operator: string;
+  /** Its options that shape results; a restart with other values is refused. */
+  readonly configuration: Readonly<Record<string, unknown>>;
+  /** Operator id, for a stage that keeps state. */
+  readonly operatorId?: number;
+}
+
+/**
+ * What a sink tells the executor. The executor implements it; a sink calls
+ * {@link CommitPort.opened} once it has checked the plan, and
+ * {@link CommitPort.commit} once a micro-batch's output is durable (the
+ * `Sink` base class does both).
+ */
+export interface CommitPort {
+  /** The sink checked the query; `plan` is every operator that announced itself on the way. */
+  opened(plan: readonly PlanEntry[]): void;
+  /** The output of `barrier.batchId` is durable: commit the batch (state, then the commit log). */
+  commit(barrier: BarrierItem): Promise<void>;
+}
+
 /**
  * First item of every run. Each stage checks the schema against its options
  * (throwing Spark's errors), takes the next operator id, restores its
  * snapshot when `recovered` holds one, and forwards `open` with its output
- * schema and the operator counter advanced.
+ * schema, the operator counter advanced and itself added to the plan.
  */
 export interface OpenItem {
   readonly kind: 'open';
@@ -58,18 +91,31 @@ export interface OpenItem {
   readonly nextOperatorId: number;
   /** True once an aggregation stage has been passed (complete mode and sorting need one). */
   readonly aggregated: boolean;
-  /** The run's checkpoint store; the sink commits each batch into it. */
-  readonly checkpoint: Checkpoint;
+  /** The query this run belongs to. */
+  readonly query: QueryInfo;
+  /** Operators so far, source first. */
+  readonly plan: readonly PlanEntry[];
+  /** Where the sink reports; no stage uses it. */
+  readonly commits: CommitPort;
 }
 
-/** Start of micro-batch `batchId`. */
+/**
+ * Start of micro-batch `batchId`, with the global watermark the executor
+ * keeps (Spark's `batchWatermarkMs`, in ms): `watermarkMs` was computed
+ * after the previous batch and decides eviction; `lateWatermarkMs` (the
+ * previous batch's) decides which rows are late (Spark ≥ 3.4). Stages that
+ * group by an event-time column carrying a watermark use them; others
+ * ignore them.
+ */
 export interface BeginItem {
   readonly kind: 'begin';
   readonly batchId: number;
   /** Processing time of the batch (Spark's `batchTimestampMs`); the same on re-execution. */
   readonly batchTimestampMs: number;
-  /** True for the final batch of a drained run: the watermark jumps to +∞ so every window closes. */
+  /** True for the final batch of a drained run: `watermarkMs` is +∞ so every window closes. */
   readonly drain: boolean;
+  readonly watermarkMs: number;
+  readonly lateWatermarkMs: number;
 }
 
 /** Rows of the current micro-batch. */
@@ -101,23 +147,17 @@ export interface CountsItem {
   readonly eventTime: EventTimeFigures | null;
 }
 
-/**
- * The event-time watermark in effect for the rest of the micro-batch, sent
- * by the `Watermark` stage right after `begin`. Both values are the global
- * watermark in ms: `watermarkMs` was computed after the previous batch and
- * decides eviction; `lateWatermarkMs` (the previous batch's) decides which
- * rows are late (Spark ≥ 3.4).
- */
-export interface WatermarkItem {
-  readonly kind: 'watermark';
-  readonly watermarkMs: number;
-  readonly lateWatermarkMs: number;
+/** What a `Watermark` stage saw in a micro-batch: the executor turns it into the next global watermark. */
+export interface WatermarkReport {
+  /** The event-time column. */
+  readonly eventTime: string;
+  readonly delayMs: number;
+  /** Event-time figures of every row of the batch (late ones included), or null when it had none. */
+  readonly figures: EventTimeFigures | null;
 }
 
-/** Per-batch figures stages add to a barrier; the source turns them into a `StreamingQueryProgress`. */
+/** Per-batch figures stages add to a barrier; the executor turns them into a `StreamingQueryProgress`. */
 export interface BarrierProgress {
-  /** Event-time statistics of the batch (ISO strings), set by the `Watermark` stage. */
-  eventTime?: Record<string, string>;
   /** One entry per stateful operator, in pipeline order. */
   stateOperators: Record<string, unknown>[];
   /** Set by the sink. */
@@ -144,18 +184,27 @@ export interface BarrierItem {
   readonly batchId: number;
   /** Stage snapshots by operator id, taken after the stage finished the batch. */
   readonly snapshots: Record<string, StageSnapshot>;
-  /** Watermark the next batch will use, set by the `Watermark` stage (null when the query has none). */
+  /** True for the last batch of a drained run (its watermark was +∞). */
+  drained: boolean;
+  /** One per `Watermark` stage of the pipeline, in pipeline order. */
+  readonly watermarks: WatermarkReport[];
+  /** The global watermark the next batch will use, set by the executor when the sink commits (null without a watermark). */
   nextWatermarkMs: number | null;
-  /** Set by a stateful stage that wants a no-data batch to run next (its eviction watermark would advance). */
-  runAnotherBatch: boolean;
+  /**
+   * Largest event time (ms) a stateful stage evicted in this batch (a window's end, or a raw
+   * event time), or null when none did: after a drain the watermark stops there, not at +∞.
+   */
+  evictedUpToMs: number | null;
+  /** Set by a stateful stage whose eviction waits on the watermark: a no-data batch runs when it moves. */
+  watermarkDriven: boolean;
   /** Figures for the progress report. */
   readonly progress: BarrierProgress;
 }
 
 /** Everything that flows between stages. End of input is the end of the Node stream. */
-export type StreamItem = OpenItem | BeginItem | RowsItem | CountsItem | WatermarkItem | BarrierItem;
+export type StreamItem = OpenItem | BeginItem | RowsItem | CountsItem | BarrierItem;
 
 /** A fresh barrier for `batchId`. */
 export function barrier(batchId: number): BarrierItem {
-  return { kind: 'barrier', batchId, snapshots: {}, nextWatermarkMs: null, runAnotherBatch: false, progress: { stateOperators: [] } };
+  return { kind: 'barrier', batchId, snapshots: {}, drained: false, watermarks: [], nextWatermarkMs: null, evictedUpToMs: null, watermarkDriven: false, progress: { stateOperators: [] } };
 }

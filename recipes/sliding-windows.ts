@@ -20,7 +20,7 @@
  * @module
  */
 import { pipeline } from 'node:stream/promises';
-import { ConsoleSink, KeyedCount, MemorySink, MemorySource, Sort, Window, startQuery, type Row } from 'tidemark';
+import { ConsoleSink, KeyedCount, MemorySink, MemorySource, Sort, Window, microBatches, startQuery, type Row } from 'tidemark';
 import { printer, runIfMain, type Recipe, type RecipeOptions } from './common.js';
 
 /** 2016-07-26 at `hh:mm` UTC, in epoch ms. */
@@ -37,10 +37,10 @@ export async function run(options: RecipeOptions = {}): Promise<void> {
   const timeZone = options.timeZone ?? 'UTC';
 
   // 1. One event through the Window stage alone: a bounded pipeline of three streams, no query driver needed.
-  const one = new MemorySource({ schema: 'time timestamp, action string', trigger: 'availableNow' });
+  const one = new MemorySource({ schema: 'time timestamp, action string' });
   one.addData([{ time: at('12:07'), action: 'Open' }]);
   const windows = new MemorySink();
-  await pipeline(one, sliding(), windows);
+  await pipeline(microBatches(one, { trigger: 'availableNow' }), sliding(), windows);
   say('One event at 12:07, windowed by 10 minutes sliding every 5 minutes, comes out once per window:');
   for (const row of windows.rows()) {
     const w = row['window'] as { start: number; end: number };

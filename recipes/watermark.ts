@@ -59,7 +59,7 @@ export async function run(options: RecipeOptions = {}): Promise<void> {
   });
   // Progress comes after the sink printed the batch: the line lands under its table.
   let dropped = 0;
-  source.on('progress', (p: StreamingQueryProgress) => {
+  query.on('progress', (p: StreamingQueryProgress) => {
     const watermark = p.eventTime?.['watermark'] ?? '';
     const state = p.stateOperators[0]!;
     dropped += state['numRowsDroppedByWatermark'] as number;

@@ -13,6 +13,8 @@ import { Sort } from '../lib/stages/sort.js';
 import { startQuery, StreamingQueryManager } from '../lib/query/streaming-query.js';
 import { parseFileSourceOptions } from '../lib/core/file-selection.js';
 import { eventSchema } from './helpers.js';
+import { microBatches } from '../lib/query/executor.js';
+import { FileSource } from '../lib/sources/file-source.js';
 
 const source = (): MemorySource => new MemorySource({ schema: eventSchema });
 const manager = (): StreamingQueryManager => new StreamingQueryManager();
@@ -127,10 +129,36 @@ t.test('err_multiple_time_windows: a second window over the same rows is refused
   );
 });
 
-t.test('err_batch_action_on_streaming_df: collecting an unbounded source is refused', async (t) => {
-  await t.rejects(source().toArray(), {
+t.test('err_batch_action_on_streaming_df: collecting an unbounded stream of micro-batches is refused', async (t) => {
+  await t.rejects(microBatches(source()).toArray(), {
     code: 'ERR_UNSUPPORTED_OPERATION',
     message: 'Queries with streaming sources must be executed with writeStream.start()',
+  });
+});
+
+t.test('a source read as a stream, outside a query, says how to run it', async (t) => {
+  const { pipeline } = await import('node:stream/promises');
+  const { Writable } = await import('node:stream');
+  const sink = new Writable({ objectMode: true, write: (_c, _e, cb) => cb() });
+  await t.rejects(pipeline(source() as unknown as NodeJS.ReadableStream, sink), {
+    code: 'ERR_INVALID_SOURCE',
+    message: /is run by a query, not read as a stream: startQuery\(\{ source, stages, sink \}\) or pipeline\(microBatches\(source/,
+  });
+});
+
+t.test('something that is not a tidemark source is refused at start, naming the sources to use', async (t) => {
+  const { Readable } = await import('node:stream');
+  await t.rejects(startQuery({ source: Readable.from([{ a: 1 }]) as never, sink: new MemorySink(), manager: manager() }), {
+    code: 'ERR_INVALID_SOURCE',
+    message: /^Readable is not a tidemark source: read files with FileSource, rows your program adds with MemorySource, an async iterable or a Node Readable of objects with IterableSource/,
+  });
+});
+
+t.test('a query option given to a source is refused, naming where it belongs', async (t) => {
+  t.throws(() => new FileSource({ path: '.', checkpointLocation: './chk' } as never), {
+    code: 'ERR_INVALID_OPTION',
+    option: 'checkpointLocation',
+    message: 'checkpointLocation is an option of the query, not of FileSource: startQuery({ source, checkpointLocation, … }) or pipeline(microBatches(source, { checkpointLocation }), …)',
   });
 });
 

@@ -9,6 +9,7 @@ import { Window } from '../lib/stages/window.js';
 import { KeyedCount } from '../lib/stages/keyed-count.js';
 import { startQuery, StreamingQueryManager, type StreamingQuery } from '../lib/query/streaming-query.js';
 import type { OutputMode } from '../lib/core/output-mode.js';
+import { microBatches } from '../lib/query/executor.js';
 
 /** `time timestamp, action string`: the notebook's schema. */
 export const eventSchema = schema([field('time', Types.timestamp), field('action', Types.string)]);
@@ -70,24 +71,26 @@ export async function runByHand(args: {
   stages: () => Transform[];
 }): Promise<Map<number, Row[]>> {
   const written = new Map<number, Row[]>();
-  let source = new MemorySource({ schema: eventSchema, checkpointLocation: args.checkpointLocation, outputMode: args.outputMode });
+  let source = new MemorySource({ schema: eventSchema });
+  let head = microBatches(source, { checkpointLocation: args.checkpointLocation, outputMode: args.outputMode });
   const start = (): Promise<void> => {
     const sink = new MemorySink();
     sink.on('batch', (id: number, rows: Row[]) => written.set(id, rows));
-    return pipeline([source, ...args.stages(), sink] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+    return pipeline([head, ...args.stages(), sink] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   };
   let running = start();
   for (const [i, rows] of args.steps.entries()) {
     if (args.restartBefore?.includes(i) === true) {
-      source.stop();
+      head.stop();
       await running;
       source = source.reopen();
+      head = microBatches(source, { checkpointLocation: args.checkpointLocation, outputMode: args.outputMode });
       running = start();
     }
     source.addData(rows);
-    await source.whenIdle();
+    await head.whenIdle();
   }
-  source.stop();
+  head.stop();
   await running;
   return written;
 }

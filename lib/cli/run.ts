@@ -212,9 +212,8 @@ export interface ExecuteHooks {
  */
 export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}): Promise<StreamingQuery> {
   const startOptions = buildQuery(options);
-  const source = startOptions.source;
-  if (hooks.onProgress !== undefined) source.on('progress', hooks.onProgress);
   const query = await startQuery({ ...startOptions, manager: hooks.manager ?? new StreamingQueryManager() });
+  if (hooks.onProgress !== undefined) query.on('progress', hooks.onProgress);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -232,7 +231,7 @@ export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    if (hooks.onProgress !== undefined) source.off('progress', hooks.onProgress);
+    if (hooks.onProgress !== undefined) query.off('progress', hooks.onProgress);
   }
   return query;
 }

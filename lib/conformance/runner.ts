@@ -95,6 +95,7 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
   const manager = new StreamingQueryManager();
   let source = new MemorySource({ schema: inputSchema });
   let watermarkStage: Watermark | null = null;
+  let latest: StreamingQuery | null = null;
   const emittedThisStep: Row[] = [];
   const progressThisStep: StreamingQueryProgress[] = [];
 
@@ -119,7 +120,8 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
       ...(once ? { trigger: 'once' as const } : {}),
       ...(c.no_data_batches === undefined ? {} : { noDataMicroBatches: c.no_data_batches }),
     });
-    source.on('progress', (p: StreamingQueryProgress) => progressThisStep.push(p));
+    query.on('progress', (p: StreamingQueryProgress) => progressThisStep.push(p));
+    latest = query;
     return query;
   };
 
@@ -154,8 +156,8 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
       const lastBatch = progressThisStep[progressThisStep.length - 1];
       result.emitted.push(emittedThisStep.map((row) => toCaseRow(grouping, row)));
       result.watermark_used_by_step.push(hasWatermark ? watermarkSeconds(dataBatch) : null);
-      const ws = watermarkStage as Watermark | null;
-      result.watermark_after_step.push(ws === null ? null : msToSeconds(ws.watermarkMs));
+      const watermarkAfter = (latest as StreamingQuery | null)?.watermarkMs ?? null;
+      result.watermark_after_step.push(!hasWatermark || watermarkAfter === null ? null : msToSeconds(watermarkAfter));
       const lastState = lastBatch?.stateOperators[0];
       result.state_rows_after_step.push(lastState === undefined ? null : (lastState['numRowsTotal'] as number));
       const dataState = dataBatch?.stateOperators[0];

@@ -55,7 +55,9 @@ export function buildProgress(args: {
   name: string | null;
   barrier: BarrierItem;
   numInputRows: number;
-  source: { description: string; startOffset: unknown; endOffset: unknown; latestOffset: unknown };
+  /** Spark's `eventTime` map, when the query has a watermark. */
+  eventTime?: Record<string, string> | undefined;
+  source: { description: string; startOffset: unknown; endOffset: unknown; latestOffset: unknown; metrics?: Record<string, string> };
   timings: BatchTimings;
 }): StreamingQueryProgress {
   const { barrier, numInputRows, timings } = args;
@@ -81,7 +83,7 @@ export function buildProgress(args: {
       triggerExecution: timings.triggerExecution,
       walCommit: timings.walCommit,
     },
-    ...(barrier.progress.eventTime === undefined ? {} : { eventTime: barrier.progress.eventTime }),
+    ...(args.eventTime === undefined ? {} : { eventTime: args.eventTime }),
     stateOperators: barrier.progress.stateOperators.map((op) => ({ ...op, commitTimeMs: barrier.progress.stateCommitMs ?? op['commitTimeMs'] })),
     sources: [
       {
@@ -92,7 +94,7 @@ export function buildProgress(args: {
         numInputRows,
         inputRowsPerSecond,
         processedRowsPerSecond,
-        metrics: {},
+        metrics: { ...args.source.metrics },
       },
     ],
     sink: { description: barrier.progress.sink?.description ?? 'unknown', numOutputRows: barrier.progress.sink?.numOutputRows ?? -1, metrics: {} },

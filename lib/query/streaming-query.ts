@@ -15,13 +15,9 @@ import { TidemarkError } from '../errors.js';
 import { parseOutputMode, type OutputMode } from '../core/output-mode.js';
 import type { Schema } from '../core/schema.js';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
-import type { MicroBatchSource, SourceStatus } from '../sources/micro-batch-source.js';
-import { Stage } from '../stages/stage.js';
-import { Window } from '../stages/window.js';
-import { KeyedCount } from '../stages/keyed-count.js';
-import { ParseSchema } from '../stages/parse-schema.js';
-import { Watermark } from '../stages/watermark.js';
-import { isPlannable } from '../stages/row-stages.js';
+import { isSource, notASource, type Source } from '../sources/source.js';
+import { MicroBatchExecution, type ExecutionStatus } from './executor.js';
+import { planQuery } from './planner.js';
 import type { Sink } from '../sinks/sink.js';
 import type { Row } from '../core/batch.js';
 import type { TriggerOption } from './trigger.js';
@@ -31,8 +27,8 @@ import type { StreamingQueryProgress } from './progress.js';
 export interface StartQueryOptions {
   /** Query name (Spark's `queryName`); unique among active queries of a manager. */
   name?: string;
-  /** Where rows come from. */
-  source: MicroBatchSource;
+  /** Where rows come from: a tidemark source (`FileSource`, `MemorySource`, `IterableSource`, `JetStreamSource`). */
+  source: Source;
   /** Stages between source and sink, in order. Any `Transform` that speaks the protocol may be used. */
   stages?: readonly Transform[];
   /** Where results go. */
@@ -47,6 +43,12 @@ export interface StartQueryOptions {
   noDataMicroBatches?: boolean;
   /** End bounded runs with a batch whose watermark is +∞ (every window is emitted). */
   drain?: boolean;
+  /**
+   * Let the planner choose faster stages that give the same results (panes
+   * for sliding windows, counting where the bytes are read); default true.
+   * `false` runs the stages exactly as given. `query.explain()` shows the choice.
+   */
+  optimize?: boolean;
   /** The registry to register in; the process-wide {@link streams} by default. */
   manager?: StreamingQueryManager;
 }
@@ -74,7 +76,7 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
   readonly name: string | null;
   /** When this run started (epoch ms). */
   readonly startedAtMs: number;
-  readonly #source: MicroBatchSource;
+  readonly #execution: MicroBatchExecution;
   readonly #sink: Sink | null;
   readonly #plan: readonly string[];
   readonly #terminated: Promise<void>;
@@ -87,7 +89,7 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
     id: string;
     runId: string;
     name: string | null;
-    source: MicroBatchSource;
+    execution: MicroBatchExecution;
     sink?: Sink;
     plan?: readonly string[];
     run: Promise<void>;
@@ -98,10 +100,10 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
     this.runId = args.runId;
     this.name = args.name;
     this.startedAtMs = Date.now();
-    this.#source = args.source;
+    this.#execution = args.execution;
     this.#sink = args.sink ?? null;
     this.#plan = args.plan ?? [];
-    args.source.on('progress', (p: StreamingQueryProgress) => {
+    args.execution.on('progress', (p: StreamingQueryProgress) => {
       this.#progress.push(p);
       if (this.#progress.length > RECENT_PROGRESS_LIMIT) this.#progress.shift();
       this.emit('progress', p);
@@ -159,9 +161,17 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
     return [...this.#progress];
   }
 
+  /**
+   * The global event-time watermark (ms) the next micro-batch will use, or
+   * null when the query has no watermark or has not started its first batch.
+   */
+  get watermarkMs(): number | null {
+    return this.#execution.watermarkMs;
+  }
+
   /** What the query is doing now. */
-  get status(): SourceStatus {
-    return this.#active ? this.#source.status : { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
+  get status(): ExecutionStatus {
+    return this.#active ? this.#execution.status : { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
   }
 
   /**
@@ -193,7 +203,7 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
   async processAllAvailable(): Promise<void> {
     if (this.#exception !== null) throw this.#exception;
     await Promise.race([
-      this.#source.whenIdle().catch(() => undefined),
+      this.#execution.whenIdle().catch(() => undefined),
       this.#terminated,
     ]);
     if (this.#exception !== null) throw this.#exception;
@@ -201,7 +211,7 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
 
   /** Stops the query after the micro-batch in flight; idempotent; resolves when it has stopped. */
   async stop(): Promise<void> {
-    this.#source.stop();
+    this.#execution.stop();
     await this.#terminated;
   }
 }
@@ -275,64 +285,6 @@ export class StreamingQueryManager {
 export const streams = new StreamingQueryManager();
 
 /**
- * Checks a query the way Spark's analyzer does at `start()`: each stage
- * plans its output schema from its input, the sink checks the result.
- * Throws the first refusal. Other transforms are asked for their output
- * schema when they have a `plan` method (`mapRows` does), and otherwise
- * assumed to keep the schema.
- */
-export function planQuery(source: MicroBatchSource, stages: readonly Transform[], sink: Sink, outputMode: OutputMode, checkpointLocation: string | null): Schema {
-  let schema = source.schema;
-  let aggregated = false;
-  let mode: OutputMode | undefined = outputMode;
-  for (const [i, stage] of stages.entries()) {
-    if (stage instanceof Window) choosePanes(stage, stages[i + 1], schema);
-    if (stage instanceof ParseSchema && !stage.countsPushedDown) choosePushdown(stage, stages.slice(i + 1), schema);
-    if (stage instanceof Stage) {
-      schema = stage.plan(schema, { outputMode: mode, aggregated });
-      aggregated ||= stage.aggregates;
-      mode = stage.outputModeAfter(mode);
-    } else if (isPlannable(stage)) {
-      schema = stage.plan(schema, { outputMode: mode, aggregated });
-    }
-  }
-  sink.plan({ schema, outputMode: mode ?? outputMode, aggregated, checkpointLocation });
-  return schema;
-}
-
-// A sliding Window feeding a KeyedCount that groups by it can send panes instead of one row per
-// window: the same counts for a fraction of the work. Only the driver sees both stages, so it decides.
-function choosePanes(window: Window, next: Transform | undefined, input: Schema): void {
-  if (window.panes || !window.panesPossible || !(next instanceof KeyedCount) || next.emitsLateRows) return;
-  if (!next.groupBy.includes(window.as)) return;
-  const time = input.fields.find((f) => f.name === window.timeColumn);
-  if (time === undefined || (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz')) return;
-  window.usePanes();
-}
-
-// `ParseSchema → [Watermark on the window's time] → Window → KeyedCount` counting by the window
-// and at most one string column can be counted where it is parsed (on worker threads): the
-// driver sees the whole chain, so it decides. Decided before planning, which is where the
-// stages read their options (panes are chosen first, as the window's plan needs them).
-function choosePushdown(parse: ParseSchema, rest: readonly Transform[], input: Schema): void {
-  if (!input.fields.some((f) => f.name === 'chunk')) return;
-  let at = 0;
-  const watermark = rest[at] instanceof Watermark ? (rest[at++] as Watermark) : null;
-  const window = rest[at];
-  const count = rest[at + 1];
-  if (!(window instanceof Window) || !(count instanceof KeyedCount) || count.emitsLateRows) return;
-  if (watermark !== null && watermark.eventTime !== window.timeColumn) return;
-  choosePanes(window, count, parse.schema);
-  if (window.as === window.timeColumn) return;
-  const spec = window.spec;
-  const pushdown = {
-    groupBy: count.groupBy,
-    window: { timeColumn: window.timeColumn, as: window.as, durationUs: spec.durationUs, slideUs: spec.slideUs, startTimeUs: spec.startTimeUs, panes: window.panes },
-  };
-  if (parse.countPushdownProblem(pushdown) === null) parse.pushDownCount(pushdown);
-}
-
-/**
  * Starts a streaming query: checks it (Spark's errors), opens the
  * checkpoint, and runs `pipeline(source, ...stages, sink)` until stopped.
  *
@@ -349,10 +301,11 @@ function choosePushdown(parse: ParseSchema, rest: readonly Transform[], input: S
  */
 export async function startQuery(options: StartQueryOptions): Promise<StreamingQuery> {
   const manager = options.manager ?? streams;
+  if (!isSource(options.source)) throw notASource(options.source);
   const outputMode = parseOutputMode(options.outputMode ?? 'append');
   const stages = options.stages ?? [];
   const checkpointLocation = options.checkpointLocation ?? null;
-  planQuery(options.source, stages, options.sink, outputMode, checkpointLocation);
+  const plan = planQuery(options.source, stages, options.sink, { outputMode, checkpointLocation, optimize: options.optimize ?? true });
   const name = options.name ?? null;
   if (name !== null && manager.active.some((q) => q.name === name)) {
     throw new TidemarkError(
@@ -365,25 +318,33 @@ export async function startQuery(options: StartQueryOptions): Promise<StreamingQ
   // Spark's default (stopActiveRunOnRestart): a new run of the same query stops the old one.
   await manager.get(checkpoint.id)?.stop();
   const runId = randomUUID();
-  options.source
-    .configure({
-      outputMode,
-      queryName: name,
+  let execution: MicroBatchExecution;
+  try {
+    execution = new MicroBatchExecution(
+      options.source,
+      {
+        outputMode,
+        queryName: name,
+        ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
+        ...(options.noDataMicroBatches === undefined ? {} : { noDataMicroBatches: options.noDataMicroBatches }),
+        ...(options.drain === undefined ? {} : { drain: options.drain }),
+      },
+      checkpoint,
       runId,
-      ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
-      ...(options.noDataMicroBatches === undefined ? {} : { noDataMicroBatches: options.noDataMicroBatches }),
-      ...(options.drain === undefined ? {} : { drain: options.drain }),
-    })
-    .useCheckpoint(checkpoint);
-  const run = pipeline([options.source, ...stages, options.sink] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+    );
+  } catch (err) {
+    await checkpoint.close();
+    throw err;
+  }
+  const run = pipeline([execution, ...plan.stages, options.sink] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   let query: StreamingQuery | null = null;
   query = new StreamingQuery({
     id: checkpoint.id,
     runId,
     name,
-    source: options.source,
+    execution,
     sink: options.sink,
-    plan: [options.source.description, ...stages.map((s) => s.constructor.name), options.sink.description],
+    plan: plan.explain.split('\n'),
     run,
     onEnd: () => {
       if (query !== null) manager.unregister(query);

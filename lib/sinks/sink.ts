@@ -1,8 +1,15 @@
 /**
  * The base of every sink: an object-mode `Writable` that collects a
  * micro-batch's rows, writes them when the batch's barrier arrives, then
- * commits the batch into the run's checkpoint. Idempotent by batch id: a
- * re-executed batch that the sink already wrote is not written twice.
+ * tells the executor the batch is durable (its `CommitPort`), which commits
+ * it. Idempotent by batch id: a re-executed batch that the sink already
+ * wrote is not written twice.
+ *
+ * A sink of your own that does not extend this class speaks the same
+ * protocol: on `open`, check the query and call `item.commits.opened(item.plan)`;
+ * on each `barrier`, make the batch's rows durable, then
+ * `await item.commits.commit(barrier)` — in the commit port of the `open`
+ * item.
  *
  * @module
  */
@@ -11,8 +18,7 @@ import { TidemarkError } from '../errors.js';
 import type { RecordBatch, Row } from '../core/batch.js';
 import type { Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/output-mode.js';
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
-import type { BarrierItem, OpenItem, StreamItem } from '../protocol.js';
+import type { BarrierItem, CommitPort, OpenItem, QueryInfo, StreamItem } from '../protocol.js';
 
 /** What a sink learns from `open`. */
 export interface SinkPlan {
@@ -20,6 +26,10 @@ export interface SinkPlan {
   readonly outputMode: OutputMode;
   readonly aggregated: boolean;
   readonly checkpointLocation: string | null;
+  /** The query, when the sink runs in one (set from `open`; the driver's early check has none). */
+  readonly query?: QueryInfo;
+  /** Id of the last committed batch of the checkpoint, or null for a fresh one. */
+  readonly lastCommittedBatchId?: number | null;
 }
 
 /** Checks shared by every sink, with Spark's messages. */
@@ -38,7 +48,7 @@ export const OUTPUT_SAMPLE_ROWS = 20;
 
 /** Base class of sinks. */
 export abstract class Sink extends Writable {
-  #checkpoint: Checkpoint | null = null;
+  #port: CommitPort | null = null;
   #plan: SinkPlan | null = null;
   #rows: RecordBatch[] = [];
   #sample: Row[] = [];
@@ -100,18 +110,21 @@ export abstract class Sink extends Writable {
       schema: item.schema,
       outputMode: item.outputMode ?? 'append',
       aggregated: item.aggregated,
-      checkpointLocation: item.checkpoint.location,
+      checkpointLocation: item.query.checkpointLocation,
+      query: item.query,
+      lastCommittedBatchId: item.recovered?.batchId ?? null,
     };
     this.plan(plan);
     this.#plan = plan;
-    this.#checkpoint = item.checkpoint;
+    this.#port = item.commits;
     await this.openSink(plan);
+    item.commits.opened(item.plan);
   }
 
   async #commit(barrier: BarrierItem): Promise<void> {
     const plan = this.#plan;
-    const checkpoint = this.#checkpoint;
-    if (plan === null || checkpoint === null) throw new TidemarkError('ERR_PROTOCOL', `${this.description} received a barrier before 'open'`);
+    const port = this.#port;
+    if (plan === null || port === null) throw new TidemarkError('ERR_PROTOCOL', `${this.description} received a barrier before 'open'`);
     const rows = this.#rows;
     this.#rows = [];
     let written = 0;
@@ -120,7 +133,7 @@ export abstract class Sink extends Writable {
       if (written > 0) this.#sample = sampleRows(rows, OUTPUT_SAMPLE_ROWS);
     }
     barrier.progress.sink = { description: this.description, numOutputRows: written };
-    await checkpoint.commit(barrier);
+    await port.commit(barrier);
   }
 }
 

@@ -48,8 +48,7 @@ import {
   type SourceLogEntry,
 } from '../core/file-selection.js';
 import { writeFileAtomic } from '../checkpoint/atomic-file.js';
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
-import { MicroBatchSource, type MicroBatchSourceOptions, type Offset, type PlanMode } from './micro-batch-source.js';
+import { SourceBase, refuseQueryOptions, type Offset, type PlanMode, type SourceContext } from './source.js';
 
 /**
  * What a file source emits: one row per line (or per record with
@@ -75,7 +74,7 @@ export function fileChunksSchema(maxLineLength: number): Schema {
 }
 
 /** Options of {@link FileSource}: Spark's file source options plus tidemark's framing limits. */
-export interface FileSourceOptions extends MicroBatchSourceOptions {
+export interface FileSourceOptions {
   /** The directory to watch. */
   path: string;
   /** At most this many new files per micro-batch (Spark's `maxFilesPerTrigger`). */
@@ -103,9 +102,11 @@ export interface FileSourceOptions extends MicroBatchSourceOptions {
   /** Bytes per file read. Default 1 MiB. */
   readBufferBytes?: number;
   /**
-   * `lines` (default): one row per line, like Spark's text source.
-   * `chunks`: line-aligned byte chunks, for `ParseSchema`'s fast path
-   * (a schema-compiled scanner, no string per line).
+   * `chunks` (default): line-aligned byte chunks, for `ParseSchema`'s fast
+   * path (a schema-compiled scanner, no string per line).
+   * `lines`: one row per line (`value`, `file`, `line`), like Spark's text
+   * source, for stages of your own that read the raw text.
+   * `multiLine` always reads records.
    */
   framing?: 'lines' | 'chunks';
 }
@@ -134,7 +135,7 @@ function logOffsetOf(offset: Offset | null): number {
  * await pipeline(source, new ParseSchema({ schema: 'time timestamp, action string' }), …)
  * ```
  */
-export class FileSource extends MicroBatchSource {
+export class FileSource extends SourceBase {
   readonly schema: Schema;
   readonly description: string;
   /** Absolute path of the watched directory. */
@@ -155,7 +156,8 @@ export class FileSource extends MicroBatchSource {
   #frozenListing: FileEntry[] | null = null;
 
   constructor(options: FileSourceOptions) {
-    super(options);
+    super();
+    refuseQueryOptions('FileSource', options);
     if (typeof options?.path !== 'string' || options.path.length === 0) {
       throw new TidemarkError('ERR_INVALID_OPTION', 'FileSource needs a path', { option: 'path' });
     }
@@ -171,7 +173,7 @@ export class FileSource extends MicroBatchSource {
     this.#maxLineLength = positiveInteger(options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH, 'maxLineLength');
     this.#linesPerBatch = positiveInteger(options.linesPerBatch ?? DEFAULT_LINES_PER_BATCH, 'linesPerBatch');
     this.#readBufferBytes = positiveInteger(options.readBufferBytes ?? READ_CHUNK_BYTES, 'readBufferBytes');
-    const framing = options.framing ?? 'lines';
+    const framing = options.framing ?? (options.multiLine === true ? 'lines' : 'chunks');
     if (framing !== 'lines' && framing !== 'chunks') throw new TidemarkError('ERR_INVALID_OPTION', `framing must be 'lines' or 'chunks', got '${framing}'`, { option: 'framing' });
     if (framing === 'chunks' && this.#multiLine) throw new TidemarkError('ERR_INVALID_OPTION', "framing 'chunks' reads JSON lines; it cannot be used with multiLine", { option: 'framing' });
     this.#chunks = framing === 'chunks';
@@ -180,8 +182,12 @@ export class FileSource extends MicroBatchSource {
     this.#state = createSelectionState(this.#selection);
   }
 
-  protected override async recoverSource(checkpoint: Checkpoint): Promise<void> {
-    this.#logDirectory = checkpoint.sourceDirectory(0);
+  override fingerprint(): Record<string, unknown> {
+    return { path: this.path };
+  }
+
+  override async open(context: SourceContext): Promise<void> {
+    this.#logDirectory = context.logDirectory;
     if (this.#logDirectory === null) return;
     await mkdir(this.#logDirectory, { recursive: true });
     const ids = (await readdir(this.#logDirectory)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
@@ -196,11 +202,11 @@ export class FileSource extends MicroBatchSource {
     this.#state = createSelectionState(this.#selection, all);
   }
 
-  protected override async freezeAvailable(): Promise<void> {
+  override async prepareForAvailableNow(): Promise<void> {
     this.#frozenListing = await this.#list();
   }
 
-  protected override async planBatch(start: Offset | null, mode: PlanMode): Promise<Offset | null> {
+  override async latestOffset(start: Offset | null, mode: PlanMode): Promise<Offset | null> {
     const startId = logOffsetOf(start);
     const lastId = this.#lastLogId;
     // A log entry written before a crash, but never planned into offsets, is the next batch.
@@ -216,7 +222,7 @@ export class FileSource extends MicroBatchSource {
     return { logOffset: id };
   }
 
-  protected override async *readRange(start: Offset | null, end: Offset): AsyncIterable<RecordBatch> {
+  override async *getBatch(start: Offset | null, end: Offset): AsyncIterable<RecordBatch> {
     for (let id = logOffsetOf(start) + 1; id <= logOffsetOf(end); id++) {
       const entries = this.#log.get(id);
       if (entries === undefined) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `the file source log has no entry ${id}`, { file: `${this.#logDirectory ?? '(memory)'}/${id}` });
@@ -224,7 +230,7 @@ export class FileSource extends MicroBatchSource {
     }
   }
 
-  protected override async commitOffset(end: Offset): Promise<void> {
+  override async commit(end: Offset): Promise<void> {
     const committed = logOffsetOf(end);
     const entries = this.#log.get(committed) ?? [];
     // Batches up to `end` are committed: their file lists are not needed in memory any more.
@@ -246,7 +252,7 @@ export class FileSource extends MicroBatchSource {
     }
   }
 
-  protected override waitForData(signal: AbortSignal): Promise<void> {
+  override waitForData(signal: AbortSignal): Promise<void> {
     return new Promise((done) => {
       const timer = setTimeout(done, POLL_MS);
       signal.addEventListener('abort', () => (clearTimeout(timer), done()), { once: true });

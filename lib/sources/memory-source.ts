@@ -1,27 +1,40 @@
 /**
  * `MemorySource`: Spark's `MemoryStream` — rows added by the program, read
- * as a stream. Its offset is the number of `addData` calls, so a restarted
- * query (a new source from {@link MemorySource.reopen}) re-reads exactly
- * what a batch read before.
+ * as a stream. Its offset is the number of `addData` calls so far; a
+ * restarted query (a new run over {@link MemorySource.reopen}) re-reads
+ * exactly what a batch read before. Rows leave memory once their batch is
+ * committed.
+ *
+ * A new `MemorySource` starts empty, so it cannot continue a checkpoint
+ * written with another one: that is refused (the checkpoint records which
+ * source it read), never skipped silently.
  *
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { TidemarkError } from '../errors.js';
 import { RecordBatch, type Row } from '../core/batch.js';
 import type { Schema } from '../core/schema.js';
 import { parseDDL } from '../core/ddl.js';
-import { MicroBatchSource, type MicroBatchSourceOptions, type Offset, type PlanMode } from './micro-batch-source.js';
+import { SourceBase, type Offset, type PlanMode, type SourceContext } from './source.js';
 
 /** The data of a memory source, shared by the sources reopened from it. */
 class MemoryLog {
-  readonly batches: RecordBatch[] = [];
+  readonly id = randomUUID();
+  /** Additions not yet committed; `batches[0]` is addition number `base`. */
+  batches: RecordBatch[] = [];
+  base = 0;
   readonly listeners = new Set<() => void>();
+
+  get count(): number {
+    return this.base + this.batches.length;
+  }
 }
 
 let memorySourceCount = 0;
 
 /** Options of {@link MemorySource}. */
-export interface MemorySourceOptions extends MicroBatchSourceOptions {
+export interface MemorySourceOptions {
   /** The rows' schema: a schema value or a Spark DDL string (`"time timestamp, action string"`). */
   schema: Schema | string;
 }
@@ -32,18 +45,18 @@ export interface MemorySourceOptions extends MicroBatchSourceOptions {
  *
  * @example
  * ```ts
- * const source = new MemorySource({ schema: parseDDL('time timestamp, action string') })
+ * const source = new MemorySource({ schema: 'time timestamp, action string' })
  * source.addData([{ time: Date.parse('2016-07-26T03:00:00Z'), action: 'Open' }])
  * ```
  */
-export class MemorySource extends MicroBatchSource {
+export class MemorySource extends SourceBase {
   readonly schema: Schema;
   readonly description: string;
   readonly #log: MemoryLog;
   #frozenCount: number | null = null;
 
   constructor(options: MemorySourceOptions, log?: MemoryLog, description?: string) {
-    super(options);
+    super();
     const s = typeof options?.schema === 'string' ? parseDDL(options.schema) : options?.schema;
     if (s === undefined || !Array.isArray(s.fields)) {
       throw new TidemarkError('ERR_INVALID_OPTION', 'MemorySource needs a schema', { option: 'schema' });
@@ -58,36 +71,62 @@ export class MemorySource extends MicroBatchSource {
     const batch = rows instanceof RecordBatch ? rows : RecordBatch.fromRows(this.schema, rows);
     this.#log.batches.push(batch);
     for (const listener of [...this.#log.listeners]) listener();
-    return this.#log.batches.length;
+    return this.#log.count;
   }
 
   /** A new source over the same data, for a new run of a query (restart). */
-  reopen(options: Omit<MemorySourceOptions, 'schema'> = {}): MemorySource {
-    return new MemorySource({ ...this.options, ...options, schema: this.schema }, this.#log, this.description);
+  reopen(): MemorySource {
+    return new MemorySource({ schema: this.schema }, this.#log, this.description);
   }
 
-  protected override async planBatch(_start: Offset | null, _mode: PlanMode): Promise<Offset | null> {
-    const count = this.#frozenCount ?? this.#log.batches.length;
+  /** Rows still held (not yet committed), for tests of memory release. */
+  get heldAdditions(): number {
+    return this.#log.batches.length;
+  }
+
+  override fingerprint(): Record<string, unknown> {
+    return { memoryStream: this.#log.id };
+  }
+
+  override async open(context: SourceContext): Promise<void> {
+    const committed = typeof context.committedOffset === 'number' ? context.committedOffset : 0;
+    if (committed > this.#log.count) {
+      throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the checkpoint has read ${committed} additions of this MemorySource, which holds ${this.#log.count}`, { option: 'source' });
+    }
+  }
+
+  override async latestOffset(_start: Offset | null, _mode: PlanMode): Promise<Offset | null> {
+    const count = this.#frozenCount ?? this.#log.count;
     return count === 0 ? null : count;
   }
 
-  protected override *readRange(start: Offset | null, end: Offset): Iterable<RecordBatch> {
+  override *getBatch(start: Offset | null, end: Offset): Iterable<RecordBatch> {
+    const log = this.#log;
     const from = typeof start === 'number' ? start : 0;
     const to = end as number;
+    if (from < log.base || to > log.count) {
+      throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the checkpoint refers to memory offsets ${from}..${to}, but this MemorySource holds ${log.base}..${log.count}`);
+    }
     for (let i = from; i < to; i++) {
-      const batch = this.#log.batches[i];
-      if (batch === undefined) {
-        throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the checkpoint refers to memory offset ${to}, but this MemorySource holds ${this.#log.batches.length} additions`);
-      }
+      const batch = log.batches[i - log.base]!;
       if (batch.length > 0) yield batch;
     }
   }
 
-  protected override async freezeAvailable(): Promise<void> {
-    this.#frozenCount = this.#log.batches.length;
+  // Committed additions are never read again: let them go.
+  override async commit(end: Offset): Promise<void> {
+    const log = this.#log;
+    const drop = Math.min((end as number) - log.base, log.batches.length);
+    if (drop <= 0) return;
+    log.batches = log.batches.slice(drop);
+    log.base += drop;
   }
 
-  protected override waitForData(signal: AbortSignal): Promise<void> {
+  override async prepareForAvailableNow(): Promise<void> {
+    this.#frozenCount = this.#log.count;
+  }
+
+  override waitForData(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const listener = (): void => {
         this.#log.listeners.delete(listener);

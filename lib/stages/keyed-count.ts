@@ -72,7 +72,6 @@ export class KeyedCount extends Stage {
   // checkpointed
   #state: KeyedAggregation | null = null;
   // transient
-  #watermarkMs = 0;
   readonly #lateRows: PassThrough | null;
 
   constructor(options: KeyedCountOptions) {
@@ -138,6 +137,19 @@ export class KeyedCount extends Stage {
     return true;
   }
 
+  override get role(): 'aggregate' {
+    return 'aggregate';
+  }
+
+  /** A count alone: what a count push-down can compute where the rows are read. */
+  get countsOnly(): boolean {
+    return true;
+  }
+
+  override configuration(): Record<string, unknown> {
+    return this.#configuration();
+  }
+
   /** The aggregate buffers of a group: a count. */
   protected createStore(): AggregateStore {
     return new CountStore(this.countColumn);
@@ -172,7 +184,8 @@ export class KeyedCount extends Stage {
     this.#groupFields = groupFields;
     this.#groupIndexes = this.groupBy.map((name) => fieldIndex(input, name));
     this.#eventTimeGroup = eventTimeGroup;
-    if (this.#state === null) {
+    {
+      // Planned again when the run opens: the state starts empty and is restored from the checkpoint.
       const pane = paneAt >= 0 ? groupFields[paneAt]!.metadata!.timeWindow! : null;
       this.#state = new KeyedAggregation({
         // The window column of panes holds windows once expanded: its key is the window's.
@@ -183,7 +196,7 @@ export class KeyedCount extends Stage {
         panes: pane === null ? null : { column: paneAt, durationUs: pane.durationUs, slideUs: pane.slideUs },
       });
     }
-    const resultFields = this.#state.store.resultFields();
+    const resultFields = this.#state!.store.resultFields();
     return { fields: [...groupFields.map(withoutPanes), ...resultFields] };
   }
 
@@ -191,13 +204,7 @@ export class KeyedCount extends Stage {
     const state = this.#state!;
     switch (item.kind) {
       case 'begin':
-        // Without a Watermark stage upstream no 'watermark' item follows; start the batch here.
-        this.#watermarkMs = 0;
-        state.beginBatch(0, 0);
-        yield item;
-        return;
-      case 'watermark':
-        this.#watermarkMs = item.watermarkMs;
+        // The watermarks apply only when a grouping column carries the watermark (state.watermarkApplies).
         state.beginBatch(item.watermarkMs, item.lateWatermarkMs);
         yield item;
         return;
@@ -232,8 +239,12 @@ export class KeyedCount extends Stage {
     const started = performance.now();
     const outcome = state.finishBatch();
     const tookMs = Math.round(performance.now() - started);
-    if (state.watermarkApplies && barrier.nextWatermarkMs !== null && barrier.nextWatermarkMs > this.#watermarkMs) {
-      barrier.runAnotherBatch = true;
+    if (state.watermarkApplies) {
+      barrier.watermarkDriven = true;
+      if (outcome.maxEvictedEventTimeUs > -Infinity) {
+        const evictedMs = Math.floor(outcome.maxEvictedEventTimeUs / 1000);
+        barrier.evictedUpToMs = Math.max(barrier.evictedUpToMs ?? -Infinity, evictedMs);
+      }
     }
     barrier.progress.stateOperators.push({
       operatorName: 'stateStoreSave',

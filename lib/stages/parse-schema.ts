@@ -75,6 +75,7 @@ export class ParseSchema extends Stage {
   readonly mode: ParseMode;
   readonly columnNameOfCorruptRecord: string;
   readonly timeZone: string;
+  readonly #options: ParseSchemaOptions;
   // transient
   #valueIndex = -1;
   #fileIndex = -1;
@@ -103,6 +104,7 @@ export class ParseSchema extends Stage {
   constructor(options: ParseSchemaOptions) {
     super();
     if (options?.schema === undefined) throw new TidemarkError('ERR_INVALID_OPTION', 'ParseSchema needs a schema', { option: 'schema' });
+    this.#options = { ...options };
     const parsed = typeof options.schema === 'string' ? parseDDL(options.schema) : options.schema;
     // File sources force every field nullable (spark.sql.streaming.fileSource.schema.forceNullable).
     this.schema = { fields: parsed.fields.map((f) => ({ ...f, nullable: true })) };
@@ -144,6 +146,25 @@ export class ParseSchema extends Stage {
     this.#pushdown = pushdown;
   }
 
+  /** A new `ParseSchema` like this one that counts `pushdown` itself (see {@link ParseSchema.pushDownCount}); this one is left as it is. */
+  withCountPushdown(pushdown: CountPushdown): ParseSchema {
+    const copy = new ParseSchema(this.#options);
+    copy.pushDownCount(pushdown);
+    return copy;
+  }
+
+  override get role(): 'parse' {
+    return 'parse';
+  }
+
+  override describe(): string {
+    const base = super.describe();
+    const pushdown = this.#pushdown;
+    if (pushdown === null) return base;
+    const workers = this.#workerCount === 0 ? 'on this thread' : `on ${this.#workerCount} worker threads`;
+    return `${base} with a partial count by [${pushdown.groupBy.join(', ')}]${pushdown.window.panes ? ' over panes' : ''}, ${workers}`;
+  }
+
   /** Why this stage cannot count `pushdown` itself (the option at fault and a message), or null when it can. */
   countPushdownProblem(pushdown: CountPushdown): { option: string; message: string } | null {
     const window = pushdown.window;
@@ -159,11 +180,6 @@ export class ParseSchema extends Stage {
     const key = keys[0] === undefined ? undefined : this.schema.fields.find((f) => f.name === keys[0]);
     if (keys[0] !== undefined && key?.dataType.type !== 'string') return { option: 'groupBy', message: `groups by a string column of the schema; \`${keys[0]}\` is not one` };
     return null;
-  }
-
-  override get stateful(): boolean {
-    // No state, but its configuration is checkpointed so a restart with another schema is refused.
-    return true;
   }
 
   override plan(input: Schema, _context: PlanContext): Schema {
@@ -359,15 +375,7 @@ export class ParseSchema extends Stage {
     return { file, line };
   }
 
-  override snapshot(): StageSnapshot {
-    return { stage: 'ParseSchema', version: SNAPSHOT_VERSION, configuration: this.#configuration(), state: null };
-  }
-
-  override restore(snapshot: StageSnapshot): void {
-    checkSnapshot(snapshot, 'ParseSchema', SNAPSHOT_VERSION, this.#configuration());
-  }
-
-  #configuration(): Record<string, unknown> {
+  override configuration(): Record<string, unknown> {
     return { schema: schemaToDDL(this.schema), mode: this.mode, columnNameOfCorruptRecord: this.columnNameOfCorruptRecord };
   }
 }

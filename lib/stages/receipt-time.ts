@@ -84,11 +84,7 @@ export class ReceiptTime extends Stage {
     }
   }
 
-  override snapshot(): StageSnapshot {
-    return { stage: 'ReceiptTime', version: SNAPSHOT_VERSION, configuration: { as: this.as }, state: null };
-  }
-
-  override restore(snapshot: StageSnapshot): void {
-    checkSnapshot(snapshot, 'ReceiptTime', SNAPSHOT_VERSION, { as: this.as });
+  override configuration(): Record<string, unknown> {
+    return { as: this.as };
   }
 }

@@ -95,12 +95,8 @@ export class Sort extends Stage {
     return all.take(indices, indices.length);
   }
 
-  override snapshot(): StageSnapshot {
-    return { stage: 'Sort', version: SNAPSHOT_VERSION, configuration: { keys: this.keys }, state: null };
-  }
-
-  override restore(snapshot: StageSnapshot): void {
-    checkSnapshot(snapshot, 'Sort', SNAPSHOT_VERSION, { keys: this.keys });
+  override configuration(): Record<string, unknown> {
+    return { keys: this.keys };
   }
 }
 

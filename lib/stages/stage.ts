@@ -10,7 +10,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
 import type { Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/output-mode.js';
-import type { BarrierItem, OpenItem, StageSnapshot, StreamItem } from '../protocol.js';
+import type { BarrierItem, OpenItem, PlanEntry, StageSnapshot, StreamItem } from '../protocol.js';
 
 /** What a stage learns about the query when it is planned. */
 export interface PlanContext {
@@ -33,8 +33,10 @@ export const STAGE_HIGH_WATER_MARK = 8;
 
 /**
  * Base class of the stages. Subclasses implement {@link Stage.plan} and
- * {@link Stage.process}; `open` handling, operator ids, snapshots on barriers
- * and backpressure live here once.
+ * {@link Stage.process}; `open` handling, operator ids, the plan entry,
+ * snapshots on barriers and backpressure live here once. A stateful stage
+ * overrides {@link Stage.stateful}, {@link Stage.snapshot} and
+ * {@link Stage.restore}.
  */
 export abstract class Stage extends Transform implements Checkpointable {
   /** Operator id taken from `open`; names the stage's folder in the checkpoint. */
@@ -73,8 +75,51 @@ export abstract class Stage extends Transform implements Checkpointable {
     return false;
   }
 
-  abstract snapshot(): StageSnapshot;
-  abstract restore(snapshot: StageSnapshot): void;
+  /**
+   * What the planner may know of this stage: `'other'` (it only sees the
+   * schema the stage plans), or one of the roles it rewrites around
+   * (`'parse'`, `'watermark'`, `'window'`, `'aggregate'`).
+   */
+  get role(): 'parse' | 'watermark' | 'window' | 'aggregate' | 'other' {
+    return 'other';
+  }
+
+  /** One line of the query's `explain()`. */
+  describe(): string {
+    const options = Object.entries(this.configuration())
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(', ');
+    return `${this.operatorName}(${options})${this.operatorId === null ? '' : ` [state operator ${this.operatorId}]`}`;
+  }
+
+  /** The stage's kind in the plan and in its snapshots (its class name by default). */
+  get operatorName(): string {
+    return this.constructor.name;
+  }
+
+  /**
+   * The options that shape the stage's output: recorded in the checkpoint
+   * with the query's plan, so a restart with other values is refused naming
+   * the difference. Nothing by default.
+   */
+  configuration(): Record<string, unknown> {
+    return {};
+  }
+
+  /** The stage's entries in the query's plan (a stage that stands for several logical operators lists each). */
+  planEntries(): PlanEntry[] {
+    return [{ operator: this.operatorName, configuration: this.configuration(), ...(this.operatorId === null ? {} : { operatorId: this.operatorId }) }];
+  }
+
+  /** A stateless stage's snapshot holds its configuration only. */
+  snapshot(): StageSnapshot {
+    return { stage: this.operatorName, version: 1, configuration: this.configuration(), state: null };
+  }
+
+  /** A stateless stage checks the configuration only. */
+  restore(snapshot: StageSnapshot): void {
+    checkSnapshot(snapshot, this.operatorName, 1, this.configuration());
+  }
 
   /** Adds this stage's snapshot to a barrier (subclasses call it once they finished the batch). */
   protected stamp(item: BarrierItem): void {
@@ -90,7 +135,16 @@ export abstract class Stage extends Transform implements Checkpointable {
       const snapshot = item.recovered?.snapshots[String(this.operatorId)];
       if (snapshot !== undefined) this.restore(snapshot);
     }
-    return [{ ...item, schema: output, nextOperatorId, aggregated: item.aggregated || this.aggregates, outputMode: this.outputModeAfter(item.outputMode) }];
+    return [
+      {
+        ...item,
+        schema: output,
+        nextOperatorId,
+        aggregated: item.aggregated || this.aggregates,
+        outputMode: this.outputModeAfter(item.outputMode),
+        plan: [...item.plan, ...this.planEntries()],
+      },
+    ];
   }
 
   override _transform(item: StreamItem, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -3,21 +3,22 @@
  *
  * It passes rows through, marks the event-time column with the delay (so the
  * window and the aggregation downstream know which column is event time),
- * collects event-time statistics of every row, late ones included, and keeps
- * the global watermark: after each micro-batch `max(event time) − delay`,
- * never decreasing, starting at 0. Right after each `begin` it emits the
- * watermark in effect for that batch.
+ * and collects event-time figures of every row, late ones included
+ * (Spark's `EventTimeWatermarkExec`). At each barrier it reports them; the
+ * executor computes the global watermark from them after the batch —
+ * `max(event time) − delay`, never decreasing, starting at 0 — and hands it
+ * to the next batch in its `begin` item. Only the global watermark is
+ * checkpointed (in the offsets and commit logs), as in Spark.
  *
  * @module
  */
 import { TidemarkError } from '../errors.js';
 import { watermarkDelayMs } from '../core/interval.js';
-import { EventTimeStats, WatermarkTracker, eventTimeFigures } from '../core/watermark.js';
-import { fieldIndex, isTimestampType, isWindowType, requireField, sqlTypeName, withMetadata, type Schema } from '../core/schema.js';
-import { formatTimestampUtcMillis } from '../core/timestamp.js';
+import { EventTimeStats, eventTimeFigures } from '../core/watermark.js';
+import { isTimestampType, isWindowType, requireField, sqlTypeName, fieldIndex, withMetadata, type Schema } from '../core/schema.js';
 import type { Column } from '../core/batch.js';
-import type { StageSnapshot, StreamItem } from '../protocol.js';
-import { Stage, checkSnapshot, type PlanContext } from './stage.js';
+import type { StreamItem } from '../protocol.js';
+import { Stage, type PlanContext } from './stage.js';
 
 /** Options of {@link Watermark}. */
 export interface WatermarkOptions {
@@ -27,42 +28,21 @@ export interface WatermarkOptions {
   delay: string | number;
 }
 
-const SNAPSHOT_VERSION = 1;
-
-/**
- * The watermark after a drain: +∞ in spirit, a finite value (the year 2243,
- * exact in microseconds) so that it survives JSON.
- */
-export const DRAINED_WATERMARK_MS = 8_640_000_000_000;
-
-/** What {@link Watermark} checkpoints. */
-export interface WatermarkState {
-  /** Watermark the next micro-batch evicts with. */
-  readonly watermarkMs: number;
-  /** Watermark of the last finished batch: the next batch's late-row threshold. */
-  readonly lastBatchWatermarkMs: number;
-}
-
 /**
  * Declares the event-time column and its allowed lateness.
  *
  * @example
  * ```ts
- * await pipeline(source, new Watermark({ eventTime: 'time', delay: '2 hours' }), new Window(…), new KeyedCount(…), sink)
+ * await pipeline(microBatches(source), new Watermark({ eventTime: 'time', delay: '2 hours' }), new Window(…), new KeyedCount(…), sink)
  * ```
  */
 export class Watermark extends Stage {
   // configuration
   readonly eventTime: string;
   readonly delayMs: number;
-  // checkpointed
-  #tracker = new WatermarkTracker();
-  #lastBatchWatermarkMs = 0;
   // transient
   readonly #stats = new EventTimeStats();
-  #batchWatermarkMs = 0;
   #columnIndex = -1;
-  #isWindowColumn = false;
 
   constructor(options: WatermarkOptions) {
     super();
@@ -73,13 +53,12 @@ export class Watermark extends Stage {
     this.delayMs = watermarkDelayMs(options.delay, 'delay');
   }
 
-  /** The global watermark (ms) the next micro-batch will use. */
-  get watermarkMs(): number {
-    return this.#tracker.watermarkMs;
+  override configuration(): Record<string, unknown> {
+    return { eventTime: this.eventTime, delayMs: this.delayMs };
   }
 
-  override get stateful(): boolean {
-    return true;
+  override get role(): 'watermark' {
+    return 'watermark';
   }
 
   override plan(input: Schema, _context: PlanContext): Schema {
@@ -95,7 +74,6 @@ export class Watermark extends Stage {
       throw new TidemarkError('ERR_UNSUPPORTED_OPERATION', 'Redefining watermark is disallowed: the stream already has a Watermark stage.');
     }
     this.#columnIndex = fieldIndex(input, this.eventTime);
-    this.#isWindowColumn = isWindowType(f.dataType);
     return { fields: input.fields.map((x) => (x.name === this.eventTime ? withMetadata(x, { watermarkDelayMs: this.delayMs }) : x)) };
   }
 
@@ -103,9 +81,7 @@ export class Watermark extends Stage {
     switch (item.kind) {
       case 'begin':
         this.#stats.reset();
-        this.#batchWatermarkMs = item.drain ? Infinity : this.#tracker.watermarkMs;
         yield item;
-        yield { kind: 'watermark', watermarkMs: this.#batchWatermarkMs, lateWatermarkMs: this.#lastBatchWatermarkMs };
         return;
       case 'rows':
         this.#observe(item.batch.columns[this.#columnIndex]!, item.batch.length);
@@ -120,21 +96,11 @@ export class Watermark extends Stage {
         return;
       case 'barrier': {
         const stats = this.#stats;
-        this.#tracker.update([{ delayMs: this.delayMs, stats }]);
-        item.nextWatermarkMs = this.#tracker.watermarkMs;
-        const watermarkText = formatTimestampUtcMillis(Number.isFinite(this.#batchWatermarkMs) ? this.#batchWatermarkMs : this.#tracker.watermarkMs);
-        item.progress.eventTime =
-          stats.count > 0
-            ? { avg: formatTimestampUtcMillis(stats.avg), max: formatTimestampUtcMillis(stats.max), min: formatTimestampUtcMillis(stats.min), watermark: watermarkText }
-            : { watermark: watermarkText };
-        if (Number.isFinite(this.#batchWatermarkMs)) this.#lastBatchWatermarkMs = this.#batchWatermarkMs;
-        else {
-          // A drained stream is over: every later row is late, so no drained window can open again.
-          this.#tracker = WatermarkTracker.restore({ globalWatermarkMs: DRAINED_WATERMARK_MS, policy: this.#tracker.policy });
-          this.#lastBatchWatermarkMs = DRAINED_WATERMARK_MS;
-          item.nextWatermarkMs = DRAINED_WATERMARK_MS;
-        }
-        this.stamp(item);
+        item.watermarks.push({
+          eventTime: this.eventTime,
+          delayMs: this.delayMs,
+          figures: stats.count === 0 ? null : { maxMs: stats.max, minMs: stats.min, sumMs: stats.sum, count: stats.count },
+        });
         yield item;
         return;
       }
@@ -147,21 +113,5 @@ export class Watermark extends Stage {
   #observe(column: Column, length: number): void {
     const figures = eventTimeFigures(column, length);
     if (figures !== null) this.#stats.merge(figures.maxMs, figures.minMs, figures.sumMs, figures.count);
-  }
-
-  override snapshot(): StageSnapshot {
-    const state: WatermarkState = { watermarkMs: this.#tracker.watermarkMs, lastBatchWatermarkMs: this.#lastBatchWatermarkMs };
-    return { stage: 'Watermark', version: SNAPSHOT_VERSION, configuration: this.#configuration(), state };
-  }
-
-  override restore(snapshot: StageSnapshot): void {
-    checkSnapshot(snapshot, 'Watermark', SNAPSHOT_VERSION, this.#configuration());
-    const state = snapshot.state as WatermarkState;
-    this.#tracker = WatermarkTracker.restore({ globalWatermarkMs: state.watermarkMs, policy: 'min' });
-    this.#lastBatchWatermarkMs = state.lastBatchWatermarkMs;
-  }
-
-  #configuration(): Record<string, unknown> {
-    return { eventTime: this.eventTime, delayMs: this.delayMs };
   }
 }

@@ -45,6 +45,7 @@ export class Window extends Stage {
   readonly timeColumn: string;
   readonly spec: WindowSpec;
   readonly as: string;
+  readonly #options: WindowOptions;
   #panes: boolean;
   // transient
   #timeIndex = -1;
@@ -59,6 +60,7 @@ export class Window extends Stage {
       throw new TidemarkError('ERR_INVALID_OPTION', 'Window needs a timeColumn name', { option: 'timeColumn' });
     }
     this.timeColumn = options.timeColumn;
+    this.#options = { ...options };
     this.spec = windowSpec(options);
     this.as = options.as ?? 'window';
     this.#starts = new Float64Array(maxWindowsPerEvent(this.spec));
@@ -71,7 +73,16 @@ export class Window extends Stage {
     return this.spec.slideUs < this.spec.durationUs && this.spec.durationUs % this.spec.slideUs === 0;
   }
 
-  /** Emits panes instead of windows (see {@link WindowOptions.panes}); the driver calls it before the query starts. */
+  override get role(): 'window' {
+    return 'window';
+  }
+
+  /** A new `Window` like this one that emits panes (see {@link WindowOptions.panes}); this one is left as it is. */
+  withPanes(): Window {
+    return new Window({ ...this.#options, panes: true });
+  }
+
+  /** Emits panes instead of windows (see {@link WindowOptions.panes}); for a stage not yet running. */
   usePanes(): void {
     if (!this.panesPossible) {
       throw new TidemarkError('ERR_INVALID_OPTION', `panes need a sliding window whose duration is a multiple of its slide (duration ${this.spec.durationUs} µs, slide ${this.spec.slideUs} µs)`, { option: 'panes' });
@@ -207,15 +218,7 @@ export class Window extends Stage {
     return kept.withColumn(this.outputSchema!.fields[this.outputSchema!.fields.length - 1]!, windowColumn).withSchema(this.outputSchema!);
   }
 
-  override snapshot(): StageSnapshot {
-    return { stage: 'Window', version: SNAPSHOT_VERSION, configuration: this.#configuration(), state: null };
-  }
-
-  override restore(snapshot: StageSnapshot): void {
-    checkSnapshot(snapshot, 'Window', SNAPSHOT_VERSION, this.#configuration());
-  }
-
-  #configuration(): Record<string, unknown> {
+  override configuration(): Record<string, unknown> {
     // Panes change how rows travel to the aggregation, not what it holds: not part of the configuration.
     return { timeColumn: this.timeColumn, as: this.as, ...this.spec };
   }

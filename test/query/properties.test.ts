@@ -103,9 +103,7 @@ t.test('(c) panes: a sliding window counted through panes writes exactly what on
       try {
         const build = (panes: boolean) => () => {
           const stages = notebookStages({ delay, duration, slide, outputMode });
-          const window = stages.find((s): s is Window => s instanceof Window)!;
-          if (panes) window.usePanes();
-          return stages;
+          return panes ? stages.map((s) => (s instanceof Window ? s.withPanes() : s)) : stages;
         };
         // runByHand leaves the stages as built; startQuery would choose panes by itself.
         const panes = await runByHand({ steps: rows, checkpointLocation: join(dir, 'p'), outputMode, stages: build(true) });

@@ -2,8 +2,10 @@ import t from 'tap';
 import { Transform } from 'node:stream';
 import { MemorySource } from '../../lib/sources/memory-source.js';
 import { MemorySink } from '../../lib/sinks/memory-sink.js';
-import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
+import { startQuery, StreamingQueryManager, type StreamingQuery } from '../../lib/query/streaming-query.js';
 import { eventSchema, events, notebookStages } from '../helpers.js';
+import { Watermark } from '../../lib/stages/watermark.js';
+import { KeyedCount } from '../../lib/stages/keyed-count.js';
 
 t.test('awaitTermination(timeout) resolves false while running and stop() ends the query', async (t) => {
   const query = await startQuery({ source: new MemorySource({ schema: eventSchema }), sink: new MemorySink(), manager: new StreamingQueryManager() });
@@ -125,19 +127,82 @@ t.test('processingTime triggers space batches by the interval', async (t) => {
   await query.stop();
 });
 
-t.test('after a drain every later row is late: a drained window never comes out twice', async (t) => {
+t.test('a drained checkpoint counts later windows: the watermark rests at the end of the last window the drain emitted (issue: drain dropped all later input)', async (t) => {
+  const dir = t.testdir();
+  const run = async (source: MemorySource): Promise<{ rows: Array<[unknown, unknown, unknown]>; query: StreamingQuery }> => {
+    const sink = new MemorySink();
+    const query = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink, checkpointLocation: dir, trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
+    await query.awaitTermination();
+    return { rows: sink.rows().map((r) => [(r['window'] as { start: number }).start / 1000, r['action'], r['count']]), query };
+  };
+  const source = new MemorySource({ schema: eventSchema });
+  source.addData(events([10, 'Open'], [12, 'Close']));
+  const first = await run(source);
+  t.strictSame(first.rows, [[10, 'Open', 1], [10, 'Close', 1]]);
+  t.equal(first.query.watermarkMs, 15_000, 'the end of the last window emitted, not +infinity');
+  const again = source.reopen();
+  again.addData(events([11, 'Open'], [20, 'Open'], [31, 'Close']));
+  const second = await run(again);
+  t.strictSame(second.rows, [[20, 'Open', 1], [30, 'Close', 1]], 'later windows are counted; the drained window is not emitted twice');
+  t.equal(second.query.recentProgress[0]!.stateOperators[0]!['numRowsDroppedByWatermark'], 1, 'the row of a window already emitted is late');
+  t.equal(second.query.watermarkMs, 35_000);
+
+  // The same events in one run give the same rows for the later windows.
+  const once = new MemorySource({ schema: eventSchema });
+  once.addData(events([10, 'Open'], [12, 'Close'], [11, 'Open'], [20, 'Open'], [31, 'Close']));
+  const sink = new MemorySink();
+  const single = await startQuery({ source: once, stages: notebookStages({ delay: '10 seconds' }), sink, trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
+  await single.awaitTermination();
+  const later = sink.rows().filter((r) => (r['window'] as { start: number }).start >= 20_000).map((r) => [(r['window'] as { start: number }).start / 1000, r['action'], r['count']]);
+  t.strictSame(later, second.rows);
+});
+
+t.test('a drain grouping by the raw event time leaves the watermark at the last time it emitted', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  source.addData(events([10, 'Open'], [12, 'Close']));
+  const sink = new MemorySink();
+  const query = await startQuery({
+    source,
+    stages: [new Watermark({ eventTime: 'time', delay: '10 seconds' }), new KeyedCount({ groupBy: ['time', 'action'] })],
+    sink,
+    trigger: 'availableNow',
+    drain: true,
+    manager: new StreamingQueryManager(),
+  });
+  await query.awaitTermination();
+  t.equal(sink.rows().length, 2);
+  t.equal(query.watermarkMs, 12_000);
+});
+
+t.test('a restart after a drain judges late rows by where the drain left the watermark', async (t) => {
   const dir = t.testdir();
   const source = new MemorySource({ schema: eventSchema });
   source.addData(events([10, 'Open']));
-  const first = new MemorySink();
-  const run1 = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink: first, checkpointLocation: dir, trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
-  await run1.awaitTermination();
-  t.strictSame(first.rows().map((r) => [r['action'], r['count']]), [['Open', 1]]);
+  const drained = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), checkpointLocation: dir, trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
+  await drained.awaitTermination();
+  // A long-running query on the same checkpoint: the first batch must not re-open window [10, 15).
   const again = source.reopen();
-  again.addData(events([11, 'Open']));
-  const second = new MemorySink();
-  const run2 = await startQuery({ source: again, stages: notebookStages({ delay: '10 seconds' }), sink: second, checkpointLocation: dir, trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
-  await run2.awaitTermination();
-  t.strictSame(second.rows(), []);
-  t.equal(run2.recentProgress[0]!.stateOperators[0]!['numRowsDroppedByWatermark'], 1);
+  const sink = new MemorySink();
+  const query = await startQuery({ source: again, stages: notebookStages({ delay: '10 seconds' }), sink, checkpointLocation: dir, manager: new StreamingQueryManager() });
+  again.addData(events([14, 'Open'], [40, 'Open']));
+  await query.processAllAvailable();
+  await query.stop();
+  t.equal(query.recentProgress[0]!.stateOperators[0]!['numRowsDroppedByWatermark'], 1);
+  t.strictSame(sink.rows().map((r) => (r['window'] as { start: number }).start / 1000), [], 'nothing of window 10-15 comes out again; 40-45 waits for the watermark');
+});
+
+t.test('a checkpoint drained by the release before (watermark +infinity) is refused, not silently dropping every row', async (t) => {
+  const dir = t.testdir();
+  const source = new MemorySource({ schema: eventSchema });
+  source.addData(events([10, 'Open']));
+  const first = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), checkpointLocation: dir, trigger: 'availableNow', manager: new StreamingQueryManager() });
+  await first.awaitTermination();
+  // What a drain of the release before left in the commit log.
+  const { readdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const last = (await readdir(join(dir, 'commits'))).filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b)).pop()!;
+  await writeFile(join(dir, 'commits', last), 'v1\n{"nextBatchWatermarkMs":8640000000000}');
+  const again = source.reopen();
+  const query = await startQuery({ source: again, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), checkpointLocation: dir, trigger: 'availableNow', manager: new StreamingQueryManager() });
+  await t.rejects(query.awaitTermination(), { cause: { code: 'ERR_CHECKPOINT_DRAINED', message: /drained by an earlier release of tidemark.*Start a new checkpoint and output directory/ } });
 });

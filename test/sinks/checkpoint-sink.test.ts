@@ -14,6 +14,7 @@ import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-que
 import { CheckpointSink } from '../../lib/sinks/checkpoint-sink.js';
 import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
 import { eventSchema, events, notebookStages } from '../helpers.js';
+import { microBatches } from '../../lib/query/executor.js';
 
 const ZONE = 'Asia/Kolkata';
 
@@ -70,9 +71,10 @@ t.test('a windowed count writes one JSON Lines file per micro-batch, in Spark JS
 t.test('each manifest entry is Spark FileStreamSinkLog v1 naming the batch data file', async (t) => {
   const dir = t.testdir();
   const out = join(dir, 'out');
-  const source = new MemorySource({ schema: eventSchema, trigger: 'availableNow', checkpointLocation: join(dir, 'chk') });
+  const source = new MemorySource({ schema: eventSchema });
+  const run = { trigger: 'availableNow', checkpointLocation: join(dir, 'chk') } as const;
   source.addData(events([1469504400, 'Open'], [1469504401, 'Close']));
-  await pipeline(source, new CheckpointSink({ path: out, timeZone: 'UTC' }));
+  await pipeline(microBatches(source, run), new CheckpointSink({ path: out, timeZone: 'UTC' }));
   const files = await dataFiles(out);
   t.equal(files.length, 1);
   t.match(files[0]!, /^part-00000-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c000\.json$/);
@@ -103,7 +105,8 @@ t.test('lines follow JacksonGenerator: schema order, nulls omitted, Java number 
     field('bin', Types.binary),
     field('dec', { type: 'decimal', precision: 10, scale: 2 }),
   ]);
-  const source = new MemorySource({ schema: s, trigger: 'availableNow', checkpointLocation: join(dir, 'chk') });
+  const source = new MemorySource({ schema: s });
+  const run = { trigger: 'availableNow', checkpointLocation: join(dir, 'chk') } as const;
   source.addData([
     {
       s: 'a"b\\c\n\t\u0001é/',
@@ -124,7 +127,7 @@ t.test('lines follow JacksonGenerator: schema order, nulls omitted, Java number 
     ...[NaN, Infinity, -Infinity, 100, 1e7, 0.0001, 0.001, -0, 123456.789, -2.5e-10].map((d) => ({ d })),
     {},
   ]);
-  await pipeline(source, new CheckpointSink({ path: out, timeZone: ZONE }));
+  await pipeline(microBatches(source, run), new CheckpointSink({ path: out, timeZone: ZONE }));
   t.strictSame((await readFile(join(out, (await dataFiles(out))[0]!), 'utf8')).split('\n'), [
     '{"s":"a\\"b\\\\c\\n\\t\\u0001é/","i":7,"l":1469504400000,"d":0.1,"f":1.1,"b":true,"dt":"2016-07-26","ts":"2016-07-26T09:10:00.123+05:30",' +
       '"w":{"start":"2016-07-26T08:30:00.000+05:30","end":"2016-07-26T09:30:00.000+05:30"},"arr":[1,null,3],"m":{"x":"NaN","y":null},"bin":"AQID","dec":12.50}',
@@ -147,9 +150,10 @@ t.test('lines follow JacksonGenerator: schema order, nulls omitted, Java number 
 t.test('readers see only committed files: a stray part file and temp files are invisible', async (t) => {
   const dir = t.testdir();
   const out = join(dir, 'out');
-  const source = new MemorySource({ schema: eventSchema, trigger: 'availableNow', checkpointLocation: join(dir, 'chk') });
+  const source = new MemorySource({ schema: eventSchema });
+  const run = { trigger: 'availableNow', checkpointLocation: join(dir, 'chk') } as const;
   source.addData(events([1469504400, 'Open']));
-  await pipeline(source, new CheckpointSink({ path: out, timeZone: 'UTC' }));
+  await pipeline(microBatches(source, run), new CheckpointSink({ path: out, timeZone: 'UTC' }));
   await writeFile(join(out, 'part-00000-00000000-0000-0000-0000-000000000000-c000.json'), '{"action":"Stray"}\n');
   await writeFile(join(out, '.part-00001.json.tmp'), '{"action":"Partial"');
   t.strictSame(await committedLines(out), ['{"time":"2016-07-26T03:40:00.000Z","action":"Open"}']);
@@ -233,9 +237,10 @@ t.test('err_missing_checkpoint_location: the JSON file sink needs a checkpoint l
     startQuery({ source: new MemorySource({ schema: eventSchema }), sink: new CheckpointSink({ path: join(dir, 'out') }), manager: new StreamingQueryManager() }),
     { code: 'ERR_MISSING_CHECKPOINT_LOCATION', option: 'checkpointLocation', message },
   );
-  const source = new MemorySource({ schema: eventSchema, trigger: 'availableNow' });
+  const source = new MemorySource({ schema: eventSchema });
+  const run = { trigger: 'availableNow' } as const;
   source.addData(events([1, 'Open']));
-  await t.rejects(pipeline(source, new CheckpointSink({ path: join(dir, 'out') })), { code: 'ERR_MISSING_CHECKPOINT_LOCATION', message }, 'a pipeline composed by hand');
+  await t.rejects(pipeline(microBatches(source, run), new CheckpointSink({ path: join(dir, 'out') })), { code: 'ERR_MISSING_CHECKPOINT_LOCATION', message }, 'a pipeline composed by hand');
 });
 
 t.test('options are checked in the constructor, naming the option', async (t) => {

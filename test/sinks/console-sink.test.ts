@@ -10,6 +10,7 @@ import { KeyedCount } from '../../lib/stages/keyed-count.js';
 import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
 import { ConsoleSink } from '../../lib/sinks/console-sink.js';
 import { eventSchema, events, notebookStages } from '../helpers.js';
+import { microBatches } from '../../lib/query/executor.js';
 
 /** A stream that keeps what was printed. */
 function capture(): { output: Writable; text: () => string } {
@@ -70,9 +71,10 @@ t.test('update mode prints each batch under its banner, cells cut at 20 characte
 
 t.test('complete mode with numRows and truncate false prints whole left-aligned cells and the only-showing footer', async (t) => {
   const { output, text } = capture();
-  const source = new MemorySource({ schema: eventSchema, trigger: 'availableNow', outputMode: 'complete' });
+  const source = new MemorySource({ schema: eventSchema });
+  const run = { trigger: 'availableNow', outputMode: 'complete' } as const;
   source.addData(events([1, 'Open'], [2, 'Close'], [3, 'Open']));
-  await pipeline(source, new KeyedCount({ groupBy: ['action'] }), new ConsoleSink({ output, numRows: 1, truncate: false }));
+  await pipeline(microBatches(source, run), new KeyedCount({ groupBy: ['action'] }), new ConsoleSink({ output, numRows: 1, truncate: false }));
   t.equal(
     text(),
     [
@@ -93,10 +95,11 @@ t.test('complete mode with numRows and truncate false prints whole left-aligned 
 
 t.test('a batch without rows prints the header of an empty table (append mode before a window closes)', async (t) => {
   const { output, text } = capture();
-  const source = new MemorySource({ schema: eventSchema, trigger: 'availableNow', outputMode: 'append' });
+  const source = new MemorySource({ schema: eventSchema });
+  const run = { trigger: 'availableNow', outputMode: 'append' } as const;
   source.addData(events([1469504400, 'Open']));
   const sink = new ConsoleSink({ output, timeZone: 'Asia/Kolkata' });
-  await pipeline([source, ...notebookStages({ delay: '10 minutes', duration: '1 hour' }), sink] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+  await pipeline([microBatches(source, run), ...notebookStages({ delay: '10 minutes', duration: '1 hour' }), sink] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   t.equal(
     text().split('\n').slice(0, 9).join('\n'),
     [

@@ -20,7 +20,7 @@ async function placeFiles(dir: string, files: Array<[string, string]>, baseMs = 
 async function linesPerBatch(input: string, options: Record<string, unknown>, checkpointLocation?: string): Promise<string[][]> {
   const sink = new MemorySink();
   const query = await startQuery({
-    source: new FileSource({ path: input, ...options }),
+    source: new FileSource({ path: input, framing: 'lines', ...options }),
     sink,
     trigger: 'availableNow',
     manager: new StreamingQueryManager(),
@@ -83,10 +83,10 @@ t.test('fss_clean_source_timing: files of batch N are cleaned when batch N+1 is 
     sink.on('batch', () => {
       seenAfterBatch.push([]);
     });
-    source.on('progress', () => {
+    const query = await startQuery({ source, sink, trigger: 'availableNow', manager: new StreamingQueryManager() });
+    query.on('progress', () => {
       seenAfterBatch[seenAfterBatch.length - 1] = readdirSync(input).sort();
     });
-    const query = await startQuery({ source, sink, trigger: 'availableNow', manager: new StreamingQueryManager() });
     await query.awaitTermination();
     t.strictSame(seenAfterBatch, [['keep1', 'keep2', 'keep3'], ['keep2', 'keep3'], ['keep3']], `${mode}: one file behind`);
     if (mode === 'archive') t.strictSame(await readdir(join(archive, input)), ['keep1', 'keep2']);

@@ -129,10 +129,10 @@ t.test('a BOM at the start of a file is ignored', async (t) => {
 });
 
 t.test('ParseSchema also parses a value column of any stream', async (t) => {
-  const source = new MemorySource({ schema: 'value string', trigger: 'availableNow' });
+  const source = new MemorySource({ schema: 'value string' });
   source.addData([{ value: '{"time":"2016-07-26T03:00:00Z","action":"Open"}' }]);
   const sink = new MemorySink();
-  const query = await startQuery({ source, stages: [new ParseSchema({ schema: SCHEMA })], sink, manager: new StreamingQueryManager() });
+  const query = await startQuery({ source, stages: [new ParseSchema({ schema: SCHEMA })], sink, trigger: 'availableNow', manager: new StreamingQueryManager() });
   await query.awaitTermination();
   t.strictSame(sink.rows(), [{ time: Date.UTC(2016, 6, 26, 3), action: 'Open' }]);
 });

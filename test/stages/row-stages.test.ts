@@ -7,10 +7,10 @@ import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-que
 import { eventSchema, events } from '../helpers.js';
 
 t.test('filterRows keeps the rows its predicate accepts and forwards micro-batch boundaries', async (t) => {
-  const source = new MemorySource({ schema: eventSchema, trigger: 'availableNow' });
+  const source = new MemorySource({ schema: eventSchema });
   source.addData(events([1, 'Open'], [2, 'Scroll'], [3, 'Close']));
   const sink = new MemorySink();
-  const query = await startQuery({ source, stages: [filterRows((row) => row['action'] !== 'Scroll')], sink, manager: new StreamingQueryManager() });
+  const query = await startQuery({ source, stages: [filterRows((row) => row['action'] !== 'Scroll')], sink, trigger: 'availableNow', manager: new StreamingQueryManager() });
   await query.awaitTermination();
   t.strictSame(sink.rows(), events([1, 'Open'], [3, 'Close']));
   t.equal(query.lastProgress?.batchId, 0);
