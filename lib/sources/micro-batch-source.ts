@@ -246,24 +246,26 @@ export abstract class MicroBatchSource extends Readable {
       const pending = recovery.pending;
       const end = pending.offsets.sourceOffsets[0] ?? null;
       const drain = pending.offsets.conf[DRAIN_CONF] === 'true';
-      await this.#execute(run, pending.batchId, end, pending.offsets, performance.now(), drain || JSON.stringify(end) === JSON.stringify(run.committedOffset), drain);
+      await this.#execute(run, pending.batchId, end, pending.offsets, triggerClock(), drain || JSON.stringify(end) === JSON.stringify(run.committedOffset), drain);
     }
     if (this.#trigger.kind === 'availableNow') await this.freezeAvailable();
     const trigger = this.#trigger;
     let nextTickMs = Date.now();
     while (!this.#stopping) {
       if (trigger.kind === 'processingTime' && trigger.intervalMs > 0) {
-        const now = Date.now();
-        if (nextTickMs > now) {
+        // Until the clock reads the tick (Spark's clock.waitTillTime): a timer may fire a little
+        // before Date.now() gets there, and a batch must never start in the previous interval.
+        for (let now = Date.now(); nextTickMs > now && !this.#stopping; now = Date.now()) {
           this.#status = { message: 'Waiting for next trigger', isDataAvailable: false, isTriggerActive: false };
           await this.#sleepOrWake(nextTickMs - now);
-          if (this.#stopping) break;
         }
-        const started = Date.now();
-        nextTickMs = Math.floor(started / trigger.intervalMs) * trigger.intervalMs + trigger.intervalMs;
+        if (this.#stopping) break;
       }
       const generation = ++this.#checkGeneration;
-      const triggerStart = performance.now();
+      const triggerStart = triggerClock();
+      if (trigger.kind === 'processingTime' && trigger.intervalMs > 0) {
+        nextTickMs = Math.floor(triggerStart.epochMs / trigger.intervalMs) * trigger.intervalMs + trigger.intervalMs;
+      }
       this.#status = { message: 'Processing new data', isDataAvailable: false, isTriggerActive: true };
       const end = await this.planBatch(run.committedOffset, trigger.kind === 'once' ? 'unlimited' : 'limited');
       const hasData = end !== null && JSON.stringify(end) !== JSON.stringify(run.committedOffset);
@@ -293,7 +295,7 @@ export abstract class MicroBatchSource extends Readable {
       // Recorded in the offsets so that a crash during this batch re-executes it as a drain.
       const entry: OffsetLogEntry = { batchWatermarkMs: run.watermarkMs, batchTimestampMs: Date.now(), conf: { ...run.conf, [DRAIN_CONF]: 'true' }, sourceOffsets: [run.committedOffset] };
       await checkpoint.writeOffsets(run.batchId, entry);
-      await this.#execute(run, run.batchId, run.committedOffset, entry, performance.now(), true, true);
+      await this.#execute(run, run.batchId, run.committedOffset, entry, triggerClock(), true, true);
     }
     this.#status = { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
   }
@@ -303,7 +305,7 @@ export abstract class MicroBatchSource extends Readable {
     batchId: number,
     end: Offset | null,
     entry: OffsetLogEntry,
-    triggerStart: number,
+    triggerStart: TriggerClock,
     noData: boolean,
     drain = false,
   ): Promise<void> {
@@ -330,7 +332,7 @@ export abstract class MicroBatchSource extends Readable {
     run.committedOffset = end;
     if (done.nextWatermarkMs !== null) run.watermarkMs = Math.max(run.watermarkMs, done.nextWatermarkMs);
     run.runAnotherBatch = done.runAnotherBatch;
-    const triggerStartMs = Date.now() - (finished - triggerStart);
+    const triggerStartMs = triggerStart.epochMs;
     const progress: StreamingQueryProgress = buildProgress({
       id: checkpoint.id,
       runId: this.#options.runId ?? (this.#options.runId = randomUUID()),
@@ -342,10 +344,10 @@ export abstract class MicroBatchSource extends Readable {
         triggerStartMs,
         previousTriggerStartMs: run.previousTriggerStartMs,
         latestOffset: 0,
-        walCommit: Math.round(walDone - triggerStart),
+        walCommit: Math.round(walDone - triggerStart.perf),
         addBatch: Math.round(finished - walDone),
         commitOffsets: 0,
-        triggerExecution: Math.round(finished - triggerStart),
+        triggerExecution: Math.round(finished - triggerStart.perf),
       },
     });
     run.previousTriggerStartMs = triggerStartMs;
@@ -392,6 +394,16 @@ export abstract class MicroBatchSource extends Readable {
     this.#idleWaiters = [];
     for (const w of waiters) w.reject(error);
   }
+}
+
+/** When a trigger started: the epoch time it reports (progress `timestamp`, interval ticks) and a monotonic time for durations. */
+interface TriggerClock {
+  readonly epochMs: number;
+  readonly perf: number;
+}
+
+function triggerClock(): TriggerClock {
+  return { epochMs: Date.now(), perf: performance.now() };
 }
 
 /** Resolves after `ms`, or early (without error) when `signal` aborts. */
