@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import type { Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { field, schema, Types } from '../lib/core/schema.js';
 import type { Row } from '../lib/core/batch.js';
 import { MemorySource } from '../lib/sources/memory-source.js';
@@ -9,6 +9,7 @@ import { Window } from '../lib/stages/window.js';
 import { KeyedCount } from '../lib/stages/keyed-count.js';
 import { startQuery, StreamingQueryManager, type StreamingQuery } from '../lib/query/streaming-query.js';
 import type { OutputMode } from '../lib/core/keyed-state.js';
+import type { StreamItem } from '../lib/protocol.js';
 
 /** `time timestamp, action string`: the notebook's schema. */
 export const eventSchema = schema([field('time', Types.timestamp), field('action', Types.string)]);
@@ -90,4 +91,19 @@ export async function runByHand(args: {
   source.stop();
   await running;
   return written;
+}
+
+/**
+ * A stage that gives every micro-batch the processing time `ms` (its
+ * `begin`'s `batchTimestampMs`), as a re-executed batch has its logged one:
+ * put before `ParseSchema`, it makes `maxEventTimeAhead` decide the same
+ * whatever the clock.
+ */
+export function batchTimeAt(ms: number): Transform {
+  return new Transform({
+    objectMode: true,
+    transform(item: StreamItem, _encoding, callback) {
+      callback(null, item.kind === 'begin' ? { ...item, batchTimestampMs: ms } : item);
+    },
+  });
 }

@@ -92,7 +92,8 @@ export function buildProgress(args: {
         numInputRows,
         inputRowsPerSecond,
         processedRowsPerSecond,
-        metrics: {},
+        // Spark's source metrics map (string values); set when a stage parsed the source's input.
+        metrics: barrier.progress.numMalformedRecords === undefined ? {} : { numMalformedRecords: String(barrier.progress.numMalformedRecords) },
       },
     ],
     sink: { description: barrier.progress.sink?.description ?? 'unknown', numOutputRows: barrier.progress.sink?.numOutputRows ?? -1, metrics: {} },
