@@ -5,8 +5,10 @@
  * `tidemark --help` loads almost nothing.
  *
  * Exit status: 0 on success, 1 on a tidemark error (printed as
- * `tidemark: <message> (code ERR_…)`) or an unexpected failure, 2 on a usage
- * error.
+ * `tidemark: <message> (code ERR_…)`), an error from the OS (`(code ENOSPC,
+ * path …)`) or an unexpected failure, 2 on a usage error. A query that
+ * failed while running is reported by its cause, with the cause's own code
+ * (see `cli/failure.ts`).
  *
  * @module
  */
@@ -30,7 +32,6 @@ Flags:
 
 Run 'tidemark <command> --help' for the flags of a command.
 `;
-
 interface CommandModule {
   main(argv: readonly string[]): Promise<number>;
 }
@@ -49,15 +50,11 @@ async function version(): Promise<string> {
   return pkg.version ?? 'unknown';
 }
 
-/** An error's name and code, without importing the modules that define them. */
-function describe(err: unknown): { kind: 'usage' | 'tidemark' | 'other'; message: string; code?: string; command?: string | null } {
-  if (err instanceof Error) {
-    const e = err as Error & { code?: unknown; command?: unknown };
-    if (e.name === 'UsageError') return { kind: 'usage', message: e.message, command: typeof e.command === 'string' ? e.command : null };
-    if (e.name === 'TidemarkError' && typeof e.code === 'string') return { kind: 'tidemark', message: e.message, code: e.code };
-    return { kind: 'other', message: e.stack ?? e.message };
-  }
-  return { kind: 'other', message: String(err) };
+/** A usage error's message and command, without importing the module that defines it. */
+function usageError(err: unknown): { message: string; command: string | null } | null {
+  if (!(err instanceof Error) || err.name !== 'UsageError') return null;
+  const command = (err as Error & { command?: unknown }).command;
+  return { message: err.message, command: typeof command === 'string' ? command : null };
 }
 
 /**
@@ -88,18 +85,15 @@ async function cli(argv: readonly string[]): Promise<number> {
     }
     return await (await load()).main(rest);
   } catch (err) {
-    const d = describe(err);
-    switch (d.kind) {
-      case 'usage':
-        process.stderr.write(`tidemark: ${d.message}\nRun 'tidemark ${d.command === null || d.command === undefined ? '' : d.command + ' '}--help' for usage.\n`);
-        return 2;
-      case 'tidemark':
-        process.stderr.write(`tidemark: ${d.message} (code ${d.code})\n`);
-        return 1;
-      default:
-        process.stderr.write(`tidemark: unexpected error: ${d.message}\n`);
-        return 1;
+    const usage = usageError(err);
+    if (usage !== null) {
+      process.stderr.write(`tidemark: ${usage.message}\nRun 'tidemark ${usage.command === null ? '' : usage.command + ' '}--help' for usage.\n`);
+      return 2;
     }
+    // Loaded only on failure, like the commands: `tidemark --help` loads nothing but this file.
+    const { describeFailure } = await import('./cli/failure.js');
+    process.stderr.write(`tidemark: ${describeFailure(err).text}\n`);
+    return 1;
   }
 }
 

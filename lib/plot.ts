@@ -21,8 +21,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
 import { TidemarkError } from './errors.js';
 import { readCommittedJsonLines } from './sinks/file-sink-log.js';
@@ -225,6 +224,9 @@ export function buildLineChartSpec(rows: readonly Record<string, unknown>[], opt
  * (`renderer: 'none'`) needs neither a DOM nor `canvas`.
  */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded here, not at the top: Vega's module graph has a top-level await
+  // (vega-canvas), and a module that has one cannot be `require`d from CommonJS.
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const { spec: vgSpec } = compile(spec);
   const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
   try {

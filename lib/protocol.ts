@@ -168,6 +168,12 @@ export interface BarrierProgress {
    * as `numInputRows`.
    */
   numInputRows?: number;
+  /**
+   * Malformed records of the batch (kept with nulls by PERMISSIVE, dropped by
+   * DROPMALFORMED), added by each stage that parses; the progress reports it
+   * as `sources[0].metrics.numMalformedRecords`.
+   */
+  numMalformedRecords?: number;
   /** Time the checkpoint took to write the stage snapshots of the batch (ms). */
   stateCommitMs?: number;
   /** Time the checkpoint took to write `commits/N` (ms). */

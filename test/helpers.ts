@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import type { Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { field, schema, Types } from '../lib/core/schema.js';
 import type { Row } from '../lib/core/batch.js';
 import { MemorySource } from '../lib/sources/memory-source.js';
@@ -10,6 +10,7 @@ import { KeyedCount } from '../lib/stages/keyed-count.js';
 import { startQuery, StreamingQueryManager, type StreamingQuery } from '../lib/query/streaming-query.js';
 import type { OutputMode } from '../lib/core/output-mode.js';
 import { microBatches } from '../lib/query/executor.js';
+import type { StreamItem } from '../lib/protocol.js';
 
 /** `time timestamp, action string`: the notebook's schema. */
 export const eventSchema = schema([field('time', Types.timestamp), field('action', Types.string)]);
@@ -93,4 +94,19 @@ export async function runByHand(args: {
   head.stop();
   await running;
   return written;
+}
+
+/**
+ * A stage that gives every micro-batch the processing time `ms` (its
+ * `begin`'s `batchTimestampMs`), as a re-executed batch has its logged one:
+ * put before `ParseSchema`, it makes `maxEventTimeAhead` decide the same
+ * whatever the clock.
+ */
+export function batchTimeAt(ms: number): Transform {
+  return new Transform({
+    objectMode: true,
+    transform(item: StreamItem, _encoding, callback) {
+      callback(null, item.kind === 'begin' ? { ...item, batchTimestampMs: ms } : item);
+    },
+  });
 }

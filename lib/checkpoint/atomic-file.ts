@@ -26,6 +26,8 @@ export async function stageFile(path: string, content: string | Uint8Array): Pro
   } catch (err) {
     await handle.close();
     await rm(temporary, { force: true });
+    // A write to an open file fails without a path (`ENOSPC: no space left on device, write`): name the file.
+    if (err instanceof Error && (err as NodeJS.ErrnoException).path === undefined) (err as NodeJS.ErrnoException).path = path;
     throw err;
   }
   await handle.close();

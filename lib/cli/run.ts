@@ -20,6 +20,7 @@ import { ConsoleSink } from '../sinks/console-sink.js';
 import { startQuery, StreamingQueryManager, type StartQueryOptions, type StreamingQuery } from '../query/streaming-query.js';
 import { parseTrigger, type TriggerOption } from '../query/trigger.js';
 import type { StreamingQueryProgress } from '../query/progress.js';
+import { eventTimeWarning } from './event-time-warning.js';
 import {
   booleanFlag,
   choiceFlag,
@@ -55,6 +56,10 @@ Input:
   --time-zone ZONE                zone of zone-less timestamps in the input and of
                                   timestamps in the output (default: the process's)
   --max-files-per-trigger N       at most N new files per micro-batch
+  --max-event-time-ahead DURATION a record whose time is more than DURATION past its
+                                  micro-batch's processing time is malformed (--mode
+                                  decides); without it such a batch prints a warning
+                                  when its max event time is over 1 day ahead
 
 Aggregation:
   --group-by COL                  grouping column; repeat or comma-separate for several
@@ -95,6 +100,7 @@ const FLAGS: Record<string, FlagSpec> = {
   console: { type: 'boolean' },
   trigger: { type: 'string' },
   'max-files-per-trigger': { type: 'string' },
+  'max-event-time-ahead': { type: 'string' },
   drain: { type: 'boolean' },
   'time-zone': { type: 'string' },
   mode: { type: 'string' },
@@ -127,6 +133,8 @@ export interface RunOptions {
   /** Trigger string: `available-now`, `once`, `processingTime=…`; back to back when absent. */
   readonly trigger?: string;
   readonly maxFilesPerTrigger?: number;
+  /** ParseSchema's `maxEventTimeAhead`: records with a time further past the batch's processing time are malformed. */
+  readonly maxEventTimeAhead?: string;
   readonly drain?: boolean;
   readonly timeZone?: string;
   readonly mode?: ParseMode;
@@ -153,6 +161,7 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
       schema: options.schema,
       ...(options.mode === undefined ? {} : { mode: options.mode }),
       ...(timeZone === undefined ? {} : { timeZone }),
+      ...(options.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: options.maxEventTimeAhead }),
     }),
   ];
   if (options.watermark !== undefined) stages.push(new Watermark({ eventTime, delay: options.watermark }));
@@ -273,6 +282,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   const watermark = optional('watermark');
   const timeZone = optional('time-zone');
   const name = optional('name');
+  const maxEventTimeAhead = optional('max-event-time-ahead');
   const options: RunOptions = {
     input,
     schema,
@@ -291,6 +301,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(timeZone === undefined ? {} : { timeZone }),
     ...(mode === undefined ? {} : { mode }),
     ...(name === undefined ? {} : { name }),
+    ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
   };
   return { help: false, progress: booleanFlag(args, 'progress'), options };
 }
@@ -313,7 +324,12 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   const showProgress = parsed.progress || process.stderr.isTTY === true;
   await executeQuery(options, {
     handleSignals: true,
-    ...(showProgress ? { onProgress: (p: StreamingQueryProgress) => io.stderr.write(progressLine(p) + '\n') } : {}),
+    onProgress: (p: StreamingQueryProgress) => {
+      if (showProgress) io.stderr.write(progressLine(p) + '\n');
+      // Always, progress shown or not: one absurd event time makes every later row late.
+      const warning = eventTimeWarning(p, options.maxEventTimeAhead);
+      if (warning !== null) io.stderr.write(`tidemark: ${warning}\n`);
+    },
   });
   return 0;
 }

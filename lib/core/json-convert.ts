@@ -40,6 +40,14 @@ export interface JsonRecordOptions extends JsonConvertOptions {
    * FAILFAST callers that throw); by default it appends the PERMISSIVE row.
    */
   readonly dropMalformed?: boolean;
+  /**
+   * A top-level `timestamp` or `timestamp_ntz` field whose value (µs since
+   * the epoch; an NTZ value read as UTC) is above this fails, as a value
+   * Spark cannot convert does: the record is malformed. Not Spark's: it is
+   * how a reader refuses event times far in the future (`ParseSchema`'s
+   * `maxEventTimeAhead`). No limit when absent.
+   */
+  readonly maxTimestampUs?: number;
 }
 
 const FAIL: unique symbol = Symbol('tidemark.jsonConversionFailed');
@@ -367,6 +375,7 @@ export function appendJsonRecord(builders: readonly ColumnBuilder[], schema: Sch
     return { failedField: -1 };
   }
   const timeZone = options.timeZone;
+  const maxTimestampUs = options.maxTimestampUs ?? Infinity;
   if (scratch.length < n) scratch = new Array<unknown>(n);
   const values = scratch;
   let failed = -1;
@@ -374,7 +383,7 @@ export function appendJsonRecord(builders: readonly ColumnBuilder[], schema: Sch
     const f = fields[i]!;
     partial = false;
     const r = convert(own(record, f.name), f.dataType, timeZone, TOP);
-    if (r === FAIL) {
+    if (r === FAIL || (typeof r === 'number' && r > maxTimestampUs && (f.dataType.type === 'timestamp' || f.dataType.type === 'timestamp_ntz'))) {
       values[i] = null;
       if (failed < 0) failed = i;
     } else {

@@ -8,9 +8,10 @@
  */
 import { TidemarkError, lineTooLong } from '../errors.js';
 import { BatchBuilder, StringDictionary, type ColumnBuilder } from './batch.js';
-import { appendJsonRecord } from './json-convert.js';
+import { appendJsonRecord, convertJsonValue } from './json-convert.js';
 import { compileScanner, viewOf, type JsonLineScanner } from './json-scanner.js';
 import { fieldIndex, type Schema } from './schema.js';
+import { formatTimestampUtcMillis } from './timestamp.js';
 
 /** Spark's parse modes. */
 export type ParseMode = 'PERMISSIVE' | 'DROPMALFORMED' | 'FAILFAST';
@@ -22,6 +23,23 @@ export interface JsonReaderOptions {
   readonly mode: ParseMode;
   readonly columnNameOfCorruptRecord: string;
   readonly timeZone: string;
+  /**
+   * A top-level timestamp more than this past the batch's processing time
+   * (see {@link JsonReader.setBatchTimestamp}) makes its record malformed;
+   * `text` is the option as the user wrote it, for messages. None when
+   * absent or null.
+   */
+  readonly maxEventTimeAhead?: { readonly us: number; readonly text: string } | null;
+}
+
+/** What {@link JsonReader.readChunk} read. */
+export interface ChunkRead {
+  /** Lines, blank ones included. */
+  readonly lines: number;
+  /** Records: lines that are not blank. */
+  readonly records: number;
+  /** Malformed records kept (PERMISSIVE) or dropped (DROPMALFORMED); an array line counts each bad element. */
+  readonly malformed: number;
 }
 
 /** Where a line came from, for errors. */
@@ -44,15 +62,33 @@ export class JsonReader {
   #scanner: JsonLineScanner | null;
   #scratch: BatchBuilder | null = null;
   readonly #utf8 = new TextDecoder('utf-8', { fatal: true });
+  readonly #maxEventTimeAhead: { readonly us: number; readonly text: string } | null;
+  // Set per micro-batch from its processing time; Infinity until then, or without the option.
+  #maxTimestampUs = Infinity;
+  #batchTimestampMs = NaN;
 
   constructor(options: JsonReaderOptions) {
     this.schema = options.schema;
     this.mode = options.mode;
     this.#timeZone = options.timeZone;
+    this.#maxEventTimeAhead = options.maxEventTimeAhead ?? null;
     this.#corruptIndex = fieldIndex(this.schema, options.columnNameOfCorruptRecord);
     this.#dataSchema = { fields: this.schema.fields.filter((_, i) => i !== this.#corruptIndex) };
     this.#dictionaries = this.schema.fields.map(() => new StringDictionary());
     this.#scanner = compileScanner(this.#dataSchema, this.#dataDictionaries());
+  }
+
+  /**
+   * The processing time of the micro-batch about to be read (Spark's
+   * `batchTimestampMs`): with `maxEventTimeAhead`, a timestamp more than that
+   * past it is malformed. Taken from the batch's `begin`, so a re-executed
+   * batch decides the same.
+   */
+  setBatchTimestamp(batchTimestampMs: number): void {
+    if (this.#maxEventTimeAhead === null) return;
+    this.#batchTimestampMs = batchTimestampMs;
+    this.#maxTimestampUs = batchTimestampMs * 1000 + this.#maxEventTimeAhead.us;
+    this.#scanner?.setMaxTimestampUs(this.#maxTimestampUs);
   }
 
   #dataDictionaries(): StringDictionary[] {
@@ -85,7 +121,10 @@ export class JsonReader {
         replaced = true;
       }
     }
-    if (replaced) this.#scanner = compileScanner(this.#dataSchema, this.#dataDictionaries());
+    if (replaced) {
+      this.#scanner = compileScanner(this.#dataSchema, this.#dataDictionaries());
+      this.#scanner?.setMaxTimestampUs(this.#maxTimestampUs);
+    }
     return replaced;
   }
 
@@ -93,18 +132,19 @@ export class JsonReader {
    * Reads a chunk of whole lines (`bytes` ends at a newline, or at the end
    * of its file). Lines the compiled scanner reads go straight into the
    * columns; the others take {@link JsonReader.readText}. Returns the number
-   * of lines (blank ones included) and of records read.
+   * of lines (blank ones included), of records and of malformed records read.
    *
    * @param firstLine - 1-based number of the chunk's first line in its file.
    * @param fileStart - the chunk opens its file (a byte-order mark is skipped).
    */
-  readChunk(bytes: Uint8Array, builder: BatchBuilder, file: string, firstLine: number, fileStart: boolean, maxLineLength: number): { lines: number; records: number } {
+  readChunk(bytes: Uint8Array, builder: BatchBuilder, file: string, firstLine: number, fileStart: boolean, maxLineLength: number): ChunkRead {
     const dataBuilders = builder.columns.filter((_, i) => i !== this.#corruptIndex);
     const corrupt = this.#corruptIndex >= 0 ? builder.columns[this.#corruptIndex]! : null;
     const scanner = this.#scanner;
     const view = viewOf(bytes);
     let line = firstLine;
     let records = 0;
+    let malformed = 0;
     let pos = 0;
     const end = bytes.length;
     if (fileStart && end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) pos = 3;
@@ -133,23 +173,27 @@ export class JsonReader {
         valid = false;
       }
       if (!isBlank(text)) records++;
-      this.#readText(text, valid, builder, dataBuilders, corrupt, { file, line });
+      malformed += this.#readText(text, valid, builder, dataBuilders, corrupt, { file, line });
       pos = lineEnd + 1;
       line++;
     }
-    return { lines: line - firstLine, records };
+    return { lines: line - firstLine, records, malformed };
   }
 
-  /** Reads one line of text (`valid` false: its bytes were not UTF-8) into `builder`. */
-  readText(text: string, valid: boolean, builder: BatchBuilder, where: LineLocation): void {
+  /**
+   * Reads one line of text (`valid` false: its bytes were not UTF-8) into
+   * `builder`. Returns the number of malformed records it held (kept or
+   * dropped by the parse mode).
+   */
+  readText(text: string, valid: boolean, builder: BatchBuilder, where: LineLocation): number {
     const dataBuilders = builder.columns.filter((_, i) => i !== this.#corruptIndex);
     const corrupt = this.#corruptIndex >= 0 ? builder.columns[this.#corruptIndex]! : null;
-    this.#readText(text, valid, builder, dataBuilders, corrupt, where);
+    return this.#readText(text, valid, builder, dataBuilders, corrupt, where);
   }
 
-  // One line through JSON.parse and Spark's conversion rules, with the parse mode.
-  #readText(text: string, valid: boolean, builder: BatchBuilder, dataBuilders: readonly ColumnBuilder[], corrupt: ColumnBuilder | null, where: LineLocation): void {
-    if (isBlank(text)) return;
+  // One line through JSON.parse and Spark's conversion rules, with the parse mode; returns its malformed records.
+  #readText(text: string, valid: boolean, builder: BatchBuilder, dataBuilders: readonly ColumnBuilder[], corrupt: ColumnBuilder | null, where: LineLocation): number {
+    if (isBlank(text)) return 0;
     let parsed: unknown;
     let broken = !valid;
     if (!broken) {
@@ -161,37 +205,55 @@ export class JsonReader {
     }
     if (broken) {
       if (this.mode === 'FAILFAST') throw malformed(text, where);
-      if (this.mode === 'DROPMALFORMED') return;
+      if (this.mode === 'DROPMALFORMED') return 1;
       for (const b of dataBuilders) b.appendNull();
       corrupt?.appendString(text);
       builder.endRow();
-      return;
+      return 1;
     }
-    const options = { timeZone: this.#timeZone, dropMalformed: this.mode !== 'PERMISSIVE' };
+    const options = { timeZone: this.#timeZone, dropMalformed: this.mode !== 'PERMISSIVE', maxTimestampUs: this.#maxTimestampUs };
     // A top-level array is one record per element.
     const records = Array.isArray(parsed) ? parsed : [parsed];
+    let bad = 0;
     for (const record of records) {
       const failed = appendJsonRecord(dataBuilders, this.#dataSchema, record, options);
       if (failed === null) {
         corrupt?.appendNull();
         builder.endRow();
-      } else if (this.mode === 'PERMISSIVE') {
+        continue;
+      }
+      bad++;
+      if (this.mode === 'PERMISSIVE') {
         corrupt?.appendString(text);
         builder.endRow();
       } else if (this.mode === 'FAILFAST') {
-        throw malformed(text, where);
+        throw malformed(text, where, this.#aheadReason(record, failed.failedField));
       }
     }
+    return bad;
+  }
+
+  // Why field `index` of `record` failed when it is a timestamp past the limit (for FAILFAST's message), else null.
+  #aheadReason(record: unknown, index: number): string | null {
+    const ahead = this.#maxEventTimeAhead;
+    const field = this.#dataSchema.fields[index];
+    if (ahead === null || field === undefined || typeof record !== 'object' || record === null) return null;
+    const converted = convertJsonValue((record as Record<string, unknown>)[field.name], field.dataType, { timeZone: this.#timeZone });
+    if (!converted.ok || typeof converted.value !== 'number' || converted.value * 1000 <= this.#maxTimestampUs) return null;
+    return `\`${field.name}\` is ${formatTimestampUtcMillis(converted.value)}, more than maxEventTimeAhead (${ahead.text}) past the batch's processing time ${formatTimestampUtcMillis(this.#batchTimestampMs)}.`;
   }
 }
 
-/** FAILFAST's error, with Spark's message and the file and line. */
-export function malformed(text: string, where: LineLocation): TidemarkError {
+/**
+ * FAILFAST's error, with Spark's message, then why when tidemark has more to
+ * say (`reason`), then the file and line.
+ */
+export function malformed(text: string, where: LineLocation, reason: string | null = null): TidemarkError {
   const { file, line } = where;
   const at = file === null ? '' : ` (${file}${line === null ? '' : `, line ${line}`})`;
   return new TidemarkError(
     'ERR_MALFORMED_RECORD',
-    `[MALFORMED_RECORD_IN_PARSING.WITHOUT_SUGGESTION] Malformed records are detected in record parsing: ${text}. Parse Mode: FAILFAST. To process malformed records as null result, try setting the option 'mode' as 'PERMISSIVE'.${at}`,
+    `[MALFORMED_RECORD_IN_PARSING.WITHOUT_SUGGESTION] Malformed records are detected in record parsing: ${text}. Parse Mode: FAILFAST. To process malformed records as null result, try setting the option 'mode' as 'PERMISSIVE'.${reason === null ? '' : ` ${reason}`}${at}`,
     { ...(file === null ? {} : { file }), ...(line === null ? {} : { line }) },
   );
 }

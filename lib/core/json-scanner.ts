@@ -7,7 +7,8 @@
  * given as integer seconds, strings without escapes, integers, booleans or
  * null, in any key order, with any whitespace and unknown keys of any kind —
  * and reports anything else (escapes, non-ASCII text, numbers where it wants
- * integers, string timestamps, duplicate keys, broken JSON…) so the caller
+ * integers, string timestamps, timestamps above the limit a caller set with
+ * {@link JsonLineScanner.setMaxTimestampUs}, duplicate keys, broken JSON…) so the caller
  * runs the general path (`JSON.parse` + Spark's conversion rules) on that
  * line. Both paths give the same rows: a differential fuzz test keeps it so.
  *
@@ -144,6 +145,7 @@ export function viewOf(bytes: Uint8Array): DataView {
 }
 
 type TemplateFunction = (bytes: Uint8Array, view: DataView, start: number, end: number, columns: readonly ColumnBuilder[]) => number;
+type TemplateFactory = (interners: ReadonlyArray<ByteInterner | null>, limit: Float64Array) => TemplateFunction;
 
 /** Reads one JSON line into columns, or declines. Built by {@link compileScanner}. */
 export class JsonLineScanner {
@@ -156,6 +158,9 @@ export class JsonLineScanner {
   readonly #numbers: Float64Array;
   readonly #isNull: Uint8Array;
   readonly #seen: Uint8Array;
+  // [0]: the largest timestamp (µs) read here; above it the general path decides (a malformed
+  // record). One cell the compiled template reads too, so a new limit needs no new template.
+  readonly #maxTimestampUs = new Float64Array([Infinity]);
   // The layout of the last compact line (`{"a":1,"b":"x"}`: no spaces, no
   // unknown keys, no nulls): field order and the literal bytes before each
   // value. Lines of one file nearly always share it, so it is tried first.
@@ -176,6 +181,14 @@ export class JsonLineScanner {
     this.#numbers = new Float64Array(fields.length);
     this.#isNull = new Uint8Array(fields.length);
     this.#seen = new Uint8Array(fields.length);
+  }
+
+  /**
+   * Declines (leaves to the general path) a line whose integer timestamp is
+   * above `us` µs. Infinity (the default) sets no limit.
+   */
+  setMaxTimestampUs(us: number): void {
+    this.#maxTimestampUs[0] = us;
   }
 
   /** The dictionary string field `index` interns into. */
@@ -217,6 +230,7 @@ export class JsonLineScanner {
     const interners = this.#interners;
     const mins = this.#min;
     const maxes = this.#max;
+    const maxTimestampUs = this.#maxTimestampUs[0]!;
     for (let i = 0; i < n; i++) {
       seen[i] = 0;
       isNull[i] = 1;
@@ -284,7 +298,11 @@ export class JsonLineScanner {
             if (negative) value = -value;
             if (value < mins[field]! || value > maxes[field]!) return -1;
             // A timestamp from a JSON integer is epoch seconds (Spark's JacksonParser).
-            numbers[field] = kind === Kind.Timestamp ? value * 1_000_000 : value;
+            if (kind === Kind.Timestamp) {
+              value *= 1_000_000;
+              if (value > maxTimestampUs) return -1;
+            }
+            numbers[field] = value;
             isNull[field] = 0;
           } else {
             this.#pos = p;
@@ -390,7 +408,7 @@ export class JsonLineScanner {
           `if (p === d${k} || p - d${k} > ${MAX_EXACT_DIGITS} || (p - d${k} > 1 && bytes[d${k}] === 48)) return -1;`,
           `if (n${k}) v${k} = -v${k};`,
           `if (v${k} < ${this.#min[field]} || v${k} > ${this.#max[field]}) return -1;`,
-          kind === Kind.Timestamp ? `v${k} *= 1000000;` : '',
+          kind === Kind.Timestamp ? `v${k} *= 1000000; if (v${k} > limit[0]) return -1;` : '',
         );
       } else {
         lines.push('return -1;');
@@ -405,8 +423,8 @@ export class JsonLineScanner {
     }
     lines.push('return p;');
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the scanner is compiled from the schema on purpose
-    const build = new Function('interners', `return function scanTemplate(bytes, view, p, end, columns) {\n${lines.join('\n')}\n};`) as (interners: ReadonlyArray<ByteInterner | null>) => TemplateFunction;
-    return build(this.#interners);
+    const build = new Function('interners', 'limit', `return function scanTemplate(bytes, view, p, end, columns) {\n${lines.join('\n')}\n};`) as TemplateFactory;
+    return build(this.#interners, this.#maxTimestampUs);
   }
 
   #fieldOf(bytes: Uint8Array, start: number, end: number): number {
@@ -468,7 +486,9 @@ export class JsonLineScanner {
         const value = this.#integer(bytes, end);
         if (value === null || value < this.#min[field]! || value > this.#max[field]!) return false;
         // A timestamp from a JSON integer is epoch seconds (Spark's JacksonParser).
-        this.#numbers[field] = this.#kinds[field] === Kind.Timestamp ? value * 1_000_000 : value;
+        const number = this.#kinds[field] === Kind.Timestamp ? value * 1_000_000 : value;
+        if (this.#kinds[field] === Kind.Timestamp && number > this.#maxTimestampUs[0]!) return false;
+        this.#numbers[field] = number;
         this.#isNull[field] = 0;
         return true;
       }

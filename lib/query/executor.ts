@@ -308,7 +308,7 @@ export class MicroBatchExecution extends Readable {
       // Recorded in the offsets so that a crash during this batch re-executes it as a drain.
       const entry: OffsetLogEntry = { batchWatermarkMs: run.watermarkMs, batchTimestampMs: Date.now(), conf: { ...run.conf, [DRAIN_CONF]: 'true' }, sourceOffsets: [run.committedOffset] };
       await checkpoint.writeOffsets(run.batchId, entry);
-      await this.#batch(run, run.batchId, run.committedOffset, entry, performance.now(), true, true);
+      await this.#batch(run, run.batchId, run.committedOffset, entry, triggerClock(), true, true);
     }
     this.#status = { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
   }
@@ -338,7 +338,7 @@ export class MicroBatchExecution extends Readable {
     const drain = pending.offsets.conf[DRAIN_CONF] === 'true';
     const noData = drain || JSON.stringify(end) === JSON.stringify(run.committedOffset);
     run.watermarkMs = pending.offsets.batchWatermarkMs;
-    await this.#batch(run, pending.batchId, end, pending.offsets, performance.now(), noData, drain);
+    await this.#batch(run, pending.batchId, end, pending.offsets, triggerClock(), noData, drain);
   }
 
   async #loop(run: RunState, checkpoint: Checkpoint): Promise<void> {
@@ -346,16 +346,19 @@ export class MicroBatchExecution extends Readable {
     let nextTickMs = Date.now();
     while (!this.#stopping) {
       if (trigger.kind === 'processingTime' && trigger.intervalMs > 0) {
-        const now = Date.now();
-        if (nextTickMs > now) {
+        // Until the clock reads the tick (Spark's clock.waitTillTime): a timer may fire a little
+        // before Date.now() gets there, and a batch must never start in the previous interval.
+        for (let now = Date.now(); nextTickMs > now && !this.#stopping; now = Date.now()) {
           this.#status = { message: 'Waiting for next trigger', isDataAvailable: false, isTriggerActive: false };
           await this.#sleepOrWake(nextTickMs - now);
-          if (this.#stopping) break;
         }
-        nextTickMs = Math.floor(Date.now() / trigger.intervalMs) * trigger.intervalMs + trigger.intervalMs;
+        if (this.#stopping) break;
       }
       const generation = ++this.#checkGeneration;
-      const triggerStart = performance.now();
+      const triggerStart = triggerClock();
+      if (trigger.kind === 'processingTime' && trigger.intervalMs > 0) {
+        nextTickMs = Math.floor(triggerStart.epochMs / trigger.intervalMs) * trigger.intervalMs + trigger.intervalMs;
+      }
       this.#status = { message: 'Processing new data', isDataAvailable: false, isTriggerActive: true };
       const end = await this.source.latestOffset(run.committedOffset, trigger.kind === 'once' ? 'unlimited' : 'limited');
       const hasData = end !== null && JSON.stringify(end) !== JSON.stringify(run.committedOffset);
@@ -384,7 +387,7 @@ export class MicroBatchExecution extends Readable {
     }
   }
 
-  async #batch(run: RunState, batchId: number, end: Offset | null, entry: OffsetLogEntry, triggerStart: number, noData: boolean, drain: boolean): Promise<void> {
+  async #batch(run: RunState, batchId: number, end: Offset | null, entry: OffsetLogEntry, triggerStart: TriggerClock, noData: boolean, drain: boolean): Promise<void> {
     const checkpoint = this.#checkpoint!;
     const walDone = performance.now();
     const start = run.committedOffset;
@@ -413,7 +416,7 @@ export class MicroBatchExecution extends Readable {
     run.runAnotherBatch = done.watermarkDriven && next !== null && next > entry.batchWatermarkMs && !drain;
     run.lateWatermarkMs = drain && next !== null ? next : entry.batchWatermarkMs;
     if (next !== null) run.watermarkMs = Math.max(run.watermarkMs, next);
-    const triggerStartMs = Date.now() - (finished - triggerStart);
+    const triggerStartMs = triggerStart.epochMs;
     const progress = buildProgress({
       id: checkpoint.id,
       runId: this.runId,
@@ -426,10 +429,10 @@ export class MicroBatchExecution extends Readable {
         triggerStartMs,
         previousTriggerStartMs: run.previousTriggerStartMs,
         latestOffset: 0,
-        walCommit: Math.round(walDone - triggerStart),
+        walCommit: Math.round(walDone - triggerStart.perf),
         addBatch: Math.round(finished - walDone),
         commitOffsets: 0,
-        triggerExecution: Math.round(finished - triggerStart),
+        triggerExecution: Math.round(finished - triggerStart.perf),
       },
     });
     run.previousTriggerStartMs = triggerStartMs;
@@ -476,6 +479,16 @@ export class MicroBatchExecution extends Readable {
     this.#idleWaiters = [];
     for (const w of waiters) w.reject(error);
   }
+}
+
+/** When a trigger started: the epoch time it reports (progress `timestamp`, interval ticks) and a monotonic time for durations. */
+interface TriggerClock {
+  readonly epochMs: number;
+  readonly perf: number;
+}
+
+function triggerClock(): TriggerClock {
+  return { epochMs: Date.now(), perf: performance.now() };
 }
 
 /**

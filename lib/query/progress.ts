@@ -94,7 +94,11 @@ export function buildProgress(args: {
         numInputRows,
         inputRowsPerSecond,
         processedRowsPerSecond,
-        metrics: { ...args.source.metrics },
+        // Spark's source metrics map (string values): the source's own, and the malformed records a stage parsing its input met.
+        metrics: {
+          ...args.source.metrics,
+          ...(barrier.progress.numMalformedRecords === undefined ? {} : { numMalformedRecords: String(barrier.progress.numMalformedRecords) }),
+        },
       },
     ],
     sink: { description: barrier.progress.sink?.description ?? 'unknown', numOutputRows: barrier.progress.sink?.numOutputRows ?? -1, metrics: {} },

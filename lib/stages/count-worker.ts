@@ -22,13 +22,15 @@ export interface CountRequest {
   readonly file: string;
   readonly fileStart: boolean;
   readonly maxLineLength: number;
+  /** Processing time of the chunk's micro-batch (its `begin`'s `batchTimestampMs`), for `maxEventTimeAhead`. */
+  readonly batchTimestampMs: number;
   /** The bytes' buffer is a read buffer moved here: send it back with the reply, for reuse. */
   readonly giveBack: boolean;
 }
 
 /** A worker's answer; `ok: false` when the chunk holds an error (the main thread reads it again to report it). */
 export type CountReply =
-  | { readonly seq: number; readonly ok: true; readonly lines: number; readonly records: number; readonly counts: PartialCounts; readonly buffer: ArrayBuffer | null }
+  | { readonly seq: number; readonly ok: true; readonly lines: number; readonly records: number; readonly malformed: number; readonly counts: PartialCounts; readonly buffer: ArrayBuffer | null }
   | { readonly seq: number; readonly ok: false; readonly message: string; readonly bytes: Uint8Array };
 
 if (parentPort !== null) {
@@ -40,10 +42,11 @@ if (parentPort !== null) {
     try {
       // The batch is counted and dropped here: one builder's arrays serve every chunk.
       const builder = reader.scratchBuilder(Math.ceil(request.bytes.length / 32));
-      const { lines, records } = reader.readChunk(request.bytes, builder, request.file, 1, request.fileStart, request.maxLineLength);
+      reader.setBatchTimestamp(request.batchTimestampMs);
+      const { lines, records, malformed } = reader.readChunk(request.bytes, builder, request.file, 1, request.fileStart, request.maxLineLength);
       const counts = partialCount(builder.finish(), plan);
       const buffer = request.giveBack ? (request.bytes.buffer as ArrayBuffer) : null;
-      reply = { seq: request.seq, ok: true, lines, records, counts, buffer };
+      reply = { seq: request.seq, ok: true, lines, records, malformed, counts, buffer };
       port.postMessage(reply, buffer === null ? [] : [buffer]);
     } catch (err) {
       // The bytes go back: they may have been moved here, and the main thread reads them again.

@@ -54,15 +54,17 @@ export class CountWorkers {
    * Reads and counts a chunk on the least busy worker. With `move`, the
    * bytes' buffer is transferred (the caller loses it; a failed chunk's
    * bytes come back in the reply), else copied; with `giveBack` too, the
-   * reply brings the buffer back for reuse.
+   * reply brings the buffer back for reuse. `batchTimestampMs` is the
+   * processing time of the chunk's micro-batch (the reader's
+   * `maxEventTimeAhead` is measured from it).
    */
-  count(bytes: Uint8Array, file: string, fileStart: boolean, maxLineLength: number, move: boolean, giveBack: boolean): Promise<CountReply> {
+  count(bytes: Uint8Array, file: string, fileStart: boolean, maxLineLength: number, move: boolean, giveBack: boolean, batchTimestampMs: number): Promise<CountReply> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new TidemarkError('ERR_WORKER', 'the count workers are closed'));
     let slot = this.#slots[0]!;
     for (const s of this.#slots) if (s.inHand < slot.inHand) slot = s;
     const seq = this.#nextSeq++;
-    const request: CountRequest = { seq, bytes, file, fileStart, maxLineLength, giveBack: move && giveBack };
+    const request: CountRequest = { seq, bytes, file, fileStart, maxLineLength, batchTimestampMs, giveBack: move && giveBack };
     const reply = new Promise<CountReply>((resolve, reject) => {
       this.#waiting.set(seq, { resolve, reject });
       if (slot.inHand++ === 0) slot.worker.ref();

@@ -8,7 +8,13 @@
  * and malformed records are handled by the parse mode: PERMISSIVE (nulls,
  * and the raw line in `columnNameOfCorruptRecord` when the schema has that
  * column), DROPMALFORMED (dropped), FAILFAST (the query fails, naming file
- * and line).
+ * and line). Malformed records kept or dropped are counted in the progress
+ * (`sources[0].metrics.numMalformedRecords`).
+ *
+ * Beyond Spark: with `maxEventTimeAhead`, a timestamp too far past the
+ * micro-batch's processing time makes its record malformed, so that one
+ * absurd time (an epoch in ms written as seconds) cannot carry the
+ * watermark years ahead and make every later row late.
  *
  * @module
  */
@@ -17,7 +23,8 @@ import type { TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
 import { StringDictionary, rawValueAt, type Column, type RecordBatch } from '../core/batch.js';
 import { parseDDL, schemaToDDL } from '../core/ddl.js';
-import { JsonReader, MAX_DICTIONARY_SIZE, type JsonReaderOptions, type LineLocation, type ParseMode } from '../core/json-reader.js';
+import { windowDurationUs } from '../core/interval.js';
+import { JsonReader, MAX_DICTIONARY_SIZE, type ChunkRead, type JsonReaderOptions, type LineLocation, type ParseMode } from '../core/json-reader.js';
 import { partialCount, type PartialCountPlan, type PartialCounts } from '../core/partial-count.js';
 import { giveReadBuffer, isReadBuffer } from '../core/read-buffers.js';
 import { fieldIndex, sqlTypeName, type Schema } from '../core/schema.js';
@@ -39,6 +46,21 @@ export interface ParseSchemaOptions {
   columnNameOfCorruptRecord?: string;
   /** Zone of timestamp strings that carry none; the process's zone by default (Spark's session zone). */
   timeZone?: string;
+  /**
+   * Not Spark's: a record whose timestamp is more than this past the
+   * micro-batch's processing time (its `batchTimestampMs`, the same when the
+   * batch is re-executed) is malformed, and `mode` decides (PERMISSIVE: that
+   * field is null and the raw line goes to the corrupt-record column;
+   * DROPMALFORMED: dropped; FAILFAST: the query fails naming file and line).
+   * An interval string (`"1 day"`) or milliseconds. Applies to every
+   * top-level `timestamp` and `timestamp_ntz` field (an NTZ value is read as
+   * UTC). Off by default, as in Spark, where such a time is accepted and
+   * carries the watermark with it.
+   *
+   * Not part of the checkpointed configuration: it may be added when a query
+   * is restarted.
+   */
+  maxEventTimeAhead?: string | number;
   /**
    * Worker threads that read and count chunks once a count is pushed down
    * (see {@link ParseSchema.pushDownCount}): one per core by default
@@ -76,6 +98,9 @@ export class ParseSchema extends Stage {
   readonly columnNameOfCorruptRecord: string;
   readonly timeZone: string;
   readonly #options: ParseSchemaOptions;
+  /** `maxEventTimeAhead` in µs, or null when not set. */
+  readonly maxEventTimeAheadUs: number | null;
+  readonly #maxEventTimeAheadText: string | null;
   // transient
   #valueIndex = -1;
   #fileIndex = -1;
@@ -90,6 +115,10 @@ export class ParseSchema extends Stage {
   #nextLine = 1;
   // Lines read in chunk mode this micro-batch (blank lines excluded): the batch's input rows.
   #recordsInBatch = 0;
+  // Malformed records kept or dropped this micro-batch, on any path.
+  #malformedInBatch = 0;
+  // The current micro-batch's processing time, from its `begin` (workers are sent it with every chunk).
+  #batchTimestampMs = NaN;
   readonly #workerCount: number;
   #pushdown: CountPushdown | null = null;
   // Set once planned on chunks with a count pushed down.
@@ -120,6 +149,15 @@ export class ParseSchema extends Stage {
     if (corruptIndex >= 0 && this.schema.fields[corruptIndex]!.dataType.type !== 'string') {
       throw new TidemarkError('ERR_INVALID_OPTION', 'The field for corrupt records must be string type and nullable', { option: 'columnNameOfCorruptRecord' });
     }
+    if (options.maxEventTimeAhead === undefined) {
+      this.maxEventTimeAheadUs = null;
+      this.#maxEventTimeAheadText = null;
+    } else {
+      const us = windowDurationUs(options.maxEventTimeAhead, 'maxEventTimeAhead');
+      if (us < 0) throw new TidemarkError('ERR_INVALID_OPTION', `maxEventTimeAhead must not be negative, got '${options.maxEventTimeAhead}'`, { option: 'maxEventTimeAhead' });
+      this.maxEventTimeAheadUs = us;
+      this.#maxEventTimeAheadText = typeof options.maxEventTimeAhead === 'number' ? `${options.maxEventTimeAhead} ms` : options.maxEventTimeAhead.trim();
+    }
     this.#reader = new JsonReader(this.#readerOptions());
     const cores = availableParallelism();
     this.#workerCount = options.workers ?? (cores > 1 ? cores : 0);
@@ -129,7 +167,8 @@ export class ParseSchema extends Stage {
   }
 
   #readerOptions(): JsonReaderOptions {
-    return { schema: this.schema, mode: this.mode, columnNameOfCorruptRecord: this.columnNameOfCorruptRecord, timeZone: this.timeZone };
+    const ahead = this.maxEventTimeAheadUs === null ? null : { us: this.maxEventTimeAheadUs, text: this.#maxEventTimeAheadText! };
+    return { schema: this.schema, mode: this.mode, columnNameOfCorruptRecord: this.columnNameOfCorruptRecord, timeZone: this.timeZone, maxEventTimeAhead: ahead };
   }
 
   /**
@@ -241,7 +280,7 @@ export class ParseSchema extends Stage {
         // A buffer of Node's shared pool (small chunks) holds other buffers' bytes too: copy those.
         const readBuffer = this.#chunksHandedOver && isReadBuffer(bytes.buffer);
         const move = readBuffer || (this.#chunksHandedOver && bytes.buffer.byteLength > Buffer.poolSize);
-        this.#inFlight.push({ reply: workers.count(bytes, file, offset === 0, this.#maxLineLength, move, readBuffer), file, offset });
+        this.#inFlight.push({ reply: workers.count(bytes, file, offset === 0, this.#maxLineLength, move, readBuffer, this.#batchTimestampMs), file, offset });
       }
       this.#settle(workers.size * CHUNKS_IN_FLIGHT_PER_WORKER).then((counts) => this.emitItems(counts, callback), callback);
       return;
@@ -269,7 +308,8 @@ export class ParseSchema extends Stage {
       const reply = await chunk.reply;
       const firstLine = this.#firstLineOf(chunk.file, chunk.offset);
       if (!reply.ok) {
-        // Read it again here, where its first line is known, for the error with the right line.
+        // Read it again here, where its first line is known, for the error with the right line
+        // (the reader still has this batch's processing time: a batch's chunks settle before its barrier).
         this.#reader.readChunk(reply.bytes, this.#reader.newBuilder(1024), chunk.file, firstLine, chunk.offset === 0, this.#maxLineLength);
         throw new TidemarkError('ERR_WORKER', `a count worker failed on ${chunk.file}: ${reply.message}`, { file: chunk.file });
       }
@@ -283,9 +323,14 @@ export class ParseSchema extends Stage {
 
   protected override *process(item: StreamItem): Iterable<StreamItem> {
     if (item.kind !== 'rows') {
-      if (item.kind === 'barrier') {
+      if (item.kind === 'begin') {
+        this.#batchTimestampMs = item.batchTimestampMs;
+        this.#reader.setBatchTimestamp(item.batchTimestampMs);
+      } else if (item.kind === 'barrier') {
         if (this.#chunkIndex >= 0) item.progress.numInputRows = this.#recordsInBatch;
+        item.progress.numMalformedRecords = (item.progress.numMalformedRecords ?? 0) + this.#malformedInBatch;
         this.#recordsInBatch = 0;
+        this.#malformedInBatch = 0;
         this.stamp(item);
       }
       yield item;
@@ -324,8 +369,9 @@ export class ParseSchema extends Stage {
     return offset === 0 || file !== this.#lineFile ? 1 : this.#nextLine;
   }
 
-  #chunkRead(file: string, firstLine: number, read: { lines: number; records: number }): void {
+  #chunkRead(file: string, firstLine: number, read: ChunkRead): void {
     this.#recordsInBatch += read.records;
+    this.#malformedInBatch += read.malformed;
     this.#lineFile = file;
     this.#nextLine = firstLine + read.lines;
   }
@@ -344,7 +390,7 @@ export class ParseSchema extends Stage {
     for (let i = 0; i < batch.length; i++) {
       const id = values.ids[i]!;
       if (id < 0) continue;
-      reader.readText(values.dictionary.values[id]!, valid === null || valid.values[i] === 1, builder, this.#lineOf(batch, i));
+      this.#malformedInBatch += reader.readText(values.dictionary.values[id]!, valid === null || valid.values[i] === 1, builder, this.#lineOf(batch, i));
     }
     return builder.finish();
   }

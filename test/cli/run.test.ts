@@ -247,7 +247,7 @@ t.test('a failing query exits 1 with the failure', async (t) => {
   await writeFile(join(root, 'in', 'a.json'), '{"time":0,"action":"Open"}\nnot json\n');
   const r = await tidemark(notebookArgs(root, ['--mode', 'FAILFAST']));
   t.equal(r.code, 1);
-  t.match(r.stderr, /^tidemark: \[STREAM_FAILED\] Query \[id = [0-9a-f-]+, runId = [0-9a-f-]+\] terminated with exception: \[MALFORMED_RECORD_IN_PARSING\.WITHOUT_SUGGESTION\] .*Parse Mode: FAILFAST.* \(code ERR_QUERY_FAILED\)\n$/);
+  t.match(r.stderr, /^tidemark: query failed: \[MALFORMED_RECORD_IN_PARSING\.WITHOUT_SUGGESTION\] .*Parse Mode: FAILFAST.* \(code ERR_MALFORMED_RECORD, at .*a\.json:2\)\n$/);
 });
 
 t.test('a query Spark would refuse is refused before it starts, with exit 1', async (t) => {

@@ -1,8 +1,8 @@
 /**
  * A count pushed down into ParseSchema (counted where the chunks are read,
  * on worker threads or not) must write what the stages write row by row:
- * the same rows in the same order, the same progress figures, the same
- * errors.
+ * the same rows in the same order, the same progress figures (malformed
+ * records included), the same errors — with `maxEventTimeAhead` too.
  */
 import t from 'tap';
 import fc from 'fast-check';
@@ -21,8 +21,12 @@ import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-que
 import { MemorySource } from '../../lib/sources/memory-source.js';
 import { TidemarkError } from '../../lib/errors.js';
 import type { Row } from '../../lib/core/batch.js';
+import { batchTimeAt } from '../helpers.js';
 
 const SCHEMA = 'time timestamp, action string, _corrupt_record string';
+// Every batch's processing time (1970-01-01T00:01:00Z), so that `maxEventTimeAhead` decides
+// the same in every run: times of 0..120 s fall on both sides of it.
+const BATCH_MS = 60_000;
 
 interface Shape {
   readonly watermark: string | null;
@@ -39,9 +43,9 @@ interface Outcome {
 }
 
 // `workers: null` runs the stages as written (`optimize: false`): the reference.
-async function run(dir: string, shape: Shape, mode: ParseMode, workers: number | null, readBufferBytes: number): Promise<Outcome> {
-  const parse = new ParseSchema({ schema: SCHEMA, mode, timeZone: 'UTC', workers: workers ?? 0 });
-  const stages: Transform[] = [parse];
+async function run(dir: string, shape: Shape, mode: ParseMode, workers: number | null, readBufferBytes: number, maxEventTimeAhead: string | null = null): Promise<Outcome> {
+  const parse = new ParseSchema({ schema: SCHEMA, mode, timeZone: 'UTC', workers: workers ?? 0, ...(maxEventTimeAhead === null ? {} : { maxEventTimeAhead }) });
+  const stages: Transform[] = [batchTimeAt(BATCH_MS), parse];
   if (shape.watermark !== null) stages.push(new Watermark({ eventTime: 'time', delay: shape.watermark }));
   stages.push(new Window({ timeColumn: 'time', duration: '10 seconds', slide: shape.slide }));
   stages.push(new KeyedCount({ groupBy: shape.groupBy }));
@@ -63,13 +67,20 @@ async function run(dir: string, shape: Shape, mode: ParseMode, workers: number |
     const cause = (err as { cause: TidemarkError & { line?: number } }).cause;
     return { pushedDown, error: { code: cause.code, message: cause.message, line: cause.line } };
   }
-  const progress = query.recentProgress.map((p) => ({ batchId: p.batchId, numInputRows: p.numInputRows, eventTime: p.eventTime, stateOperators: p.stateOperators.map((s) => ({ ...s, allUpdatesTimeMs: 0, commitTimeMs: 0 })), sink: p.sink.numOutputRows }));
+  const progress = query.recentProgress.map((p) => ({
+    batchId: p.batchId,
+    numInputRows: p.numInputRows,
+    eventTime: p.eventTime,
+    stateOperators: p.stateOperators.map((s) => ({ ...s, allUpdatesTimeMs: 0, commitTimeMs: 0 })),
+    sourceMetrics: p.sources[0]!.metrics,
+    sink: p.sink.numOutputRows,
+  }));
   return { pushedDown, rows: sink.rows(), progress };
 }
 
 const timeValue = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 0, max: 120 }).map(String) },
-  { weight: 1, arbitrary: fc.constantFrom('null', '"1970-01-01 00:00:07"', '1.5', '"x"') },
+  { weight: 1, arbitrary: fc.constantFrom('null', '"1970-01-01 00:00:07"', '"1970-01-01 00:01:45"', '1.5', '"x"', '4102444800') },
 );
 const action = fc.constantFrom('"Open"', '"Close"', 'null', '"é"', '"a\\"b"', '7');
 const recordLine = fc.tuple(timeValue, action, fc.boolean()).map(([time, a, swap]) => (swap ? `{"action":${a},"time":${time}}` : `{"time":${time},"action":${a}}`));
@@ -88,14 +99,15 @@ t.test('counting where the chunks are read, on this thread or on workers, writes
       shapeArb,
       fc.constantFrom<ParseMode>('PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'),
       fc.integer({ min: 8, max: 200 }),
-      async (files, shape, mode, readBufferBytes) => {
+      fc.constantFrom(null, null, '30 seconds', '0 seconds'),
+      async (files, shape, mode, readBufferBytes, maxEventTimeAhead) => {
         const dir = await mkdtemp(join(tmpdir(), 'tidemark-pushdown-'));
         try {
           for (const [i, lines] of files.entries()) await writeFile(join(dir, `part-${i}.json`), lines.join('\n') + '\n');
-          const reference = await run(dir, shape, mode, null, readBufferBytes);
+          const reference = await run(dir, shape, mode, null, readBufferBytes, maxEventTimeAhead);
           t.equal(reference.pushedDown, false);
           for (const workers of [0, 2]) {
-            const pushed = await run(dir, shape, mode, workers, readBufferBytes);
+            const pushed = await run(dir, shape, mode, workers, readBufferBytes, maxEventTimeAhead);
             t.equal(pushed.pushedDown, true);
             t.same({ ...pushed, pushedDown: false }, reference, `workers: ${workers}`);
           }

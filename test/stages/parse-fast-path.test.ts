@@ -1,7 +1,8 @@
 /**
  * The chunk scanner (fast path) and the line path (split2 + JSON.parse) must
- * give the same rows, the same malformed records and the same FAILFAST
- * errors on any input: a differential fuzz test.
+ * give the same rows, the same malformed records (and count of them) and
+ * the same FAILFAST errors on any input, with or without
+ * `maxEventTimeAhead`: a differential fuzz test.
  */
 import t from 'tap';
 import fc from 'fast-check';
@@ -15,13 +16,17 @@ import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-que
 import { compileScanner } from '../../lib/core/json-scanner.js';
 import { BatchBuilder } from '../../lib/core/batch.js';
 import { parseDDL } from '../../lib/core/ddl.js';
+import { batchTimeAt } from '../helpers.js';
 
 const SCHEMA = 'time timestamp, action string, n long, ok boolean, _corrupt_record string';
+// Every batch's processing time (2016-07-26T00:00:00Z), so that `maxEventTimeAhead` decides the
+// same in both runs: the fuzzed times fall on both sides of it.
+const BATCH_MS = Date.UTC(2016, 6, 26);
 
 const ws = fc.constantFrom('', ' ', '  ', '\t', ' \r ');
 const scalar = fc.oneof(
   fc.integer({ min: -1e12, max: 1e12 }).map(String),
-  fc.constantFrom('0', '-0', '01', '1.5', '1e3', '-', '1469501675', '99999999999999999', 'true', 'false', 'null', 'tru', 'nul', '"x"', '""', '"a\\"b"', '"\\u00e9"', '"é"', '"\\q"', '"2016-07-26 03:00:00"', '{}', '[]', '[1,{"a":[null]}]', '{"k":"v"}', '{"k":}', '[1,]', '"Open"', '"Close"'),
+  fc.constantFrom('0', '-0', '01', '1.5', '1e3', '-', '1469501675', '1469577600', '1469577601', '1000000000000000', '"2016-07-27 00:00:01"', '99999999999999999', 'true', 'false', 'null', 'tru', 'nul', '"x"', '""', '"a\\"b"', '"\\u00e9"', '"é"', '"\\q"', '"2016-07-26 03:00:00"', '{}', '[]', '[1,{"a":[null]}]', '{"k":"v"}', '{"k":}', '[1,]', '"Open"', '"Close"'),
 );
 const key = fc.constantFrom('time', 'action', 'n', 'ok', 'other', 'nested', 'ti\\u006de', 'é', '_corrupt_record');
 const member = fc.tuple(ws, key, ws, ws, scalar, ws).map(([a, k, b, c, v, d]) => `${a}"${k}"${b}:${c}${v}${d}`);
@@ -51,18 +56,18 @@ const fileArb = fc.record({
   readBufferBytes: fc.integer({ min: 1, max: 64 }),
 });
 
-async function run(dir: string, framing: 'lines' | 'chunks', mode: ParseMode, readBufferBytes: number): Promise<unknown> {
+async function run(dir: string, framing: 'lines' | 'chunks', mode: ParseMode, readBufferBytes: number, maxEventTimeAhead: string | null = null): Promise<unknown> {
   const sink = new MemorySink();
   const query = await startQuery({
     source: new FileSource({ path: dir, framing, readBufferBytes }),
-    stages: [new ParseSchema({ schema: SCHEMA, mode, timeZone: 'UTC' })],
+    stages: [batchTimeAt(BATCH_MS), new ParseSchema({ schema: SCHEMA, mode, timeZone: 'UTC', ...(maxEventTimeAhead === null ? {} : { maxEventTimeAhead }) })],
     sink,
     trigger: 'availableNow',
     manager: new StreamingQueryManager(),
   });
   try {
     await query.awaitTermination();
-    return sink.rows();
+    return { rows: sink.rows(), malformed: query.recentProgress.map((p) => p.sources[0]!.metrics['numMalformedRecords']) };
   } catch (err) {
     const cause = (err as { cause: { code: string; message: string; line?: number } }).cause;
     return { code: cause.code, message: cause.message, line: cause.line };
@@ -71,14 +76,14 @@ async function run(dir: string, framing: 'lines' | 'chunks', mode: ParseMode, re
 
 t.test('fast path and general path agree on random lines in every parse mode', async (t) => {
   await fc.assert(
-    fc.asyncProperty(fileArb, fc.constantFrom<ParseMode>('PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'), async (file, mode) => {
+    fc.asyncProperty(fileArb, fc.constantFrom<ParseMode>('PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'), fc.constantFrom(null, null, '1 day', '0 seconds'), async (file, mode, maxEventTimeAhead) => {
       const dir = await mkdtemp(join(tmpdir(), 'tidemark-diff-'));
       try {
         const eol = file.crlf ? '\r\n' : '\n';
         const text = (file.bom ? '\ufeff' : '') + file.lines.join(eol) + (file.finalNewline ? eol : '');
         await writeFile(join(dir, 'a.json'), text);
-        const general = await run(dir, 'lines', mode, file.readBufferBytes);
-        const fast = await run(dir, 'chunks', mode, file.readBufferBytes);
+        const general = await run(dir, 'lines', mode, file.readBufferBytes, maxEventTimeAhead);
+        const fast = await run(dir, 'chunks', mode, file.readBufferBytes, maxEventTimeAhead);
         if (JSON.stringify(general) !== JSON.stringify(fast)) {
           throw new Error(`differ on ${JSON.stringify(text)}:\n general ${JSON.stringify(general)}\n fast    ${JSON.stringify(fast)}`);
         }
@@ -118,6 +123,26 @@ t.test('the scanner declines what the general path must decide, appending nothin
   }
   t.equal(builder.finish().length, 0);
   t.equal(compileScanner(parseDDL('t timestamp, d double')), null, 'a double field is not compiled: the general path reads every line');
+});
+
+t.test('defect 12: the scanner declines an integer time above the limit it is given, learned layout or not', async (t) => {
+  const schema = parseDDL('time timestamp, action string');
+  const scanner = compileScanner(schema)!;
+  const builder = new BatchBuilder(schema, 8, [undefined, scanner.dictionaryOf(1)!]);
+  const scan = (text: string): number => {
+    const bytes = new TextEncoder().encode(text);
+    const end = scanner.scanLine(bytes, 0, bytes.length, builder.columns);
+    if (end >= 0) builder.endRow();
+    return end;
+  };
+  t.equal(scan('{"time":11,"action":"a"}'), 24, 'no limit yet; the layout is learned');
+  scanner.setMaxTimestampUs(10_000_000);
+  t.equal(scan('{"time":10,"action":"a"}'), 24, 'at the limit: read');
+  t.equal(scan('{"time":11,"action":"a"}'), -1, 'past it, in the learned layout');
+  t.equal(scan('{ "time" : 11 , "action" : "a" }'), -1, 'past it, in the general scan');
+  scanner.setMaxTimestampUs(Infinity);
+  t.equal(scan('{"time":11,"action":"a"}'), 24, 'the limit lifted');
+  t.strictSame(builder.finish().rows().map((r) => r['time']), [11_000, 10_000, 11_000]);
 });
 
 t.test('a learned layout never accepts a line the general scanner would decline (regression: "{}" then "}")', async (t) => {
