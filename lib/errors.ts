@@ -37,7 +37,12 @@ export type TidemarkErrorCode =
   | 'ERR_FILE_SOURCE'
   | 'ERR_WORKER'
   | 'ERR_INVALID_SOURCE'
-  | 'ERR_CHECKPOINT_DRAINED';
+  | 'ERR_CHECKPOINT_DRAINED'
+  | 'ERR_SESSION_WINDOW_UPDATE_MODE'
+  | 'ERR_SESSION_WINDOW_GLOBAL_AGGREGATION'
+  | 'ERR_DEDUP_WITHOUT_WATERMARK'
+  | 'ERR_DEDUP_ON_BATCH'
+  | 'ERR_STATEFUL_CORRECTNESS';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {
