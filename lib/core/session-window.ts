@@ -25,7 +25,7 @@
 import { TidemarkError } from '../errors.js';
 import { rawValueAt, type Column } from './batch.js';
 import { parseInterval, US_PER_DAY, US_PER_MS } from './interval.js';
-import type { OutputMode } from './keyed-state.js';
+import type { OutputMode } from './output-mode.js';
 import { fieldIndex, isTimestampType, requireField, sqlTypeName, type Schema } from './schema.js';
 import { encodeKeyValues, KeyEncoder, packKeys, packNumbers, unpackKeys, unpackNumbers, type PackedColumn } from './state-keys.js';
 

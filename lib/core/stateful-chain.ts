@@ -14,7 +14,7 @@
  * @module
  */
 import { TidemarkError } from '../errors.js';
-import type { OutputMode } from './keyed-state.js';
+import type { OutputMode } from './output-mode.js';
 
 /** The stateful operators tidemark has. */
 export type StatefulOperatorKind = 'aggregation' | 'sessionWindow' | 'dropDuplicates' | 'dropDuplicatesWithinWatermark';

@@ -8,7 +8,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { RecordBatch, StringDictionary, type Column, type Row } from '../../lib/core/batch.js';
-import { KeyedCountState } from '../../lib/core/keyed-state.js';
+import { KeyedCountState } from '../../lib/core/output-mode.js';
 import { field, schema, Types, withMetadata, type Field, type Schema } from '../../lib/core/schema.js';
 import { DeduplicateState, planDeduplicate, type DedupStateChanges } from '../../lib/core/dedup.js';
 import { MicroBatchClock } from './stateful-sim.js';
