@@ -35,7 +35,9 @@ export type TidemarkErrorCode =
   | 'ERR_QUERY_FAILED'
   | 'ERR_UNABLE_TO_INFER_SCHEMA'
   | 'ERR_FILE_SOURCE'
-  | 'ERR_WORKER';
+  | 'ERR_WORKER'
+  | 'ERR_UI_NEEDS_TOKEN'
+  | 'ERR_UI_PORT_IN_USE';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {
