@@ -42,7 +42,9 @@ export type TidemarkErrorCode =
   | 'ERR_SESSION_WINDOW_GLOBAL_AGGREGATION'
   | 'ERR_DEDUP_WITHOUT_WATERMARK'
   | 'ERR_DEDUP_ON_BATCH'
-  | 'ERR_STATEFUL_CORRECTNESS';
+  | 'ERR_STATEFUL_CORRECTNESS'
+  | 'ERR_UI_NEEDS_TOKEN'
+  | 'ERR_UI_PORT_IN_USE';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {

@@ -42,3 +42,4 @@ export { buildProgress, type StreamingQueryProgress, type SourceProgress } from 
 export { StreamingQuery, StreamingQueryManager, startQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions, type StreamingQueryListener, type StreamingQueryEvents } from './query/streaming-query.js';
 export { generateDataset, generateLines, partFileName, ACTIONS, GEN_DEFAULTS, MAX_OUT_OF_ORDER_SECONDS, type GenerateOptions, type GenerateDatasetOptions } from './gen.js';
 export { showDirectory, type ShowDirectoryOptions } from './cli/show.js';
+export { serveUi, type ServeUiOptions, type UiServer } from './ui/server.js';

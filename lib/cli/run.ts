@@ -34,6 +34,7 @@ import {
   type CommandIO,
   type FlagSpec,
 } from './args.js';
+import { parseUiFlags, startCliUi, UI_FLAGS, withUiDefault, type UiFlags } from './ui-flags.js';
 
 /** `tidemark run --help`. */
 export const RUN_USAGE = `Usage: tidemark run --input DIR --schema DDL --group-by COL --window DURATION
@@ -82,6 +83,14 @@ Output:
   --name NAME                     query name (shown in progress reports)
   --progress                      print a progress line per micro-batch on stderr even
                                   when stderr is not a terminal
+
+Live view:
+  --ui [HOST:]PORT                serve a live view of the query in the browser until it
+                                  ends (Spark's Structured Streaming tab); a bare --ui is
+                                  127.0.0.1:4040; port 0 takes any free port; the address
+                                  is printed on stderr
+  --ui-token TOKEN                every request must carry TOKEN (required when HOST is
+                                  not a loopback address); or set TIDEMARK_UI_TOKEN
   -h, --help                      print this help
 `;
 
@@ -106,6 +115,7 @@ const FLAGS: Record<string, FlagSpec> = {
   mode: { type: 'string' },
   name: { type: 'string' },
   progress: { type: 'boolean' },
+  ...UI_FLAGS,
 };
 
 /** What `tidemark run` runs: its flags, parsed. */
@@ -250,9 +260,9 @@ export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}
  *
  * @throws UsageError naming a missing or bad flag
  */
-export function parseRunArgs(argv: readonly string[]): { help: boolean; progress: boolean; options: RunOptions | null } {
-  const args = parseCommandArgs('run', argv, FLAGS);
-  if (args.help) return { help: true, progress: false, options: null };
+export function parseRunArgs(argv: readonly string[]): { help: boolean; progress: boolean; options: RunOptions | null; ui: UiFlags | null } {
+  const args = parseCommandArgs('run', withUiDefault(argv), FLAGS);
+  if (args.help) return { help: true, progress: false, options: null, ui: null };
   const input = requiredFlag('run', args, 'input');
   const schema = requiredFlag('run', args, 'schema');
   const groupBy = listFlag(args, 'group-by');
@@ -303,7 +313,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(name === undefined ? {} : { name }),
     ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
   };
-  return { help: false, progress: booleanFlag(args, 'progress'), options };
+  return { help: false, progress: booleanFlag(args, 'progress'), options, ui: parseUiFlags('run', args) };
 }
 
 /**
@@ -322,14 +332,21 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   // Checked before anything starts, so a bad trigger is refused before the checkpoint is touched.
   if (options.trigger !== undefined) parseTrigger(options.trigger as TriggerOption);
   const showProgress = parsed.progress || process.stderr.isTTY === true;
-  await executeQuery(options, {
-    handleSignals: true,
-    onProgress: (p: StreamingQueryProgress) => {
-      if (showProgress) io.stderr.write(progressLine(p) + '\n');
-      // Always, progress shown or not: one absurd event time makes every later row late.
-      const warning = eventTimeWarning(p, options.maxEventTimeAhead);
-      if (warning !== null) io.stderr.write(`tidemark: ${warning}\n`);
-    },
-  });
+  const manager = new StreamingQueryManager();
+  const ui = parsed.ui === null ? null : await startCliUi(parsed.ui, manager, io.stderr, options.timeZone);
+  try {
+    await executeQuery(options, {
+      handleSignals: true,
+      manager,
+      onProgress: (p: StreamingQueryProgress) => {
+        if (showProgress) io.stderr.write(progressLine(p) + '\n');
+        // Always, progress shown or not: one absurd event time makes every later row late.
+        const warning = eventTimeWarning(p, options.maxEventTimeAhead);
+        if (warning !== null) io.stderr.write(`tidemark: ${warning}\n`);
+      },
+    });
+  } finally {
+    await ui?.close();
+  }
   return 0;
 }

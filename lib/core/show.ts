@@ -362,6 +362,16 @@ function cellString(v: unknown, t: DataType, timeZone: string): string {
   }
 }
 
+/**
+ * One cell as `show()` prints it, untruncated: `NULL`, Spark's number and
+ * timestamp formats (in `timeZone`), structs as `{a, b}`, control characters
+ * escaped. The live view's output table uses it so its cells read as the
+ * console sink's.
+ */
+export function showCell(value: unknown, dataType: DataType, timeZone: string): string {
+  return escapeMetaCharacters(cellString(value, dataType, timeZone));
+}
+
 /** `SchemaUtils.escapeMetaCharacters`: control characters that would break the table, written as escapes. */
 function escapeMetaCharacters(s: string): string {
   for (let i = 0; i < s.length; i++) {

@@ -141,6 +141,11 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
     return this.#sink?.lastOutputSample ?? [];
   }
 
+  /** The schema of the rows the sink writes (of {@link StreamingQuery.recentOutput}), once the run has opened; null before. */
+  get outputSchema(): Schema | null {
+    return this.#sink?.sinkPlan?.schema ?? null;
+  }
+
   /** True until the query stops or fails. */
   get isActive(): boolean {
     return this.#active;

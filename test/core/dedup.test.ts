@@ -8,7 +8,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { RecordBatch, StringDictionary, type Column, type Row } from '../../lib/core/batch.js';
-import { KeyedCountState } from '../../lib/core/output-mode.js';
+import { KeyedAggregation } from '../../lib/core/keyed-aggregation.js';
+import { CountStore } from '../../lib/core/count-store.js';
 import { field, schema, Types, withMetadata, type Field, type Schema } from '../../lib/core/schema.js';
 import { DeduplicateState, planDeduplicate, type DedupStateChanges } from '../../lib/core/dedup.js';
 import { MicroBatchClock } from './stateful-sim.js';
@@ -172,7 +173,8 @@ t.test('StreamingDeduplicationSuite: deduplicate with watermark', async (t) => {
 t.test('StreamingDeduplicationSuite: deduplicate with aggregate - append mode', async (t) => {
   // dropDuplicates() then groupBy(window(eventTime, "5 seconds")).count(), both on one global watermark.
   const dedup = new DedupQuery({ fields: VALUE_TIME, watermark: { column: 'eventTime', delaySeconds: 10 } });
-  const counts = new KeyedCountState({ outputMode: 'append', hasWatermark: true, eventTimeOf: (key) => (key[0] as number) + 5 * S });
+  const windowSchema = schema([field('window', { type: 'struct', fields: [field('start', Types.timestamp), field('end', Types.timestamp)] })]);
+  const counts = new KeyedAggregation({ keyFields: windowSchema.fields, outputMode: 'append', eventTimeColumn: 0, store: new CountStore() });
   const step = (input: Row[]): { emitted: Array<[number, number]>; total: [number, number]; updated: [number, number]; dropped: [number, number] } => {
     const emitted: Array<[number, number]> = [];
     const total: [number, number] = [0, 0];
@@ -185,16 +187,22 @@ t.test('StreamingDeduplicationSuite: deduplicate with aggregate - append mode', 
       if (data) {
         const kept = dedup.state.add([batch.columns[0]!, batch.columns[1]!], batch.columns[1]!, batch.length);
         const times = (batch.columns[1] as Extract<Column, { kind: 'f64' }>).values;
-        for (let i = 0; i < kept.length; i++) {
-          const start = Math.floor(times[kept.rows[i]!]! / (5 * S)) * 5 * S;
-          const text = String(start);
-          if (counts.isLate(start + 5 * S)) counts.dropLate(text);
-          else if (!counts.increment(text, 1)) counts.insert(text, [start], 1);
-        }
+        const windows = RecordBatch.fromRows(
+          windowSchema,
+          Array.from(kept.rows.subarray(0, kept.length), (row) => {
+            const start = Math.floor(times[row]! / (5 * S)) * 5 * S;
+            return { window: { start: start / 1000, end: (start + 5 * S) / 1000 } };
+          }),
+        );
+        counts.addRows(windows.columns, windows.columns, windows.length);
       }
       const d = dedup.state.finishBatch();
       const c = counts.finishBatch();
-      for (const e of c.emitted) emitted.push([(e.key[0] as number) / S, e.count]);
+      const out = counts.output(c.emitted, 0, c.emitted.length);
+      const starts = ((out[0] as Extract<Column, { kind: 'struct' }>).children[0] as Extract<Column, { kind: 'f64' }>).values;
+      const values = (out[1] as Extract<Column, { kind: 'f64' }>).values;
+      for (let i = 0; i < c.emitted.length; i++) emitted.push([starts[i]! / S, values[i]!]);
+      counts.endBatch();
       total[0] = c.numRowsTotal;
       total[1] = d.numRowsTotal;
       updated[0] += c.numRowsUpdated;
