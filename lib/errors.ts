@@ -35,6 +35,10 @@ export type TidemarkErrorCode =
   | 'ERR_QUERY_FAILED'
   | 'ERR_UNABLE_TO_INFER_SCHEMA'
   | 'ERR_FILE_SOURCE'
+  | 'ERR_PATH_NOT_FOUND'
+  | 'ERR_FILE_NOT_FOUND'
+  | 'ERR_UNSUPPORTED_COMPRESSION'
+  | 'ERR_OUTPUT_INSIDE_INPUT'
   | 'ERR_WORKER';
 
 /** Where an error happened, when it is about input: file, line, option. */

@@ -49,12 +49,20 @@ window, as Spark's
 The result columns are the grouping columns, then window, then count.
 
 Input:
-  --input DIR                     directory of JSON-lines files (new files are picked up)
+  --input DIR                     directory of JSON-lines files (new files are picked up),
+                                  or a glob such as "logs/2016-*/*.json"; .gz and
+                                  .deflate files are decompressed
   --schema DDL                    input schema, e.g. "time timestamp, action string"
   --mode MODE                     PERMISSIVE (default), DROPMALFORMED or FAILFAST
   --time-zone ZONE                zone of zone-less timestamps in the input and of
                                   timestamps in the output (default: the process's)
   --max-files-per-trigger N       at most N new files per micro-batch
+  --max-file-age AGE              skip new files older than the newest file seen
+                                  minus AGE, e.g. 30d (default 7d; a warning names them)
+  --latest-first                  newest files first (with --max-files-per-trigger,
+                                  no file is skipped for its age)
+  --ignore-missing-files          skip, with a warning, a file removed between the
+                                  planning and the reading of its batch
 
 Aggregation:
   --group-by COL                  grouping column; repeat or comma-separate for several
@@ -95,6 +103,9 @@ const FLAGS: Record<string, FlagSpec> = {
   console: { type: 'boolean' },
   trigger: { type: 'string' },
   'max-files-per-trigger': { type: 'string' },
+  'max-file-age': { type: 'string' },
+  'latest-first': { type: 'boolean' },
+  'ignore-missing-files': { type: 'boolean' },
   drain: { type: 'boolean' },
   'time-zone': { type: 'string' },
   mode: { type: 'string' },
@@ -127,6 +138,12 @@ export interface RunOptions {
   /** Trigger string: `available-now`, `once`, `processingTime=…`; back to back when absent. */
   readonly trigger?: string;
   readonly maxFilesPerTrigger?: number;
+  /** Spark's `maxFileAge` (`7d`, `12h`). */
+  readonly maxFileAge?: string;
+  /** Spark's `latestFirst`. */
+  readonly latestFirst?: boolean;
+  /** Spark's `ignoreMissingFiles`. */
+  readonly ignoreMissingFiles?: boolean;
   readonly drain?: boolean;
   readonly timeZone?: string;
   readonly mode?: ParseMode;
@@ -147,6 +164,9 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     // JSON lines go to ParseSchema as byte chunks: its compiled scanner reads them without a string per line.
     framing: 'chunks',
     ...(options.maxFilesPerTrigger === undefined ? {} : { maxFilesPerTrigger: options.maxFilesPerTrigger }),
+    ...(options.maxFileAge === undefined ? {} : { maxFileAge: options.maxFileAge }),
+    ...(options.latestFirst === undefined ? {} : { latestFirst: options.latestFirst }),
+    ...(options.ignoreMissingFiles === undefined ? {} : { ignoreMissingFiles: options.ignoreMissingFiles }),
   });
   const stages: Transform[] = [
     new ParseSchema({
@@ -197,6 +217,8 @@ export function progressLine(p: StreamingQueryProgress): string {
 export interface ExecuteHooks {
   /** Called with every micro-batch's progress. */
   readonly onProgress?: (progress: StreamingQueryProgress) => void;
+  /** Called with the source's warnings (files skipped by age, missing files ignored). */
+  readonly onWarning?: (warning: Error) => void;
   /** Stop the query gracefully on SIGINT/SIGTERM (a second signal exits at once with 130). */
   readonly handleSignals?: boolean;
   /** Registry for the query; a private one by default. */
@@ -214,6 +236,7 @@ export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}
   const startOptions = buildQuery(options);
   const source = startOptions.source;
   if (hooks.onProgress !== undefined) source.on('progress', hooks.onProgress);
+  if (hooks.onWarning !== undefined) source.on('warning', hooks.onWarning);
   const query = await startQuery({ ...startOptions, manager: hooks.manager ?? new StreamingQueryManager() });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -233,6 +256,7 @@ export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}
       process.off('SIGTERM', onSignal);
     }
     if (hooks.onProgress !== undefined) source.off('progress', hooks.onProgress);
+    if (hooks.onWarning !== undefined) source.off('warning', hooks.onWarning);
   }
   return query;
 }
@@ -268,6 +292,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     if (v !== undefined && v.length === 0) throw new UsageError(`flag --${name} needs a non-empty value`, 'run');
     return v;
   };
+  const maxFileAge = optional('max-file-age');
   const slide = optional('slide');
   const startTime = optional('start-time');
   const eventTime = optional('event-time');
@@ -288,6 +313,9 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(checkpoint === undefined ? {} : { checkpoint }),
     ...(trigger === undefined ? {} : { trigger }),
     ...(maxFilesPerTrigger === undefined ? {} : { maxFilesPerTrigger }),
+    ...(maxFileAge === undefined ? {} : { maxFileAge }),
+    ...(booleanFlag(args, 'latest-first') ? { latestFirst: true } : {}),
+    ...(booleanFlag(args, 'ignore-missing-files') ? { ignoreMissingFiles: true } : {}),
     ...(booleanFlag(args, 'drain') ? { drain: true } : {}),
     ...(timeZone === undefined ? {} : { timeZone }),
     ...(mode === undefined ? {} : { mode }),
@@ -314,6 +342,8 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   const showProgress = parsed.progress || process.stderr.isTTY === true;
   await executeQuery(options, {
     handleSignals: true,
+    // Input left unread is always said, progress lines or not.
+    onWarning: (warning: Error) => io.stderr.write(`tidemark: warning: ${warning.message}\n`),
     ...(showProgress ? { onProgress: (p: StreamingQueryProgress) => io.stderr.write(progressLine(p) + '\n') } : {}),
   });
   return 0;

@@ -55,7 +55,7 @@ export function buildProgress(args: {
   name: string | null;
   barrier: BarrierItem;
   numInputRows: number;
-  source: { description: string; startOffset: unknown; endOffset: unknown; latestOffset: unknown };
+  source: { description: string; startOffset: unknown; endOffset: unknown; latestOffset: unknown; metrics?: Record<string, string> };
   timings: BatchTimings;
 }): StreamingQueryProgress {
   const { barrier, numInputRows, timings } = args;
@@ -92,7 +92,7 @@ export function buildProgress(args: {
         numInputRows,
         inputRowsPerSecond,
         processedRowsPerSecond,
-        metrics: {},
+        metrics: { ...args.source.metrics },
       },
     ],
     sink: { description: barrier.progress.sink?.description ?? 'unknown', numOutputRows: barrier.progress.sink?.numOutputRows ?? -1, metrics: {} },

@@ -16,6 +16,7 @@ import { parseOutputMode, type OutputMode } from '../core/keyed-state.js';
 import type { Schema } from '../core/schema.js';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { MicroBatchSource, SourceStatus } from '../sources/micro-batch-source.js';
+import { checkOutputOutsideInput } from '../sources/file-source.js';
 import { Stage } from '../stages/stage.js';
 import { Window } from '../stages/window.js';
 import { KeyedCount } from '../stages/keyed-count.js';
@@ -282,6 +283,7 @@ export const streams = new StreamingQueryManager();
  * assumed to keep the schema.
  */
 export function planQuery(source: MicroBatchSource, stages: readonly Transform[], sink: Sink, outputMode: OutputMode, checkpointLocation: string | null): Schema {
+  checkOutputOutsideInput(source, sink);
   let schema = source.schema;
   let aggregated = false;
   let mode: OutputMode | undefined = outputMode;

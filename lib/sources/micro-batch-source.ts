@@ -55,6 +55,8 @@ export interface SourceStatus {
 const IDLE_POLL_MS = 100;
 /** Offsets-log conf key marking a drain batch. */
 const DRAIN_CONF = 'tidemark.drain';
+/** Offsets-log conf key holding the source's {@link MicroBatchSource.fingerprint} (JSON text). */
+export const SOURCE_FINGERPRINT_CONF = 'tidemark.source.0';
 
 /**
  * Base class of sources. Subclasses say what data exists ({@link
@@ -124,8 +126,30 @@ export abstract class MicroBatchSource extends Readable {
    */
   protected abstract planBatch(start: Offset | null, mode: PlanMode): Promise<Offset | null>;
 
-  /** The rows between two offsets; called again with the same offsets when a batch is re-executed. */
-  protected abstract readRange(start: Offset | null, end: Offset): AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
+  /**
+   * The rows between two offsets; called again with the same offsets when a
+   * batch is re-executed. `batchId` is the micro-batch reading them, for errors.
+   */
+  protected abstract readRange(start: Offset | null, end: Offset, batchId: number): AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
+
+  /**
+   * What this source reads (a path, a topic), as JSON-able fields; stored in
+   * the checkpoint's offsets log (conf `tidemark.source.0`) and compared on
+   * restart, where a difference is refused naming the field. Null (the
+   * default): nothing to compare.
+   */
+  fingerprint(): Record<string, unknown> | null {
+    return null;
+  }
+
+  /**
+   * This source's metrics for the progress of the micro-batch that just ran
+   * (`sources[0].metrics`, Spark's map of strings). Called once per batch,
+   * when its progress is built.
+   */
+  metrics(): Record<string, string> {
+    return {};
+  }
 
   /** Resolves when new data may be available; the default polls. */
   protected waitForData(signal: AbortSignal): Promise<void> {
@@ -222,8 +246,10 @@ export abstract class MicroBatchSource extends Readable {
     const checkpoint = this.#checkpoint ?? (await Checkpoint.open(this.#options.checkpointLocation ?? null));
     this.#checkpoint = checkpoint;
     const recovery = await checkpoint.recover();
-    await this.recoverSource(checkpoint);
     const last = recovery.lastCommitted;
+    // The fingerprint is checked against the newest offsets; later batches take the conf of the last committed one.
+    const conf = withFingerprint(this, last?.offsets.conf ?? {}, (recovery.pending ?? last)?.offsets.conf ?? {});
+    await this.recoverSource(checkpoint);
     await this.#push({
       kind: 'open',
       schema: this.schema,
@@ -240,7 +266,7 @@ export abstract class MicroBatchSource extends Readable {
       // No no-data batch right after a restart: there is no previous execution to ask.
       runAnotherBatch: false,
       previousTriggerStartMs: null as number | null,
-      conf: last?.offsets.conf ?? {},
+      conf,
     };
     if (recovery.pending !== null) {
       const pending = recovery.pending;
@@ -316,7 +342,7 @@ export abstract class MicroBatchSource extends Readable {
     await this.#push({ kind: 'begin', batchId, batchTimestampMs: entry.batchTimestampMs, drain });
     let numInputRows = 0;
     if (!noData && end !== null) {
-      for await (const batch of this.readRange(start, end)) {
+      for await (const batch of this.readRange(start, end, batchId)) {
         numInputRows += batch.length;
         await this.#push({ kind: 'rows', batch });
       }
@@ -337,7 +363,7 @@ export abstract class MicroBatchSource extends Readable {
       name: this.#options.queryName ?? null,
       barrier: done,
       numInputRows,
-      source: { description: this.description, startOffset: start, endOffset: end, latestOffset: end },
+      source: { description: this.description, startOffset: start, endOffset: end, latestOffset: end, metrics: this.metrics() },
       timings: {
         triggerStartMs,
         previousTriggerStartMs: run.previousTriggerStartMs,
@@ -392,6 +418,36 @@ export abstract class MicroBatchSource extends Readable {
     this.#idleWaiters = [];
     for (const w of waiters) w.reject(error);
   }
+}
+
+/**
+ * `conf` with `source`'s fingerprint, after checking it against the one the
+ * checkpoint recorded in `recorded` (a checkpoint written before
+ * fingerprints were recorded is accepted).
+ *
+ * @throws TidemarkError `ERR_CHECKPOINT_MISMATCH` naming the field that differs.
+ */
+function withFingerprint(source: MicroBatchSource, conf: Readonly<Record<string, string>>, recorded: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  const now = source.fingerprint();
+  if (now === null) return conf;
+  const text = recorded[SOURCE_FINGERPRINT_CONF];
+  if (text !== undefined) {
+    let before: Record<string, unknown>;
+    try {
+      before = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `the checkpoint's offsets log has an unreadable ${SOURCE_FINGERPRINT_CONF}: ${text}`);
+    }
+    const name = source.constructor.name;
+    for (const key of new Set([...Object.keys(before), ...Object.keys(now)])) {
+      const was = JSON.stringify(before[key]);
+      const is = JSON.stringify(now[key]);
+      if (was !== is) {
+        throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the query changed since the checkpoint was written: ${name} ${key} was ${was ?? 'unset'}, is now ${is ?? 'unset'}`, { option: key });
+      }
+    }
+  }
+  return { ...conf, [SOURCE_FINGERPRINT_CONF]: JSON.stringify(now) };
 }
 
 /** Resolves after `ms`, or early (without error) when `signal` aborts. */
