@@ -44,7 +44,11 @@ export type TidemarkErrorCode =
   | 'ERR_DEDUP_ON_BATCH'
   | 'ERR_STATEFUL_CORRECTNESS'
   | 'ERR_UI_NEEDS_TOKEN'
-  | 'ERR_UI_PORT_IN_USE';
+  | 'ERR_UI_PORT_IN_USE'
+  | 'ERR_PATH_NOT_FOUND'
+  | 'ERR_FILE_NOT_FOUND'
+  | 'ERR_UNSUPPORTED_COMPRESSION'
+  | 'ERR_OUTPUT_INSIDE_INPUT';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {

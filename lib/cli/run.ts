@@ -51,7 +51,9 @@ window, as Spark's
 The result columns are the grouping columns, then window, then count.
 
 Input:
-  --input DIR                     directory of JSON-lines files (new files are picked up)
+  --input DIR                     directory of JSON-lines files (new files are picked up),
+                                  or a glob such as "logs/2016-*/*.json"; .gz and
+                                  .deflate files are decompressed
   --schema DDL                    input schema, e.g. "time timestamp, action string"
   --mode MODE                     PERMISSIVE (default), DROPMALFORMED or FAILFAST
   --time-zone ZONE                zone of zone-less timestamps in the input and of
@@ -61,6 +63,12 @@ Input:
                                   micro-batch's processing time is malformed (--mode
                                   decides); without it such a batch prints a warning
                                   when its max event time is over 1 day ahead
+  --max-file-age AGE              skip new files older than the newest file seen
+                                  minus AGE, e.g. 30d (default 7d; a warning names them)
+  --latest-first                  newest files first (with --max-files-per-trigger,
+                                  no file is skipped for its age)
+  --ignore-missing-files          skip, with a warning, a file removed between the
+                                  planning and the reading of its batch
 
 Aggregation:
   --group-by COL                  grouping column; repeat or comma-separate for several
@@ -110,6 +118,9 @@ const FLAGS: Record<string, FlagSpec> = {
   trigger: { type: 'string' },
   'max-files-per-trigger': { type: 'string' },
   'max-event-time-ahead': { type: 'string' },
+  'max-file-age': { type: 'string' },
+  'latest-first': { type: 'boolean' },
+  'ignore-missing-files': { type: 'boolean' },
   drain: { type: 'boolean' },
   'time-zone': { type: 'string' },
   mode: { type: 'string' },
@@ -145,6 +156,12 @@ export interface RunOptions {
   readonly maxFilesPerTrigger?: number;
   /** ParseSchema's `maxEventTimeAhead`: records with a time further past the batch's processing time are malformed. */
   readonly maxEventTimeAhead?: string;
+  /** Spark's `maxFileAge` (`7d`, `12h`). */
+  readonly maxFileAge?: string;
+  /** Spark's `latestFirst`. */
+  readonly latestFirst?: boolean;
+  /** Spark's `ignoreMissingFiles`. */
+  readonly ignoreMissingFiles?: boolean;
   readonly drain?: boolean;
   readonly timeZone?: string;
   readonly mode?: ParseMode;
@@ -165,6 +182,9 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     // JSON lines go to ParseSchema as byte chunks: its compiled scanner reads them without a string per line.
     framing: 'chunks',
     ...(options.maxFilesPerTrigger === undefined ? {} : { maxFilesPerTrigger: options.maxFilesPerTrigger }),
+    ...(options.maxFileAge === undefined ? {} : { maxFileAge: options.maxFileAge }),
+    ...(options.latestFirst === undefined ? {} : { latestFirst: options.latestFirst }),
+    ...(options.ignoreMissingFiles === undefined ? {} : { ignoreMissingFiles: options.ignoreMissingFiles }),
   });
   const stages: Transform[] = [
     new ParseSchema({
@@ -216,6 +236,8 @@ export function progressLine(p: StreamingQueryProgress): string {
 export interface ExecuteHooks {
   /** Called with every micro-batch's progress. */
   readonly onProgress?: (progress: StreamingQueryProgress) => void;
+  /** Called with the source's warnings (files skipped by age, missing files ignored). */
+  readonly onWarning?: (warning: Error) => void;
   /** Stop the query gracefully on SIGINT/SIGTERM (a second signal exits at once with 130). */
   readonly handleSignals?: boolean;
   /** Registry for the query; a private one by default. */
@@ -233,6 +255,7 @@ export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}
   const startOptions = buildQuery(options);
   const query = await startQuery({ ...startOptions, manager: hooks.manager ?? new StreamingQueryManager() });
   if (hooks.onProgress !== undefined) query.on('progress', hooks.onProgress);
+  if (hooks.onWarning !== undefined) query.on('warning', hooks.onWarning);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -251,6 +274,7 @@ export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}
       process.off('SIGTERM', onSignal);
     }
     if (hooks.onProgress !== undefined) query.off('progress', hooks.onProgress);
+    if (hooks.onWarning !== undefined) query.off('warning', hooks.onWarning);
   }
   return query;
 }
@@ -286,6 +310,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     if (v !== undefined && v.length === 0) throw new UsageError(`flag --${name} needs a non-empty value`, 'run');
     return v;
   };
+  const maxFileAge = optional('max-file-age');
   const slide = optional('slide');
   const startTime = optional('start-time');
   const eventTime = optional('event-time');
@@ -307,6 +332,9 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(checkpoint === undefined ? {} : { checkpoint }),
     ...(trigger === undefined ? {} : { trigger }),
     ...(maxFilesPerTrigger === undefined ? {} : { maxFilesPerTrigger }),
+    ...(maxFileAge === undefined ? {} : { maxFileAge }),
+    ...(booleanFlag(args, 'latest-first') ? { latestFirst: true } : {}),
+    ...(booleanFlag(args, 'ignore-missing-files') ? { ignoreMissingFiles: true } : {}),
     ...(booleanFlag(args, 'drain') ? { drain: true } : {}),
     ...(timeZone === undefined ? {} : { timeZone }),
     ...(mode === undefined ? {} : { mode }),
@@ -338,6 +366,8 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     await executeQuery(options, {
       handleSignals: true,
       manager,
+      // Input left unread is always said, progress lines or not.
+      onWarning: (warning: Error) => io.stderr.write(`tidemark: warning: ${warning.message}\n`),
       onProgress: (p: StreamingQueryProgress) => {
         if (showProgress) io.stderr.write(progressLine(p) + '\n');
         // Always, progress shown or not: one absurd event time makes every later row late.

@@ -18,6 +18,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import picomatch from 'picomatch';
 import { TidemarkError } from '../errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +162,246 @@ function fileSourceError(message: string, file: string, cause: unknown): Tidemar
 }
 
 // ---------------------------------------------------------------------------------------------
+// Input paths and globs
+
+/** Hadoop's glob characters (`GlobPattern` / `SparkHadoopUtil.isGlobPath`). */
+const GLOB_CHARS = /[{}[\]*?\\]/;
+
+/**
+ * Spark's `SparkHadoopUtil.isGlobPath`: a path with any of `{ } [ ] * ? \`
+ * is a glob pattern.
+ */
+export function isGlobPath(path: string): boolean {
+  return GLOB_CHARS.test(path);
+}
+
+/**
+ * A file source's path: a directory, a file, or a Hadoop glob pattern
+ * (`data/*.json`, `logs/2016-*` , `in/{a,b}/[0-9]?.json`), made absolute.
+ *
+ * A glob is matched one path component at a time, as Hadoop's `Globber`
+ * does: `*` and `?` never match `/`, `[abc]`, `[a-c]`, `[^a]` / `[!a]` match
+ * one character, `{a,b}` is an alternation, `\` escapes the next character,
+ * and every other character (`( ) | + @ !`…) stands for itself. Names
+ * starting with `.` or `_` are matched too (Hadoop has no hidden names; the
+ * file source's own filter applies to the files listed, see
+ * {@link listInputFiles}). Matching is done by picomatch, given Hadoop's
+ * meaning for the characters where the two differ.
+ */
+export class InputPattern {
+  /** The absolute path or pattern. */
+  readonly path: string;
+  /** Whether {@link path} is a glob. */
+  readonly isGlob: boolean;
+  /** The longest leading part without glob characters: the directory a glob is listed from (the path itself when not a glob). */
+  readonly base: string;
+  /** The components after {@link base}, each a matcher (empty when not a glob). */
+  readonly #components: ReadonlyArray<(name: string) => boolean>;
+
+  /**
+   * @throws TidemarkError `ERR_INVALID_OPTION` (option `path`) for a pattern
+   * Hadoop refuses (an unclosed `[` or `{`), with Hadoop's text, and for a
+   * `{…}` alternative that contains `/`, which tidemark does not expand.
+   */
+  constructor(path: string) {
+    const absolute = resolve(path);
+    this.path = absolute;
+    this.isGlob = isGlobPath(absolute);
+    if (!this.isGlob) {
+      this.base = absolute;
+      this.#components = [];
+      return;
+    }
+    checkGlobSyntax(absolute);
+    const parts = absolute.split('/');
+    const first = parts.findIndex((part) => isGlobPath(part));
+    this.base = parts.slice(0, first).join('/') || '/';
+    this.#components = parts.slice(first).map((part) => compileComponent(part));
+  }
+
+  /** How many components a glob matches below {@link base}. */
+  get depth(): number {
+    return this.#components.length;
+  }
+
+  /** Whether `name` matches component `i` (0-based below {@link base}). */
+  matches(i: number, name: string): boolean {
+    return this.#components[i]!(name);
+  }
+
+  /**
+   * Whether files under `absolutePath` could be read through this pattern:
+   * `absolutePath` is the path, lies inside it, or (for a glob) is or lies
+   * inside a path it matches, or holds paths it could match (the first
+   * components that both have match). No file system access: symbolic links
+   * are the caller's to resolve, passing the real path of {@link base} as `base`.
+   */
+  covers(absolutePath: string, base: string = this.base): boolean {
+    const target = resolve(absolutePath);
+    const prefix = base.endsWith('/') ? base.slice(0, -1) : base;
+    if (target !== base && !target.startsWith(prefix + '/')) return false;
+    if (!this.isGlob) return true;
+    const rest = target === base ? [] : target.slice(prefix.length + 1).split('/');
+    const n = Math.min(rest.length, this.depth);
+    for (let i = 0; i < n; i++) if (!this.matches(i, rest[i]!)) return false;
+    return true;
+  }
+}
+
+// Hadoop's GlobPattern refuses these with an IOException ("Illegal file pattern: …").
+function checkGlobSyntax(pattern: string): void {
+  let braces = 0;
+  let bracketAt = -1;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (bracketAt >= 0) {
+      if (c === ']' && i > bracketAt + 1 && !(i === bracketAt + 2 && (pattern[bracketAt + 1] === '^' || pattern[bracketAt + 1] === '!'))) bracketAt = -1;
+      continue;
+    }
+    if (c === '[') bracketAt = i;
+    else if (c === '{') braces++;
+    else if (c === '}' && braces > 0) braces--;
+    else if (c === '/' && braces > 0) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `Unsupported file pattern ${pattern}: a {…} alternative containing '/' is not supported; use one alternative per path component`, { option: 'path' });
+    }
+  }
+  if (bracketAt >= 0) throw new TidemarkError('ERR_INVALID_OPTION', `Illegal file pattern: Unclosed character class near index ${pattern.length} for glob: ${pattern}`, { option: 'path' });
+  if (braces > 0) throw new TidemarkError('ERR_INVALID_OPTION', `Illegal file pattern: Unclosed group near index ${pattern.length} for glob: ${pattern}`, { option: 'path' });
+}
+
+const PICOMATCH_OPTIONS: picomatch.PicomatchOptions = {
+  dot: true, // Hadoop's `*` matches a leading `.`
+  posix: true, // `[!a]` negates, as Hadoop's
+  noextglob: true, // `+(a)` `@(a)` `!(a)` are not Hadoop syntax
+  noglobstar: true, // `**` is `*` followed by `*`
+  nonegate: true, // a leading `!` is a character
+};
+
+// One component of a glob: literal when it has no glob character left, else a picomatch matcher
+// over the component with Hadoop's literal characters escaped (picomatch reads `(a|b)` as a group).
+function compileComponent(part: string): (name: string) => boolean {
+  if (!isGlobPath(part)) return (name) => name === part;
+  let escaped = '';
+  let inClass = false;
+  for (let i = 0; i < part.length; i++) {
+    const c = part[i]!;
+    if (c === '\\') {
+      escaped += c + (part[i + 1] ?? '');
+      i++;
+    } else if (inClass) {
+      escaped += c;
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+      escaped += c;
+      // A `]` right after `[`, `[^` or `[!` is a member, not the end.
+      for (const lead of ['^', '!']) if (part[i + 1] === lead) (escaped += lead), i++;
+      if (part[i + 1] === ']') (escaped += ']'), i++;
+    } else if ('()|'.includes(c)) {
+      escaped += '\\' + c;
+    } else {
+      escaped += c;
+    }
+  }
+  const match = picomatch(escaped, PICOMATCH_OPTIONS);
+  return (name) => match(name);
+}
+
+/**
+ * Lists the files a file source reads through `input`: for a directory or a
+ * file, {@link listFiles}; for a glob, the paths it matches now (Spark
+ * expands the glob at every listing, `globPathIfNecessary`), each listed as
+ * {@link listFiles} lists a directory, while a matched file is taken as it is
+ * unless its name is hidden ({@link isVisibleName}). Matches are taken in
+ * name order. A glob that matches nothing yields nothing: Spark accepts such
+ * a path at start, since the matching paths may appear later.
+ *
+ * @throws TidemarkError `ERR_FILE_SOURCE` (with `file`) when a directory or
+ * file cannot be read for another reason than being missing.
+ */
+export async function listInputFiles(input: InputPattern, options: ListFilesOptions = {}): Promise<FileEntry[]> {
+  if (!input.isGlob) return listFiles(input.path, options);
+  let paths = [input.base];
+  for (let i = 0; i < input.depth; i++) {
+    const last = i === input.depth - 1;
+    const next: string[] = [];
+    for (const dir of paths) {
+      let dirents: Dirent[];
+      try {
+        dirents = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) continue;
+        throw fileSourceError(`Unable to list directory ${dir}`, dir, err);
+      }
+      const names = dirents.map((d) => d.name).filter((name) => input.matches(i, name));
+      names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      for (const name of names) {
+        const path = join(dir, name);
+        if (last) next.push(path);
+        else if ((await statOrNull(path, false))?.isDirectory() === true) next.push(path);
+      }
+    }
+    paths = next;
+  }
+  const out: FileEntry[] = [];
+  for (const path of paths) {
+    const st = await statOrNull(path, false);
+    if (st === null) continue;
+    if (st.isDirectory()) for (const f of await listFiles(path, options)) out.push(f);
+    else if (st.isFile() && isVisibleName(basename(path))) out.push({ path, mtimeMs: Number(st.mtimeNs / 1_000_000n), size: Number(st.size) });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compressed input
+
+/** How a file's bytes are stored, chosen by its name as Hadoop's `CompressionCodecFactory` does. */
+export type Compression = 'none' | 'gzip' | 'deflate';
+
+// Hadoop's other codecs, hadoop-lzo's, and two more common ones: files tidemark cannot decompress.
+const UNSUPPORTED_CODECS: ReadonlyArray<[suffix: string, codec: string]> = [
+  ['.bz2', 'bzip2'],
+  ['.lz4', 'lz4'],
+  ['.snappy', 'snappy'],
+  ['.zst', 'zstd'],
+  ['.lzo_deflate', 'lzo'],
+  ['.lzo', 'lzop'],
+  ['.br', 'brotli'],
+  ['.xz', 'xz'],
+];
+
+/**
+ * The compression of an input file, by its extension (case-insensitive):
+ * `.gz` is gzip (Hadoop's `GzipCodec`), `.deflate` the zlib format (Hadoop's
+ * `DefaultCodec`), anything else is read as it is. Hadoop's other codecs are
+ * refused rather than read as text, which would make their rows malformed
+ * or, dropped, silently lost.
+ *
+ * @throws TidemarkError `ERR_UNSUPPORTED_COMPRESSION` (with `file`) naming
+ * the codec.
+ */
+export function compressionOf(path: string): Compression {
+  const name = basename(path).toLowerCase();
+  if (name.endsWith('.gz')) return 'gzip';
+  if (name.endsWith('.deflate')) return 'deflate';
+  for (const [suffix, codec] of UNSUPPORTED_CODECS) {
+    if (name.endsWith(suffix)) {
+      throw new TidemarkError(
+        'ERR_UNSUPPORTED_COMPRESSION',
+        `cannot read ${path}: it is ${codec}-compressed (${suffix}), and tidemark reads only .gz (gzip) and .deflate (zlib) compressed input; decompress it, or recompress it with gzip`,
+        { file: path },
+      );
+    }
+  }
+  return 'none';
+}
+
+// ---------------------------------------------------------------------------------------------
 // Seen files
 
 /** Serialized {@link SeenFilesMap}, as stored by {@link SeenFilesMap.toJSON}. */
@@ -209,13 +450,19 @@ export class SeenFilesMap {
     this.fileNameOnly = fileNameOnly;
   }
 
-  #key(path: string): string {
+  /** The key `path` is remembered by: the path, or its name with `fileNameOnly`. */
+  keyOf(path: string): string {
     return this.fileNameOnly ? basename(path) : path;
+  }
+
+  /** Whether `path` (by its key) is remembered. */
+  has(path: string): boolean {
+    return this.#map.has(this.keyOf(path));
   }
 
   /** Records `path` as taken (overwriting an earlier mtime for the same key). */
   add(path: string, mtimeMs: number): void {
-    this.#map.set(this.#key(path), mtimeMs);
+    this.#map.set(this.keyOf(path), mtimeMs);
     if (mtimeMs > this.#latestTimestamp) this.#latestTimestamp = mtimeMs;
   }
 
@@ -225,22 +472,24 @@ export class SeenFilesMap {
    * older than `newest - maxAge` but listed before the next purge is not lost.
    */
   isNewFile(path: string, mtimeMs: number): boolean {
-    return mtimeMs >= this.#lastPurgeTimestamp && !this.#map.has(this.#key(path));
+    return mtimeMs >= this.#lastPurgeTimestamp && !this.#map.has(this.keyOf(path));
   }
 
   /**
    * Moves the threshold to `newest - maxAge` and forgets entries older than
    * it, keeping the map bounded on a long-running source.
    *
+   * @param onForget told the key of each forgotten entry.
    * @returns how many entries were forgotten.
    */
-  purge(): number {
+  purge(onForget?: (key: string) => void): number {
     const threshold = this.#latestTimestamp - this.maxAgeMs;
     this.#lastPurgeTimestamp = Number.isFinite(threshold) ? threshold : Number.MIN_SAFE_INTEGER;
     let count = 0;
     for (const [key, ts] of this.#map) {
       if (ts < this.#lastPurgeTimestamp) {
         this.#map.delete(key);
+        onForget?.(key);
         count++;
       }
     }
@@ -343,6 +592,12 @@ export interface FileSourceOptions {
   discardCachedInputRatio: number;
   /** List sub-directories too (a generic file data source option). */
   recursiveFileLookup: boolean;
+  /**
+   * Skip a planned file that no longer exists when its batch reads it,
+   * instead of failing (Spark's `ignoreMissingFiles`, a generic file data
+   * source option).
+   */
+  ignoreMissingFiles: boolean;
 }
 
 const TIME_ERROR =
@@ -536,6 +791,15 @@ export function parseFileSourceOptions(options: Record<string, unknown>): FileSo
     recursiveFileLookup = l === 'true';
   }
 
+  // FileSourceOptions: `parameters.get("ignoreMissingFiles").map(_.toBoolean)`.
+  const ignoreMissingStr = get('ignoreMissingFiles');
+  let ignoreMissingFiles = false;
+  if (ignoreMissingStr !== undefined) {
+    const l = ignoreMissingStr.toLowerCase();
+    if (l !== 'true' && l !== 'false') throw fail('ignoreMissingFiles', `For input string: "${ignoreMissingStr}"`);
+    ignoreMissingFiles = l === 'true';
+  }
+
   // SeenFilesMap's `require(maxAgeMs >= 0)` when the source is created.
   const result: FileSourceOptions = {
     latestFirst,
@@ -545,6 +809,7 @@ export function parseFileSourceOptions(options: Record<string, unknown>): FileSo
     maxCachedFiles,
     discardCachedInputRatio,
     recursiveFileLookup,
+    ignoreMissingFiles,
   };
   if (maxFilesPerTrigger !== undefined) result.maxFilesPerTrigger = maxFilesPerTrigger;
   if (maxBytesPerTrigger !== undefined) result.maxBytesPerTrigger = maxBytesPerTrigger;
@@ -585,6 +850,21 @@ export interface SelectionState {
    * is non-empty waits until the cache is used up, even if it is older.
    */
   unread: FileEntry[] | null;
+  /**
+   * Keys of listed files older than the seen files' threshold that are
+   * accounted for: read and then forgotten by a purge, or already reported
+   * in {@link skippedByAge}. Kept to the files of the last listing, so it is
+   * never larger than a listing.
+   */
+  readonly aged: Set<string>;
+  /**
+   * New files the last {@link selectBatch} left out because they are older
+   * than `maxFileAge` before the newest file seen (each file is reported
+   * once). Spark drops them without a word; the source reports them.
+   */
+  skippedByAge: FileEntry[];
+  /** The modification time {@link skippedByAge} files were older than. */
+  skippedBefore: number;
 }
 
 /**
@@ -598,8 +878,9 @@ export interface SelectionState {
 export function createSelectionState(options: FileSourceOptions, restored: Iterable<SourceLogEntry> = []): SelectionState {
   const seen = new SeenFilesMap(effectiveMaxFileAgeMs(options), options.fileNameOnly);
   for (const entry of restored) seen.add(sourceLogPath(entry.path), entry.timestamp);
-  seen.purge();
-  return { seen, unread: null };
+  const aged = new Set<string>();
+  seen.purge((key) => aged.add(key));
+  return { seen, unread: null, aged, skippedByAge: [], skippedBefore: seen.lastPurgeTimestamp };
 }
 
 /** Whether {@link selectBatch} needs a fresh listing (false while cached files remain). */
@@ -658,11 +939,27 @@ export function selectBatch(
   let newFiles: FileEntry[];
   if (!needsListing(state)) {
     newFiles = state.unread!;
+    state.skippedByAge = [];
   } else {
     if (listing === undefined) {
       throw new TidemarkError('ERR_FILE_SOURCE', 'selectBatch needs a listing: no cached unread files remain');
     }
-    newFiles = sortByModificationTime(listing, options.latestFirst).filter((f) => state.seen.isNewFile(f.path, f.mtimeMs));
+    newFiles = [];
+    const skipped: FileEntry[] = [];
+    const listed = new Set<string>();
+    for (const f of sortByModificationTime(listing, options.latestFirst)) {
+      const key = state.seen.keyOf(f.path);
+      listed.add(key);
+      if (state.seen.isNewFile(f.path, f.mtimeMs)) newFiles.push(f);
+      else if (f.mtimeMs < state.seen.lastPurgeTimestamp && !state.seen.has(f.path) && !state.aged.has(key)) {
+        // Never taken, and now too old to be: Spark's maxFileAge rule drops it.
+        skipped.push(f);
+        state.aged.add(key);
+      }
+    }
+    for (const key of state.aged) if (!listed.has(key)) state.aged.delete(key);
+    state.skippedByAge = skipped;
+    state.skippedBefore = state.seen.lastPurgeTimestamp;
   }
 
   const shouldCache = !options.latestFirst && trigger.availableNow !== true;
@@ -692,7 +989,7 @@ export function selectBatch(
       : null;
 
   for (const f of batch) state.seen.add(f.path, f.mtimeMs);
-  state.seen.purge();
+  state.seen.purge((key) => state.aged.add(key));
   return batch;
 }
 
@@ -847,12 +1144,15 @@ export function archivePath(sourceArchiveDir: string, absolutePath: string): str
  * Spark's text.
  */
 export function checkArchiveDir(sourceDir: string, sourceArchiveDir: string): void {
-  const src = resolve(sourceDir).split(sep).filter((c) => c !== '');
+  // A glob source is compared component by component through its pattern, as Spark's GlobFilter does.
+  const pattern = new InputPattern(sourceDir);
+  const src = pattern.path.split(sep).filter((c) => c !== '');
+  const literal = pattern.base.split(sep).filter((c) => c !== '').length;
   const arc = resolve(sourceArchiveDir).split(sep).filter((c) => c !== '');
   const depth = Math.min(src.length, arc.length);
   let matched = true;
   for (let i = 0; i < depth; i++) {
-    if (src[i] !== arc[i]) {
+    if (i < literal ? src[i] !== arc[i] : !pattern.matches(i - literal, arc[i]!)) {
       matched = false;
       break;
     }

@@ -58,6 +58,8 @@ export interface ExecutionStatus {
 /** Events of a {@link MicroBatchExecution}. */
 export interface MicroBatchExecutionEvents {
   progress: [progress: StreamingQueryProgress];
+  /** Something the user should know that does not stop the query (from the source: files skipped by age, a file that could not be cleaned). */
+  warning: [warning: Error];
 }
 
 /** Offsets-log conf key marking a drain batch. */
@@ -116,6 +118,12 @@ export class MicroBatchExecution extends Readable {
     this.#trigger = parseTrigger(options.trigger);
     this.#checkpoint = checkpoint;
     this.runId = runId;
+    const emitter = source as unknown as Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>;
+    if (typeof emitter.on === 'function' && typeof emitter.off === 'function') {
+      const relay = (warning: Error): void => void this.emit('warning', warning);
+      emitter.on('warning', relay);
+      this.once('close', () => emitter.off!('warning', relay));
+    }
   }
 
   /** The trigger in force. */
@@ -257,7 +265,7 @@ export class MicroBatchExecution extends Readable {
     const recovery = await checkpoint.recover();
     const last = recovery.lastCommitted;
     const latestConf = recovery.pending?.offsets.conf ?? last?.offsets.conf ?? {};
-    this.#checkSource(checkpoint, latestConf);
+    this.#checkSource(latestConf);
     if (last !== null && last.commit.nextBatchWatermarkMs >= LEGACY_DRAINED_WATERMARK_MS) {
       throw new TidemarkError(
         'ERR_CHECKPOINT_DRAINED',
@@ -313,20 +321,23 @@ export class MicroBatchExecution extends Readable {
     this.#status = { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
   }
 
-  #checkSource(checkpoint: Checkpoint, conf: Readonly<Record<string, string>>): void {
+  // A checkpoint belongs to one input: a restart reading another is refused, naming the difference.
+  #checkSource(conf: Readonly<Record<string, string>>): void {
     const recorded = conf[SOURCE_CONF];
     if (recorded === undefined) return;
-    const before = JSON.parse(recorded) as Record<string, unknown>;
+    let before: Record<string, unknown>;
+    try {
+      before = JSON.parse(recorded) as Record<string, unknown>;
+    } catch {
+      throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `the checkpoint's offsets log has an unreadable ${SOURCE_CONF}: ${recorded}`);
+    }
     const now = this.source.fingerprint();
+    const name = this.source.constructor.name;
     for (const key of new Set([...Object.keys(before), ...Object.keys(now)])) {
       const was = JSON.stringify(before[key]);
       const is = JSON.stringify(now[key]);
       if (was !== is) {
-        throw new TidemarkError(
-          'ERR_CHECKPOINT_MISMATCH',
-          `the query changed since checkpoint ${checkpoint.location} was written: the source's ${key} was ${was ?? 'unset'}, is now ${is ?? 'unset'} (a checkpoint belongs to one query: use a new checkpoint for another input)`,
-          { option: key },
-        );
+        throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the query changed since the checkpoint was written: ${name} ${key} was ${was ?? 'unset'}, is now ${is ?? 'unset'}`, { option: key });
       }
     }
   }
@@ -398,7 +409,7 @@ export class MicroBatchExecution extends Readable {
     await this.#push({ kind: 'begin', batchId, batchTimestampMs: entry.batchTimestampMs, drain, watermarkMs: batchWatermarkMs, lateWatermarkMs: run.lateWatermarkMs });
     let numInputRows = 0;
     if (!noData && end !== null) {
-      for await (const batch of this.source.getBatch(start, end)) {
+      for await (const batch of this.source.getBatch(start, end, batchId)) {
         numInputRows += batch.length;
         await this.#push({ kind: 'rows', batch });
       }

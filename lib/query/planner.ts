@@ -98,6 +98,7 @@ const isWatermark = (s: StageLike | undefined): s is WatermarkLike => s?.role ==
  * ```
  */
 export function planQuery(source: Source, stages: readonly Transform[], sink: Sink, options: PlanOptions): QueryPlan {
+  checkOutputOutsideInput(source, sink);
   // The plan as written is checked first: its errors are the ones the user can act on.
   const written = analyse(source, stages, sink, options);
   const physical = options.optimize === false ? [...stages] : rewrite(stages as readonly StageLike[], written.inputs);
@@ -110,6 +111,12 @@ export function planQuery(source: Source, stages: readonly Transform[], sink: Si
   }
   lines.push(sink.description);
   return { stages: physical, outputSchema: checked.output, explain: lines.join('\n') };
+}
+
+// A file sink writing where a file source reads would read its own output back, one batch per trigger, forever.
+function checkOutputOutsideInput(source: Source, sink: Sink): void {
+  const output = sink.outputPath;
+  if (output !== undefined) source.refuseOutputAt?.(output);
 }
 
 // Each stage's input schema, and the output, as the stages plan them (throws Spark's analysis errors).

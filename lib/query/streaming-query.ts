@@ -62,6 +62,8 @@ export interface StreamingQueryEvents {
   progress: [progress: StreamingQueryProgress];
   /** The query ended: stopped (null) or failed (the exception). */
   terminated: [exception: TidemarkError | null];
+  /** Something the user should know that does not stop the query (files skipped by age, a missing file ignored, a file not cleaned). */
+  warning: [warning: Error];
 }
 
 /**
@@ -107,6 +109,10 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
       this.#progress.push(p);
       if (this.#progress.length > RECENT_PROGRESS_LIMIT) this.#progress.shift();
       this.emit('progress', p);
+    });
+    args.execution.on('warning', (warning: Error) => {
+      // Unheard warnings are not errors: EventEmitter throws only for 'error'.
+      this.emit('warning', warning);
     });
     this.#terminated = args.run.then(
       () => {

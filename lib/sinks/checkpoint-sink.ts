@@ -84,6 +84,10 @@ export class CheckpointSink extends Sink {
     return `FileSink[${this.path}]`;
   }
 
+  override get outputPath(): string {
+    return this.path;
+  }
+
   /**
    * Refuses what Spark refuses when a file sink is created: a non-append
    * output mode, then a missing checkpoint location (a file sink's

@@ -60,6 +60,11 @@ export abstract class Sink extends Writable {
   /** Spark's sink description (`MemorySink`, `FileSink[/out]`). */
   abstract get description(): string;
 
+  /** The directory a file sink writes to (undefined for other sinks): the planner refuses one its source reads. */
+  get outputPath(): string | undefined {
+    return undefined;
+  }
+
   /** Checks the query against the sink (throws Spark's errors); called by the driver at start and again on `open`. */
   plan(plan: SinkPlan): void {
     checkSinkPlan(plan);

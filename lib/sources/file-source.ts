@@ -11,6 +11,14 @@
  * with a bounded line length; with `multiLine` each file is one JSON
  * document, split into records by stream-json.
  *
+ * Files ending in `.gz` (gzip) and `.deflate` (zlib) are decompressed as
+ * they are read, in both framings, as Hadoop's codecs do; a file of another
+ * codec Hadoop knows (`.bz2`, `.lz4`, `.snappy`, `.zst`…) fails the query
+ * (`ERR_UNSUPPORTED_COMPRESSION`) rather than be read as text.
+ *
+ * Files skipped by Spark's `maxFileAge` rule are reported (a `warning`
+ * event, and `numFilesSkippedByAge` in the progress's source metrics).
+ *
  * Files must be placed atomically (written elsewhere, then renamed in), as
  * Spark documents: a file still being written when its batch reads it is
  * read as far as it is then; its later appends are never read, and an
@@ -18,10 +26,11 @@
  *
  * @module
  */
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream';
+import { createReadStream, existsSync, realpathSync } from 'node:fs';
+import { pipeline, Readable } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import split2 from 'split2';
 import streamArray from 'stream-json/streamers/stream-array.js';
@@ -33,15 +42,18 @@ import { field, schema, Types, type Schema } from '../core/schema.js';
 import {
   archivePath,
   checkArchiveDir,
+  compressionOf,
   createSelectionState,
   formatSourceLogFile,
-  listFiles,
+  InputPattern,
+  listInputFiles,
   needsListing,
   parseFileSourceOptions,
   parseSourceLogFile,
   selectBatch,
   sourceLogPath,
   toFileUri,
+  type Compression,
   type FileEntry,
   type FileSourceOptions as SelectionOptions,
   type SelectionState,
@@ -75,7 +87,13 @@ export function fileChunksSchema(maxLineLength: number): Schema {
 
 /** Options of {@link FileSource}: Spark's file source options plus tidemark's framing limits. */
 export interface FileSourceOptions {
-  /** The directory to watch. */
+  /**
+   * The directory to watch, a file, or a Hadoop glob pattern
+   * (`data/*.json`, `logs/2016-*`: see {@link InputPattern}). A path without
+   * glob characters must exist when the source is created
+   * (`ERR_PATH_NOT_FOUND`, Spark's `[PATH_NOT_FOUND]`); a glob may match
+   * nothing yet.
+   */
   path: string;
   /** At most this many new files per micro-batch (Spark's `maxFilesPerTrigger`). */
   maxFilesPerTrigger?: number | string;
@@ -93,6 +111,12 @@ export interface FileSourceOptions {
   sourceArchiveDir?: string;
   /** Read sub-directories too. */
   recursiveFileLookup?: boolean | string;
+  /**
+   * Skip a planned file that is gone when its batch reads it, counting it
+   * (`numMissingFilesIgnored`) and emitting a `warning`, instead of failing
+   * the query with `ERR_FILE_NOT_FOUND` (Spark's `ignoreMissingFiles`).
+   */
+  ignoreMissingFiles?: boolean | string;
   /** Each file is one JSON document (an array of records, or one record). */
   multiLine?: boolean;
   /** Longest line accepted, in bytes; a longer one fails the query (`ERR_LINE_TOO_LONG`). Default 16 MiB. */
@@ -138,8 +162,10 @@ function logOffsetOf(offset: Offset | null): number {
 export class FileSource extends SourceBase {
   readonly schema: Schema;
   readonly description: string;
-  /** Absolute path of the watched directory. */
+  /** Absolute path of the watched directory (or file, or glob pattern). */
   readonly path: string;
+  /** What {@link path} matches. */
+  readonly input: InputPattern;
   readonly #selection: SelectionOptions;
   readonly #multiLine: boolean;
   readonly #maxLineLength: number;
@@ -154,6 +180,9 @@ export class FileSource extends SourceBase {
   #logDirectory: string | null = null;
   #state: SelectionState;
   #frozenListing: FileEntry[] | null = null;
+  // Counted since the last progress report (`metrics`).
+  #skippedByAge = 0;
+  #missingIgnored = 0;
 
   constructor(options: FileSourceOptions) {
     super();
@@ -161,9 +190,14 @@ export class FileSource extends SourceBase {
     if (typeof options?.path !== 'string' || options.path.length === 0) {
       throw new TidemarkError('ERR_INVALID_OPTION', 'FileSource needs a path', { option: 'path' });
     }
-    this.path = resolve(options.path);
+    this.input = new InputPattern(options.path);
+    this.path = this.input.path;
+    // Spark checks at load(): a glob is not checked, its paths may appear later.
+    if (!this.input.isGlob && !existsSync(this.path)) {
+      throw new TidemarkError('ERR_PATH_NOT_FOUND', `[PATH_NOT_FOUND] Path does not exist: file:${this.path}.`, { file: this.path, option: 'path' });
+    }
     const raw: Record<string, unknown> = {};
-    for (const key of ['maxFilesPerTrigger', 'maxBytesPerTrigger', 'latestFirst', 'maxFileAge', 'fileNameOnly', 'cleanSource', 'sourceArchiveDir', 'recursiveFileLookup'] as const) {
+    for (const key of ['maxFilesPerTrigger', 'maxBytesPerTrigger', 'latestFirst', 'maxFileAge', 'fileNameOnly', 'cleanSource', 'sourceArchiveDir', 'recursiveFileLookup', 'ignoreMissingFiles'] as const) {
       const value = options[key];
       if (value !== undefined) raw[key] = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
     }
@@ -180,10 +214,6 @@ export class FileSource extends SourceBase {
     this.schema = this.#chunks ? fileChunksSchema(this.#maxLineLength) : FILE_LINES_SCHEMA;
     this.description = `FileStreamSource[${pathToFileURL(this.path).href.replace(/^file:\/\/\//, 'file:/')}]`;
     this.#state = createSelectionState(this.#selection);
-  }
-
-  override fingerprint(): Record<string, unknown> {
-    return { path: this.path };
   }
 
   override async open(context: SourceContext): Promise<void> {
@@ -213,6 +243,9 @@ export class FileSource extends SourceBase {
     if (lastId > startId) return { logOffset: startId + 1 };
     const listing = this.#frozenListing ?? (needsListing(this.#state) ? await this.#list() : undefined);
     const files = selectBatch(this.#state, listing, this.#selection, { readAll: mode === 'unlimited', availableNow: this.#frozenListing !== null });
+    this.#reportSkippedByAge(this.#state.skippedByAge);
+    // A codec tidemark cannot read fails the query before the batch is recorded: nothing to undo.
+    for (const f of files) compressionOf(f.path);
     if (files.length === 0) return start;
     const id = lastId + 1;
     const entries = files.map((f) => ({ path: toFileUri(f.path), timestamp: f.mtimeMs, batchId: id }));
@@ -222,11 +255,86 @@ export class FileSource extends SourceBase {
     return { logOffset: id };
   }
 
-  override async *getBatch(start: Offset | null, end: Offset): AsyncIterable<RecordBatch> {
+  override async *getBatch(start: Offset | null, end: Offset, batchId: number): AsyncIterable<RecordBatch> {
     for (let id = logOffsetOf(start) + 1; id <= logOffsetOf(end); id++) {
       const entries = this.#log.get(id);
       if (entries === undefined) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `the file source log has no entry ${id}`, { file: `${this.#logDirectory ?? '(memory)'}/${id}` });
-      for (const entry of entries) yield* this.#chunks ? this.#readChunks(sourceLogPath(entry.path)) : this.#readFile(sourceLogPath(entry.path));
+      for (const entry of entries) {
+        const path = sourceLogPath(entry.path);
+        const compression = compressionOf(path);
+        const handle = await this.#openPlanned(path, batchId);
+        if (handle === null) continue;
+        yield* this.#chunks ? this.#readChunks(path, handle, compression) : this.#readFile(path, handle, compression);
+      }
+    }
+  }
+
+  /** What the source reads: its resolved path or glob. A checkpoint written for another path is refused. */
+  override fingerprint(): Record<string, unknown> {
+    return { path: this.path };
+  }
+
+  /**
+   * Refuses output written at `path` when this source would read it as input
+   * (the path is the input, inside it, or matched by its glob; symbolic
+   * links resolved): a file sink there would read its own output back, one
+   * batch per trigger, forever.
+   */
+  refuseOutputAt(path: string): void {
+    const output = resolve(path);
+    const input = this.input;
+    if (input.covers(output) || input.covers(realPathOf(output), realPathOf(input.base))) {
+      throw new TidemarkError(
+        'ERR_OUTPUT_INSIDE_INPUT',
+        `the output directory ${output} is ${input.isGlob ? 'matched by' : 'inside'} the input path ${input.path}: each batch would read the one before's output as new input, forever. Write the output outside the input`,
+        { file: output, option: 'path' },
+      );
+    }
+  }
+
+  /** `numFilesSkippedByAge` and `numMissingFilesIgnored` since the previous report. */
+  override metrics(): Record<string, string> {
+    const metrics = { numFilesSkippedByAge: String(this.#skippedByAge), numMissingFilesIgnored: String(this.#missingIgnored) };
+    this.#skippedByAge = 0;
+    this.#missingIgnored = 0;
+    return metrics;
+  }
+
+  #reportSkippedByAge(files: readonly FileEntry[]): void {
+    if (files.length === 0) return;
+    this.#skippedByAge += files.length;
+    const before = this.#state.skippedBefore;
+    const threshold = new Date(before).toISOString();
+    const newest = new Date(before + this.#state.seen.maxAgeMs).toISOString();
+    const shown = files.slice(0, 3).map((f) => f.path).join(', ') + (files.length > 3 ? `, and ${files.length - 3} more` : '');
+    this.emit(
+      'warning',
+      new TidemarkError(
+        'ERR_FILE_SOURCE',
+        `${files.length} new file${files.length === 1 ? '' : 's'} skipped by maxFileAge, modified before ${threshold} ` +
+          `(the newest file seen, ${newest}, minus maxFileAge): ${shown}. To read them, run again with a larger --max-file-age (option maxFileAge)`,
+        { file: files[0]!.path, option: 'maxFileAge' },
+      ),
+    );
+  }
+
+  // A file of the source log, opened for reading; null when it is gone and ignoreMissingFiles says to skip it.
+  async #openPlanned(path: string, batchId: number): Promise<FileHandle | null> {
+    try {
+      return await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TidemarkError('ERR_FILE_SOURCE', `cannot read ${path}: ${(err as Error).message}`, { file: path, cause: err });
+      if (!this.#selection.ignoreMissingFiles) {
+        throw new TidemarkError(
+          'ERR_FILE_NOT_FOUND',
+          `[FAILED_READ_FILE.FILE_NOT_EXIST] ${path} of batch ${batchId} does not exist: it was listed when the batch was planned and removed before it was read. ` +
+            'Put it back, or run again with --ignore-missing-files (option ignoreMissingFiles) to skip it',
+          { file: path, option: 'ignoreMissingFiles', cause: err },
+        );
+      }
+      this.#missingIgnored++;
+      this.emit('warning', new TidemarkError('ERR_FILE_NOT_FOUND', `ignored missing file ${path} of batch ${batchId} (ignoreMissingFiles): it was planned but no longer exists, so its rows are not read`, { file: path, option: 'ignoreMissingFiles' }));
+      return null;
     }
   }
 
@@ -260,14 +368,15 @@ export class FileSource extends SourceBase {
   }
 
   #list(): Promise<FileEntry[]> {
-    return listFiles(this.path, { recursive: this.#selection.recursiveFileLookup });
+    return listInputFiles(this.input, { recursive: this.#selection.recursiveFileLookup });
   }
 
-  async *#readFile(path: string): AsyncIterable<RecordBatch> {
+  // Owns `handle`: it is closed however the read ends.
+  async *#readFile(path: string, handle: FileHandle, compression: Compression): AsyncIterable<RecordBatch> {
     let builder = this.#newBuilder();
     let line = 0;
     try {
-      for await (const text of this.#multiLine ? this.#records(path) : this.#lines(path)) {
+      for await (const text of this.#multiLine ? this.#records(path, handle, compression) : this.#lines(path, handle, compression)) {
         line++;
         const valid = text.valid;
         builder.columns[0]!.appendString(text.value);
@@ -284,12 +393,16 @@ export class FileSource extends SourceBase {
       if (err instanceof TidemarkError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       throw new TidemarkError('ERR_FILE_SOURCE', `cannot read ${path}: ${code ?? ''} ${(err as Error).message}`.replace('  ', ' '), { file: path, cause: err });
+    } finally {
+      await handle.close().catch(() => undefined);
     }
     if (builder.length > 0) yield builder.finish();
   }
 
-  // Whole lines only: the tail after a chunk's last newline waits for the next read.
-  async *#readChunks(path: string): AsyncIterable<RecordBatch> {
+  // Whole lines only: the tail after a chunk's last newline waits for the next read. Owns `handle`.
+  // A compressed file is decompressed into the same read buffers, so its chunks are line-aligned
+  // views of buffers the source owns alone, and their offsets count decompressed bytes.
+  async *#readChunks(path: string, handle: FileHandle, compression: Compression): AsyncIterable<RecordBatch> {
     const chunkSchema = this.schema;
     const emit = (bytes: Uint8Array, offset: number): RecordBatch => {
       const builder = new BatchBuilder(chunkSchema, 1, [undefined, this.#filesDictionary()]);
@@ -301,19 +414,18 @@ export class FileSource extends SourceBase {
     };
     let carry: Buffer | null = null;
     let offset = 0;
-    let position = 0;
-    let file: FileHandle | null = null;
+    const decoded = compression === 'none' ? null : decodedStream(path, handle, compression, this.#readBufferBytes);
+    const fill = decoded === null ? positionalReader(handle) : streamReader(decoded);
     // One read ahead, so the disk (or page cache) copy overlaps the work on the chunk before it.
     let next: Promise<{ buffer: Uint8Array; bytesRead: number }> | null = null;
-    const readAt = (handle: FileHandle, at: number): Promise<{ buffer: Uint8Array; bytesRead: number }> => {
+    const readNext = (): Promise<{ buffer: Uint8Array; bytesRead: number }> => {
       // A buffer from the shared read buffers: the chunk cut from it is handed over, and the
       // ParseSchema that reads it gives the buffer back.
       const buffer = takeReadBuffer(this.#readBufferBytes);
-      return handle.read(buffer, 0, buffer.length, at).then(({ bytesRead }) => ({ buffer, bytesRead }));
+      return fill(buffer).then((bytesRead) => ({ buffer, bytesRead }));
     };
     try {
-      file = await open(path, 'r');
-      next = readAt(file, 0);
+      next = readNext();
       for (;;) {
         const { buffer, bytesRead } = await next;
         next = null;
@@ -321,8 +433,7 @@ export class FileSource extends SourceBase {
           giveReadBuffer(buffer.buffer);
           break;
         }
-        position += bytesRead;
-        next = readAt(file, position);
+        next = readNext();
         const data = Buffer.from(buffer.buffer, 0, bytesRead);
         let from = 0;
         if (carry !== null) {
@@ -331,7 +442,7 @@ export class FileSource extends SourceBase {
           if (firstNewline < 0) {
             carry = Buffer.concat([carry, data]);
             giveReadBuffer(buffer.buffer);
-            if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset), this.#maxLineLength);
+            if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset, compression), this.#maxLineLength);
             continue;
           }
           const joined = Buffer.concat([carry, data.subarray(0, firstNewline + 1)]);
@@ -345,7 +456,7 @@ export class FileSource extends SourceBase {
         if (lastNewline < from) {
           carry = Buffer.from(data.subarray(from));
           giveReadBuffer(buffer.buffer);
-          if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset), this.#maxLineLength);
+          if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset, compression), this.#maxLineLength);
           continue;
         }
         const whole = data.subarray(from, lastNewline + 1);
@@ -359,7 +470,8 @@ export class FileSource extends SourceBase {
     } finally {
       // A read still under way must end before the file closes; its buffer goes back.
       if (next !== null) await next.then(({ buffer }) => giveReadBuffer(buffer.buffer), () => undefined);
-      await file?.close();
+      decoded?.destroy();
+      await handle.close().catch(() => undefined);
     }
     if (carry !== null) yield emit(carry, offset);
   }
@@ -378,7 +490,7 @@ export class FileSource extends SourceBase {
   // Lines are framed on bytes decoded as latin1 (one char per byte), so a
   // multi-byte character split across chunks is never mangled and invalid
   // UTF-8 is detected per line, exactly, before decoding it for real.
-  #lines(path: string): AsyncIterable<{ value: string; valid: boolean; line?: number }> {
+  #lines(path: string, handle: FileHandle, compression: Compression): AsyncIterable<{ value: string; valid: boolean; line?: number }> {
     const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
     let first = true;
     const maxLineLength = this.#maxLineLength;
@@ -403,7 +515,9 @@ export class FileSource extends SourceBase {
       return { value, valid, line: lineNo };
     }, { maxLength: this.#maxLineLength });
     // pipeline, not pipe: a failure on either side closes the file and reaches the reader.
-    const lines = pipeline(createReadStream(path, { encoding: 'latin1', highWaterMark: this.#readBufferBytes }), splitter, () => {});
+    const bytes = decodedStream(path, handle, compression, this.#readBufferBytes);
+    bytes.setEncoding('latin1');
+    const lines = pipeline(bytes, splitter, () => {});
     return (async function* () {
       try {
         yield* lines as AsyncIterable<{ value: string; valid: boolean; line: number }>;
@@ -415,24 +529,40 @@ export class FileSource extends SourceBase {
     })();
   }
 
-  async *#records(path: string): AsyncIterable<{ value: string; valid: boolean; line?: number }> {
-    const head = await open(path, 'r');
+  async *#records(path: string, handle: FileHandle, compression: Compression): AsyncIterable<{ value: string; valid: boolean; line?: number }> {
+    // The document's first non-blank byte says whether it is an array of records; the bytes read
+    // to find it are put back in front of the rest.
+    const chunks = decodedStream(path, handle, compression, this.#readBufferBytes)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const head: Buffer[] = [];
     let firstByte = -1;
-    try {
-      const { buffer, bytesRead } = await head.read(Buffer.alloc(4096), 0, 4096, 0);
-      for (let i = 0; i < bytesRead; i++) {
-        const b = buffer[i]!;
+    while (firstByte === -1) {
+      const read = await chunks.next();
+      if (read.done === true) break;
+      head.push(read.value);
+      for (const b of read.value) {
         if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) {
           firstByte = b;
           break;
         }
       }
-    } finally {
-      await head.close();
     }
-    if (firstByte === -1) return;
+    if (firstByte === -1) {
+      await chunks.return?.();
+      return;
+    }
+    const body = Readable.from(
+      (async function* () {
+        try {
+          yield* head;
+          for (let read = await chunks.next(); read.done !== true; read = await chunks.next()) yield read.value;
+        } finally {
+          await chunks.return?.();
+        }
+      })(),
+      { objectMode: false },
+    );
     const parser = firstByte === 0x5b ? streamArray.withParserAsStream() : streamValues.withParserAsStream();
-    const records = pipeline(createReadStream(path, { highWaterMark: this.#readBufferBytes }), parser, () => {});
+    const records = pipeline(body, parser, () => {});
     let emitted = 0;
     try {
       for await (const item of records as AsyncIterable<{ value: unknown }>) {
@@ -442,24 +572,101 @@ export class FileSource extends SourceBase {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
       // Spark: a multi-line document that does not parse is one malformed record (the rest of the file).
-      const text = await readFile(path, 'utf8');
+      const text = compression === 'none' ? await readFile(path, 'utf8') : Buffer.concat(await decodedStream(path, null, compression, this.#readBufferBytes).toArray()).toString('utf8');
       yield { value: text.length > this.#maxLineLength ? text.slice(0, this.#maxLineLength) : text, valid: false, line: emitted + 1 };
     }
   }
 }
 
-// The 1-based line that starts at byte `offset` (error path only: reads the file up to there).
-async function lineAt(path: string, offset: number): Promise<number> {
+// The 1-based line that starts at (decompressed) byte `offset` (error path only: reads the file up to there).
+async function lineAt(path: string, offset: number, compression: Compression): Promise<number> {
   let line = 1;
   let read = 0;
-  for await (const data of createReadStream(path, { end: Math.max(0, offset - 1) }) as AsyncIterable<Buffer>) {
-    for (let i = data.indexOf(0x0a); i !== -1 && read + i < offset; i = data.indexOf(0x0a, i + 1)) line++;
-    read += data.length;
+  const data = compression === 'none' ? createReadStream(path, { end: Math.max(0, offset - 1) }) : decodedStream(path, null, compression, 64 * 1024);
+  for await (const chunk of data as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(0x0a); i !== -1 && read + i < offset; i = chunk.indexOf(0x0a, i + 1)) line++;
+    read += chunk.length;
+    if (read >= offset) break;
   }
   return offset === 0 ? 1 : line;
+}
+
+/**
+ * A file's bytes as a stream, decompressed (`.gz`: gzip, `.deflate`: zlib).
+ * Reads through `handle` when given (the stream closes it), else opens `path`.
+ * A read or decompression error (a truncated or corrupt file) errors the stream.
+ */
+function decodedStream(path: string, handle: FileHandle | null, compression: Compression, highWaterMark: number): Readable {
+  const raw = createReadStream(path, handle === null ? { highWaterMark } : { fd: handle, highWaterMark });
+  if (compression === 'none') return raw;
+  const inflate = compression === 'gzip' ? createGunzip({ chunkSize: 64 * 1024 }) : createInflate({ chunkSize: 64 * 1024 });
+  return pipeline(raw, inflate, () => {});
+}
+
+// Fills a buffer from a file at increasing positions; 0 at the end.
+function positionalReader(handle: FileHandle): (buffer: Uint8Array) => Promise<number> {
+  let position = 0;
+  return async (buffer) => {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    position += bytesRead;
+    return bytesRead;
+  };
+}
+
+// Fills a buffer from a stream's chunks (copied: the stream may reuse its memory); 0 at the end.
+function streamReader(stream: Readable): (buffer: Uint8Array) => Promise<number> {
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let pending: Buffer | null = null;
+  let ended = false;
+  return async (buffer) => {
+    let filled = 0;
+    while (filled < buffer.length && !ended) {
+      if (pending === null) {
+        const read = await chunks.next();
+        if (read.done === true) {
+          ended = true;
+          break;
+        }
+        pending = read.value;
+      }
+      const take = Math.min(pending.length, buffer.length - filled);
+      buffer.set(pending.subarray(0, take), filled);
+      filled += take;
+      pending = take === pending.length ? null : pending.subarray(take);
+    }
+    return filled;
+  };
 }
 
 function positiveInteger(value: number, option: string): number {
   if (!Number.isInteger(value) || value < 1) throw new TidemarkError('ERR_INVALID_OPTION', `${option} must be a positive integer, got ${value}`, { option });
   return value;
+}
+
+/**
+ * Refuses a query whose file sink writes where its file source reads: the
+ * output directory is the source's path, lies inside it, or (for a glob)
+ * is or holds a path the glob can match. Each batch's output would be read
+ * as new input by the next, one batch after another, forever. Paths are
+ * compared as given (made absolute) and with symbolic links resolved.
+ *
+ * Called by the query driver at start, before the checkpoint is opened.
+ *
+ * @throws TidemarkError `ERR_OUTPUT_INSIDE_INPUT` naming both paths.
+ */
+
+// The real path of a path that may not exist yet: its deepest existing ancestor resolved, the rest appended.
+function realPathOf(path: string): string {
+  const rest: string[] = [];
+  let at = path;
+  for (;;) {
+    try {
+      return join(realpathSync(at), ...rest.reverse());
+    } catch {
+      const parent = dirname(at);
+      if (parent === at) return path;
+      rest.push(basename(at));
+      at = parent;
+    }
+  }
 }

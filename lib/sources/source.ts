@@ -51,8 +51,8 @@ export interface Source {
    * chose (a file source appends its log), since the batch is then planned.
    */
   latestOffset(start: Offset | null, mode: PlanMode): Promise<Offset | null>;
-  /** The rows after `start` up to `end`; called again with the same offsets when a batch is re-executed. */
-  getBatch(start: Offset | null, end: Offset): AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
+  /** The rows after `start` up to `end`, read by micro-batch `batchId` (for errors); called again with the same offsets when a batch is re-executed. */
+  getBatch(start: Offset | null, end: Offset, batchId: number): AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
   /** Data up to `end` is committed: release it, clean it up (Spark's `Source.commit`). */
   commit(end: Offset): Promise<void>;
   /** With `availableNow`: fixes what "available now" means; called once at the start of the run. */
@@ -67,8 +67,10 @@ export interface Source {
    * the difference.
    */
   fingerprint(): Record<string, unknown>;
-  /** Figures of the batch just read, for the progress (`sources[i].metrics`, string values as Spark's). */
+  /** Figures since the last call, for the progress of the batch just read (`sources[i].metrics`, string values as Spark's); called once per batch. */
   metrics(): Record<string, string>;
+  /** Throws when files written at `path` would be read as input (a file source): a file sink there is refused. */
+  refuseOutputAt?(path: string): void;
 }
 
 /** True when `value` is a tidemark source. */
@@ -121,7 +123,7 @@ export abstract class SourceBase extends EventEmitter<SourceEvents> implements S
 
   async open(_context: SourceContext): Promise<void> {}
   abstract latestOffset(start: Offset | null, mode: PlanMode): Promise<Offset | null>;
-  abstract getBatch(start: Offset | null, end: Offset): AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
+  abstract getBatch(start: Offset | null, end: Offset, batchId: number): AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
   async commit(_end: Offset): Promise<void> {}
   async prepareForAvailableNow(): Promise<void> {}
 

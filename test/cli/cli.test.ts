@@ -79,8 +79,8 @@ const HELP: Record<string, { usage: string; flags: string[] }> = {
     usage: RUN_USAGE,
     flags: [
       '--input', '--schema', '--group-by', '--window', '--slide', '--start-time', '--event-time', '--watermark', '--output-mode',
-      '--checkpoint', '--output', '--console', '--trigger', '--max-files-per-trigger', '--drain', '--time-zone', '--mode', '--name',
-      '--progress', '--help',
+      '--checkpoint', '--output', '--console', '--trigger', '--max-files-per-trigger', '--max-file-age', '--latest-first',
+      '--ignore-missing-files', '--drain', '--time-zone', '--mode', '--name', '--progress', '--help',
     ],
   },
   show: { usage: SHOW_USAGE, flags: ['--truncate', '-n', '--num-rows', '--time-zone', '--help'] },

@@ -152,7 +152,7 @@ t.test('SPARK-19813: maxFileAge is ignored when latestFirst and maxFilesPerTrigg
   t.strictSame(drain(createSelectionState(options), dir, options), [['2.txt'], ['1.txt']]);
 
   // What the bound would do if applied: 1.txt falls behind the purge threshold after batch 0.
-  const unbounded: SelectionState = { seen: new SeenFilesMap(60_000), unread: null };
+  const unbounded: SelectionState = { seen: new SeenFilesMap(60_000), unread: null, aged: new Set(), skippedByAge: [], skippedBefore: 0 };
   t.strictSame(drain(unbounded, dir, options), [['2.txt']]);
 });
 
@@ -265,6 +265,7 @@ t.test('options default to Spark\'s defaults', async (t) => {
     maxCachedFiles: 10000,
     discardCachedInputRatio: Math.fround(0.2),
     recursiveFileLookup: false,
+    ignoreMissingFiles: false,
   });
 });
 
