@@ -35,7 +35,11 @@ export type TidemarkErrorCode =
   | 'ERR_QUERY_FAILED'
   | 'ERR_UNABLE_TO_INFER_SCHEMA'
   | 'ERR_FILE_SOURCE'
-  | 'ERR_WORKER';
+  | 'ERR_WORKER'
+  | 'ERR_AGGREGATE_PARSE'
+  | 'ERR_UNKNOWN_FUNCTION'
+  | 'ERR_DATATYPE_MISMATCH'
+  | 'ERR_ARITHMETIC_OVERFLOW';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {
