@@ -48,7 +48,11 @@ export type TidemarkErrorCode =
   | 'ERR_PATH_NOT_FOUND'
   | 'ERR_FILE_NOT_FOUND'
   | 'ERR_UNSUPPORTED_COMPRESSION'
-  | 'ERR_OUTPUT_INSIDE_INPUT';
+  | 'ERR_OUTPUT_INSIDE_INPUT'
+  | 'ERR_AGGREGATE_PARSE'
+  | 'ERR_UNKNOWN_FUNCTION'
+  | 'ERR_DATATYPE_MISMATCH'
+  | 'ERR_ARITHMETIC_OVERFLOW';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {

@@ -6,6 +6,7 @@
  * @module
  */
 import { TidemarkError } from '../errors.js';
+import { javaDoubleToString, javaFloatToString } from './java-number.js';
 import { convertJsonRecord } from './json-convert.js';
 import type { DataType, Field, Schema } from './schema.js';
 import { defaultTimeZone, formatDateDays, formatTimestampShow } from './timestamp.js';
@@ -252,40 +253,6 @@ export function jsonRecordsToRows(schema: Schema, records: Iterable<unknown>, op
 // ---------------------------------------------------------------------------
 // show().
 
-/** Java `Double.toString` (JDK 19+ shortest digits): `1.0`, `0.001`, `1.0E7`, `1.5E-5`, `NaN`. */
-function javaDoubleString(d: number, exponential?: string): string {
-  if (Number.isNaN(d)) return 'NaN';
-  if (d === Infinity) return 'Infinity';
-  if (d === -Infinity) return '-Infinity';
-  if (d === 0) return Object.is(d, -0) ? '-0.0' : '0.0';
-  const abs = Math.abs(d);
-  const sign = d < 0 ? '-' : '';
-  const e = exponential ?? abs.toExponential();
-  const cut = e.indexOf('e');
-  const digits = e.slice(0, cut).replace('.', '');
-  const exp = Number(e.slice(cut + 1));
-  if (abs >= 1e-3 && abs < 1e7) {
-    if (exp >= 0) {
-      const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
-      const frac = digits.slice(exp + 1);
-      return sign + intPart + '.' + (frac === '' ? '0' : frac);
-    }
-    return sign + '0.' + '0'.repeat(-exp - 1) + digits;
-  }
-  return sign + digits[0] + '.' + (digits.length > 1 ? digits.slice(1) : '0') + 'E' + exp;
-}
-
-/** Java `Float.toString`: the shortest digits that read back as the same float32. */
-function javaFloatString(f: number): string {
-  if (!Number.isFinite(f) || f === 0) return javaDoubleString(f);
-  const abs = Math.abs(f);
-  for (let p = 1; p <= 9; p++) {
-    const e = abs.toExponential(p - 1);
-    if (Math.fround(Number(e)) === abs) return javaDoubleString(f, e.replace(/\.?0+e/, 'e'));
-  }
-  return javaDoubleString(f);
-}
-
 function integerString(v: unknown): string {
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) >= 1e21) return BigInt(v).toString();
@@ -317,9 +284,9 @@ function cellString(v: unknown, t: DataType, timeZone: string): string {
     case 'long':
       return integerString(v);
     case 'double':
-      return javaDoubleString(Number(v));
+      return javaDoubleToString(Number(v));
     case 'float':
-      return javaFloatString(Number(v));
+      return javaFloatToString(Number(v));
     case 'boolean':
       return v ? 'true' : 'false';
     case 'decimal':

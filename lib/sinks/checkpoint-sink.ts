@@ -25,6 +25,7 @@ import { TidemarkError } from '../errors.js';
 import { ensureDirectory, writeFileAtomic } from '../checkpoint/atomic-file.js';
 import { columnKindOf, isNullAt, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
+import { jacksonDouble, jacksonFloat } from '../core/java-number.js';
 import { defaultTimeZone, formatDateDays, formatTimestampIso, isValidTimeZone } from '../core/timestamp.js';
 import { Sink, type SinkPlan } from './sink.js';
 import { hasSinkBatch, SINK_LOG_DIRECTORY, sinkLogFileFor, writeSinkLogEntry } from './file-sink-log.js';
@@ -234,9 +235,9 @@ function f64Writer(t: DataType, zone: string): (v: number) => string {
     case 'date':
       return (v) => '"' + formatDateDays(v) + '"';
     case 'double':
-      return javaDouble;
+      return jacksonDouble;
     case 'float':
-      return javaFloat;
+      return jacksonFloat;
     default:
       return integer;
   }
@@ -252,57 +253,6 @@ function integer(v: number): string {
   return String(Math.trunc(v));
 }
 
-/** Jackson writes non-finite numbers as strings (`QUOTE_NON_NUMERIC_NUMBERS`). */
-function nonFinite(v: number): string | null {
-  if (Number.isNaN(v)) return '"NaN"';
-  if (v === Infinity) return '"Infinity"';
-  if (v === -Infinity) return '"-Infinity"';
-  return null;
-}
-
-/** Java's `Double.toString` layout of JavaScript's shortest round-trip digits. */
-function javaDouble(v: number): string {
-  return nonFinite(v) ?? javaLayout(v, v.toExponential());
-}
-
-/** Java's `Float.toString`: the shortest digits that read back as the same float. */
-function javaFloat(v: number): string {
-  const f = Math.fround(v);
-  const special = nonFinite(f);
-  if (special !== null) return special;
-  for (let p = 1; p < 9; p++) {
-    const s = f.toPrecision(p);
-    if (Math.fround(Number(s)) === f) return javaLayout(f, Number(s).toExponential());
-  }
-  return javaLayout(f, f.toExponential());
-}
-
-/**
- * `1.0`, `100.0`, `0.001` for 1e-3 ≤ |v| < 1e7, else `1.0E7`, `1.234E-4`;
- * `exponential` is `toExponential()` of the value (its significant digits).
- */
-function javaLayout(v: number, exponential: string): string {
-  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
-  const negative = exponential.startsWith('-');
-  const body = negative ? exponential.slice(1) : exponential;
-  const e = body.indexOf('e');
-  const digits = body.slice(0, e).replace('.', '');
-  const exp = Number(body.slice(e + 1));
-  const abs = Math.abs(v);
-  let out: string;
-  if (abs >= 1e-3 && abs < 1e7) {
-    if (exp >= 0) {
-      const whole = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
-      out = whole + '.' + (digits.slice(exp + 1) || '0');
-    } else {
-      out = '0.' + '0'.repeat(-exp - 1) + digits;
-    }
-  } else {
-    out = digits[0]! + '.' + (digits.slice(1) || '0') + 'E' + exp;
-  }
-  return negative ? '-' + out : out;
-}
-
 /** The JSON text of a non-null row-view value (inside `any` columns: arrays, maps, decimals, binary). */
 function valueJson(t: DataType, v: unknown, zone: string): string {
   switch (t.type) {
@@ -316,9 +266,9 @@ function valueJson(t: DataType, v: unknown, zone: string): string {
     case 'long':
       return typeof v === 'bigint' ? v.toString() : integer(Number(v));
     case 'float':
-      return javaFloat(Number(v));
+      return jacksonFloat(Number(v));
     case 'double':
-      return javaDouble(Number(v));
+      return jacksonDouble(Number(v));
     case 'decimal': {
       const s = String(v);
       return /^-?\d+(\.\d+)?$/.test(s) ? s : quote(s);
