@@ -110,9 +110,9 @@ export async function run(options: ShufflePartitionsOptions = {}): Promise<Shuff
     '',
   );
   const [many, few] = await Promise.all(runs.map((r) => showDirectory(r.outputDir, { truncate: false, timeZone })));
-  // Rows come out partition by partition, so their order differs; the rows themselves must not.
+  // The partition count splits the state files only: the rows and their order must not change.
   const sameRows = many!.split('\n').sort().join('\n') === few!.split('\n').sort().join('\n');
-  say(`The same rows with ${runs[0]!.partitions} and ${runs[1]!.partitions} partitions (rows come out partition by partition, so their order may differ): ${sameRows ? 'yes' : 'NO'}`, '');
+  say(`The same rows with ${runs[0]!.partitions} and ${runs[1]!.partitions} partitions (the partition count only splits the state's checkpoint files): ${sameRows ? 'yes' : 'NO'}`, '');
   out.write(few!);
   return { runs };
 }

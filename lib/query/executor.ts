@@ -285,7 +285,7 @@ export class MicroBatchExecution extends Readable {
       // No no-data batch right after a restart: there is no previous execution to ask.
       runAnotherBatch: false,
       previousTriggerStartMs: null,
-      conf: { ...latestConf, [SOURCE_CONF]: JSON.stringify(this.source.fingerprint()) },
+      conf: withSourceFingerprint(latestConf, this.source.fingerprint()),
       tracker: WatermarkTracker.restore({ globalWatermarkMs: watermarkMs, policy: 'min' }),
     };
     this.#run = run;
@@ -333,7 +333,8 @@ export class MicroBatchExecution extends Readable {
     }
     const now = this.source.fingerprint();
     const name = this.source.constructor.name;
-    for (const key of new Set([...Object.keys(before), ...Object.keys(now)])) {
+    // What was recorded must be the same now; what a newer release records for the first time is accepted.
+    for (const key of Object.keys(before)) {
       const was = JSON.stringify(before[key]);
       const is = JSON.stringify(now[key]);
       if (was !== is) {
@@ -518,6 +519,13 @@ function triggerClock(): TriggerClock {
  */
 export function microBatches(source: Source, options: ExecutionOptions = {}): MicroBatchExecution {
   return new MicroBatchExecution(source, options);
+}
+
+// The offsets conf with what the source reads (nothing recorded when it says nothing).
+function withSourceFingerprint(conf: Readonly<Record<string, string>>, fingerprint: Record<string, unknown>): Record<string, string> {
+  const out = { ...conf };
+  if (Object.keys(fingerprint).length > 0) out[SOURCE_CONF] = JSON.stringify({ ...JSON.parse(conf[SOURCE_CONF] ?? '{}'), ...fingerprint });
+  return out;
 }
 
 // Spark's progress `eventTime`: the watermark when the query has one, and the figures when the batch had rows.

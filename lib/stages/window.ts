@@ -77,6 +77,10 @@ export class Window extends Stage {
     return 'window';
   }
 
+  override describe(): string {
+    return super.describe() + (this.#panes ? ' over panes' : '');
+  }
+
   /** A new `Window` like this one that emits panes (see {@link WindowOptions.panes}); this one is left as it is. */
   withPanes(): Window {
     return new Window({ ...this.#options, panes: true });

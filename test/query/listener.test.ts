@@ -78,6 +78,12 @@ t.test('recentOutput holds the rows of the last batch that wrote some, at most 2
 t.test('explain lists the source, each stage and the sink', async (t) => {
   const source = new MemorySource({ schema: eventSchema });
   const query = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), manager: new StreamingQueryManager() });
-  t.strictSame(query.explain().split('\n'), [source.description, 'Watermark', 'Window', 'KeyedCount', 'MemorySink']);
+  t.strictSame(query.explain().split('\n'), [
+    source.description,
+    'Watermark(eventTime=time, delayMs=10000)',
+    'Window(timeColumn=time, as=window, durationUs=5000000, slideUs=5000000, startTimeUs=0)',
+    'KeyedCount(groupBy=["action","window"], groupTypes=["string","struct<start:timestamp,end:timestamp>"], outputMode=Append, eventTime=window, watermarkDelayMs=10000, window={"durationUs":5000000,"slideUs":5000000,"startTimeUs":0}, countColumn=count, partitions=1) [state operator 0]',
+    'MemorySink',
+  ]);
   await query.stop();
 });

@@ -42,7 +42,7 @@ async function runQuery(dir: string, stages: Transform[], optimize: boolean, che
 
 t.test('the planner returns new stages for what it rewrites and leaves the user\'s stage objects as they were', async (t) => {
   const stages = notebook([], '5 seconds');
-  const plan = planQuery(new FileSource({ path: '.' }), stages, new MemorySink(), { outputMode: 'append', checkpointLocation: null });
+  const plan = planQuery(new FileSource({ path: t.testdir() }), stages, new MemorySink(), { outputMode: 'append', checkpointLocation: null });
   t.not(plan.stages[0], stages[0], 'the parse that counts is a new stage');
   t.equal(plan.stages[1], stages[1], 'the watermark is kept as it is');
   t.not(plan.stages[2], stages[2], 'the window that sends panes is a new stage');
@@ -52,15 +52,16 @@ t.test('the planner returns new stages for what it rewrites and leaves the user\
 
 t.test('optimize: false runs the stages exactly as written', async (t) => {
   const stages = notebook([], '5 seconds');
-  const plan = planQuery(new FileSource({ path: '.' }), stages, new MemorySink(), { outputMode: 'append', checkpointLocation: null, optimize: false });
+  const plan = planQuery(new FileSource({ path: t.testdir() }), stages, new MemorySink(), { outputMode: 'append', checkpointLocation: null, optimize: false });
   t.strictSame(plan.stages, stages);
 });
 
 t.test('explain shows the source, each operator (state operators numbered) and the sink', async (t) => {
-  const source = new FileSource({ path: '/data' });
+  const dir = t.testdir();
+  const source = new FileSource({ path: dir });
   const plan = planQuery(source, notebook(), new MemorySink(), { outputMode: 'append', checkpointLocation: null });
   const text = plan.explain.split('\n');
-  t.equal(text[0], 'FileStreamSource[file:/data]');
+  t.equal(text[0], source.description);
   t.match(text[1], /^ParseSchema\(schema=time TIMESTAMP, action STRING, .*\) with a partial count by \[action, window\], on this thread$/);
   t.equal(text[2], 'Watermark(eventTime=time, delayMs=1000)');
   t.match(text[4], /^KeyedCount\(groupBy=\["action","window"\].*\) \[state operator 0\]$/);

@@ -79,7 +79,7 @@ t.test('fss_clean_source_timing: files of batch N are cleaned when batch N+1 is 
     await placeFiles(input, [['keep1', 'keep1'], ['keep2', 'keep2'], ['keep3', 'keep3']]);
     const seenAfterBatch: string[][] = [];
     const sink = new MemorySink();
-    const source = new FileSource({ path: input, maxFilesPerTrigger: 1, cleanSource: mode, ...(mode === 'archive' ? { sourceArchiveDir: archive } : {}) });
+    const source = new FileSource({ path: input, framing: 'lines', maxFilesPerTrigger: 1, cleanSource: mode, ...(mode === 'archive' ? { sourceArchiveDir: archive } : {}) });
     sink.on('batch', () => {
       seenAfterBatch.push([]);
     });
@@ -108,7 +108,7 @@ t.test('names starting with _ or . and ._COPYING_ files are not read', async (t)
 
 t.test('a line longer than maxLineLength fails the query naming file and line', async (t) => {
   const dir = t.testdir({ 'a.json': `short\n${'x'.repeat(300)}\n` });
-  const query = await startQuery({ source: new FileSource({ path: dir, maxLineLength: 100 }), sink: new MemorySink(), trigger: 'availableNow', manager: new StreamingQueryManager() });
+  const query = await startQuery({ source: new FileSource({ path: dir, maxLineLength: 100, framing: 'lines' }), sink: new MemorySink(), trigger: 'availableNow', manager: new StreamingQueryManager() });
   const error = await query.awaitTermination().catch((e: unknown) => e as Error & { cause: Error & { code: string; line: number } });
   t.match(error, { code: 'ERR_QUERY_FAILED' });
   t.match((error as { cause: unknown }).cause, { code: 'ERR_LINE_TOO_LONG', line: 2, message: `${join(dir, 'a.json')}: line 2 is longer than maxLineLength (100 bytes)` });
@@ -131,7 +131,7 @@ t.test('multiLine reads a JSON array file as one record per element, and a singl
 
 t.test('a long unfinished line across read chunks is refused too, naming its line', async (t) => {
   const dir = t.testdir({ 'a.json': `one\ntwo\n${'y'.repeat(3 * 1024 * 1024)}` });
-  const query = await startQuery({ source: new FileSource({ path: dir, maxLineLength: 1024 * 1024 }), sink: new MemorySink(), trigger: 'availableNow', manager: new StreamingQueryManager() });
+  const query = await startQuery({ source: new FileSource({ path: dir, maxLineLength: 1024 * 1024, framing: 'lines' }), sink: new MemorySink(), trigger: 'availableNow', manager: new StreamingQueryManager() });
   const error = await query.awaitTermination().catch((e: unknown) => e as { cause: unknown });
   t.match((error as { cause: unknown }).cause, { code: 'ERR_LINE_TOO_LONG', line: 3 });
 });

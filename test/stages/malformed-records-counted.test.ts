@@ -49,7 +49,11 @@ async function metrics(dir: string, path: (typeof PATHS)[keyof typeof PATHS], mo
     manager: new StreamingQueryManager(),
   });
   await query.awaitTermination();
-  return { pushedDown: parse.countsPushedDown, metrics: query.recentProgress.map((p) => p.sources[0]!.metrics) };
+  return {
+    pushedDown: query.explain().includes('with a partial count by'),
+    // The malformed-record figure; the file source reports its own figures beside it.
+    metrics: query.recentProgress.map((p) => ({ numMalformedRecords: p.sources[0]!.metrics['numMalformedRecords']! })),
+  };
 }
 
 for (const [name, path] of Object.entries(PATHS)) {

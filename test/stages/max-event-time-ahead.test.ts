@@ -75,9 +75,9 @@ async function run(dir: string, path: Path, options: { mode: ParseMode; maxEvent
     await query.awaitTermination();
   } catch (err) {
     const cause = (err as { cause: { code: string; line?: number; message: string } }).cause;
-    return { error: { code: cause.code, line: cause.line, message: cause.message }, pushedDown: parse.countsPushedDown };
+    return { error: { code: cause.code, line: cause.line, message: cause.message }, pushedDown: query.explain().includes('with a partial count by') };
   }
-  return { rows: sink.rows(), progress: query.recentProgress, pushedDown: parse.countsPushedDown };
+  return { rows: sink.rows(), progress: query.recentProgress, pushedDown: query.explain().includes('with a partial count by') };
 }
 
 const window = (start: string, end: string): { start: number; end: number } => ({ start: Date.parse(start), end: Date.parse(end) });
