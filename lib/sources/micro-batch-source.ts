@@ -199,7 +199,8 @@ export abstract class MicroBatchSource extends Readable {
     this.#stopping = true;
     const reason = error ?? new TidemarkError('ERR_QUERY_FAILED', 'the stream was destroyed');
     this.#checkpoint?.abortWaiters(reason);
-    void this.#checkpoint?.close().catch(() => {});
+    // A running loop releases the lock itself once it has settled: never while it may still write.
+    if (!this.#started) void this.#checkpoint?.close().catch(() => {});
     this.#rejectIdle(reason);
     this.#wake?.();
     const waiter = this.#readWaiter;
