@@ -36,7 +36,7 @@ export { Sink, checkSinkPlan, OUTPUT_SAMPLE_ROWS, type SinkPlan } from './sinks/
 export { MemorySink } from './sinks/memory-sink.js';
 export { CheckpointSink, type CheckpointSinkOptions } from './sinks/checkpoint-sink.js';
 export { ConsoleSink, type ConsoleSinkOptions } from './sinks/console-sink.js';
-export { readCommittedJsonLines, readSinkLog, writeSinkLogEntry, latestSinkBatchId, hasSinkLog, type SinkLogFile, type CommittedLine } from './sinks/file-sink-log.js';
+export { readCommittedJsonLines, readSinkLog, readSinkOwner, writeSinkLogEntry, latestSinkBatchId, hasSinkLog, type SinkLogFile, type SinkOwner, type CommittedLine } from './sinks/file-sink-log.js';
 export { parseTrigger, isBounded, DEFAULT_TRIGGER, type Trigger, type TriggerOption } from './query/trigger.js';
 export { buildProgress, type StreamingQueryProgress, type SourceProgress } from './query/progress.js';
 export { StreamingQuery, StreamingQueryManager, startQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions, type StreamingQueryListener, type StreamingQueryEvents } from './query/streaming-query.js';

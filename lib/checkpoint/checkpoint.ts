@@ -2,17 +2,33 @@
  * The checkpoint store: Spark's checkpoint layout, written crash-safely.
  *
  * ```
- * <dir>/metadata                      {"id":"<query id>"}
+ * <dir>/metadata                      {"id":"<query id>","tidemark":{"checksumsFrom":{…}}}
  * <dir>/offsets/<N>                   v1 \n {"batchWatermarkMs":…,"batchTimestampMs":…,"conf":{…}} \n <source offset JSON>…
- * <dir>/commits/<N>                   v1 \n {"nextBatchWatermarkMs":…}
- * <dir>/state/<opId>/0/<N+1>.json     stage snapshot after batch N
+ * <dir>/commits/<N>                   v1 \n {"nextBatchWatermarkMs":…,"stateFiles":{"<opId>":[{"file":"0/<N+1>.json","size":…,"crc32":"…"}]}}
+ * <dir>/state/<opId>/<p>/<N+1>.json   stage snapshot after batch N (partition p)
  * <dir>/sources/<i>/…                 a source's own log
+ * <dir>/.lock                         the running process (see lock.ts)
  * ```
  *
  * Order of a micro-batch: offsets/N (write-ahead) → the batch runs → the
- * sink writes its output → state files → commits/N last. On restart a batch
- * with offsets but no commit is re-executed with the same offsets and
- * watermark; stage state comes from the last commit.
+ * sink writes its output → state files → commits/N last, once the state
+ * files are durable. On restart a batch with offsets but no commit is
+ * re-executed with the same offsets and watermark; stage state comes from
+ * the last commit.
+ *
+ * Integrity: `metadata`, `offsets/N` and `commits/N` carry Hadoop's `.N.crc`
+ * sidecar (as Spark leaves them on a local file system), checked on read;
+ * state files are covered by the size and CRC32 their commit lists. A piece
+ * the records say must exist (the state files a commit lists, the offsets
+ * of a commit, a sidecar of a file this release wrote) is required: its
+ * absence is `ERR_CHECKPOINT_CORRUPT` naming the file, never an empty
+ * state. A checkpoint written by a release without checksums keeps
+ * restarting: on its first open `metadata` records, per log directory, the
+ * first batch written with sidecars (`checksumsFrom`); older files are read
+ * as before (Spark ignores the extra field).
+ *
+ * Only the last {@link MIN_BATCHES_TO_RETAIN} batches of offsets, commits and
+ * state are kept, like Spark.
  *
  * Without a location the same store lives in memory (console and memory
  * sinks, tests), so every run has one code path.
@@ -21,12 +37,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { open as openFile, readdir, readFile, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
 import type { BarrierItem, StageSnapshot } from '../protocol.js';
-import { ensureDirectory, publishFiles, stageFile, writeFileAtomic, type StagedFile } from './atomic-file.js';
+import { parseLogFileName } from '../core/compactible-log.js';
+import { ensureDirectory, publishInOrder, removeStaleTemporaries, removeWithChecksum, stageFile, writeFileAtomic, type StagedFile } from './atomic-file.js';
+import { checksumPath, checksumProblem, crc32Hex, readChecked } from './checksum.js';
+import { acquireLock, releaseLock, removeStaleLockFiles } from './lock.js';
 
 /** `offsets/N`: what batch N reads and with which watermark; written before the batch runs. */
 export interface OffsetLogEntry {
@@ -38,9 +56,28 @@ export interface OffsetLogEntry {
   readonly sourceOffsets: readonly unknown[];
 }
 
+/** A state file a commit covers: its path under `state/<opId>/`, size and CRC32 (8 hex digits). */
+export interface StateFileRecord {
+  readonly file: string;
+  readonly size: number;
+  readonly crc32: string;
+}
+
 /** `commits/N`. */
 export interface CommitLogEntry {
   readonly nextBatchWatermarkMs: number;
+  /**
+   * The state files of version N+1 this commit covers, by operator id;
+   * absent in commits written by 0.1 (their state files are found by
+   * listing, as then).
+   */
+  readonly stateFiles?: Readonly<Record<string, readonly StateFileRecord[]>>;
+}
+
+/** A source's log directory and from which log batch on its files carry checksum sidecars. */
+export interface SourceLogLocation {
+  readonly directory: string;
+  readonly checksumsFrom: number;
 }
 
 /** What a checkpoint holds when a run starts. */
@@ -60,68 +97,41 @@ export interface CheckpointRecovery {
 export const MIN_BATCHES_TO_RETAIN = 100;
 
 const VERSION_LINE = 'v1';
-const LOCK_FILE = '.lock';
+const LOG_DIRECTORIES = ['offsets', 'commits'] as const;
 
-// Checkpoints this process holds, with how many open handles: a new run of a
-// query may open its checkpoint while the old run is still stopping.
-const heldLocks = new Map<string, number>();
+/** `metadata`'s extra field (Spark reads only `id`). */
+interface TidemarkMetadata {
+  /** Per directory (`offsets`, `commits`, `sources/0`): the first batch written with a checksum sidecar. Absent: 0. */
+  readonly checksumsFrom: Readonly<Record<string, number>>;
+}
 
-function processAlive(pid: number): boolean {
+async function listOrEmpty(dir: string): Promise<string[]> {
   try {
-    process.kill(pid, 0);
-    return true;
+    return await readdir(dir);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw err;
   }
 }
 
-// One process per checkpoint: a lock file naming the owner. A lock left by a
-// process that died (kill -9) is taken over; one held by a live process is refused.
-async function acquireLock(dir: string): Promise<void> {
-  const held = heldLocks.get(dir);
-  if (held !== undefined) {
-    heldLocks.set(dir, held + 1);
-    return;
+// Highest batch id of a log directory (`7`, `9.compact`), or -1.
+async function lastBatchIn(dir: string): Promise<number> {
+  let last = -1;
+  for (const name of await listOrEmpty(dir)) {
+    const parsed = parseLogFileName(name);
+    if (parsed !== null) last = Math.max(last, parsed.batchId);
   }
-  const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await openFile(path, 'wx');
-      await handle.writeFile(JSON.stringify({ pid: process.pid, hostname: hostname(), since: new Date().toISOString() }) + '\n');
-      await handle.close();
-      heldLocks.set(dir, 1);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let owner: { pid?: number; hostname?: string; since?: string } = {};
-    try {
-      owner = JSON.parse(await readFile(path, 'utf8')) as typeof owner;
-    } catch {
-      // A lock file cut short by a crash names no one: stale.
-    }
-    const alive = typeof owner.pid === 'number' && owner.pid !== process.pid && (owner.hostname !== hostname() || processAlive(owner.pid));
-    if (alive) {
-      throw new TidemarkError(
-        'ERR_CHECKPOINT_LOCKED',
-        `checkpoint ${dir} is in use by process ${owner.pid} on ${owner.hostname ?? 'an unknown host'} (since ${owner.since ?? 'unknown'}): stop that query first, or delete ${path} if it is gone`,
-        { file: path },
-      );
-    }
-    await rm(path, { force: true });
-  }
-  throw new TidemarkError('ERR_CHECKPOINT_LOCKED', `could not lock checkpoint ${dir}`, { file: path });
+  return last;
 }
 
-async function releaseLock(dir: string): Promise<void> {
-  const held = heldLocks.get(dir);
-  if (held === undefined) return;
-  if (held > 1) {
-    heldLocks.set(dir, held - 1);
-    return;
+// Every directory a crashed write may have left temporary files in.
+async function writtenDirectories(dir: string): Promise<string[]> {
+  const dirs = [dir, join(dir, 'offsets'), join(dir, 'commits')];
+  for (const source of await listOrEmpty(join(dir, 'sources'))) dirs.push(join(dir, 'sources', source));
+  for (const operator of await listOrEmpty(join(dir, 'state'))) {
+    for (const partition of await listOrEmpty(join(dir, 'state', operator))) dirs.push(join(dir, 'state', operator, partition));
   }
-  heldLocks.delete(dir);
-  await rm(join(dir, LOCK_FILE), { force: true });
+  return dirs;
 }
 
 /** One query's checkpoint, on disk or in memory. */
@@ -135,13 +145,15 @@ export class Checkpoint extends EventEmitter {
   readonly #commits = new Map<number, CommitLogEntry>();
   readonly #state = new Map<number, Record<string, StageSnapshot>>();
   readonly #commitWaiters = new Map<number, Array<{ resolve: (b: BarrierItem) => void; reject: (e: Error) => void }>>();
+  readonly #checksumsFrom: Readonly<Record<string, number>>;
   #closedWith: Error | null = null;
   #locked = false;
 
-  private constructor(location: string | null, id: string) {
+  private constructor(location: string | null, id: string, checksumsFrom: Readonly<Record<string, number>> = {}) {
     super();
     this.location = location;
     this.id = id;
+    this.#checksumsFrom = checksumsFrom;
   }
 
   /** Opens (creating when needed) the checkpoint at `location`, or an in-memory one when `location` is null. */
@@ -149,31 +161,76 @@ export class Checkpoint extends EventEmitter {
     if (location === null) return new Checkpoint(null, randomUUID());
     const dir = resolve(location);
     await ensureDirectory(dir);
-    await acquireLock(dir);
+    const first = await acquireLock(dir);
     try {
-      return await Checkpoint.#openLocked(dir);
+      return await Checkpoint.#openLocked(dir, first);
     } catch (err) {
       await releaseLock(dir);
       throw err;
     }
   }
 
-  static async #openLocked(dir: string): Promise<Checkpoint> {
+  static async #openLocked(dir: string, first: boolean): Promise<Checkpoint> {
+    if (first) {
+      // We hold the lock: no other process writes here, so temp files are what crashed writes left.
+      // (A further handle of this process skips this: the first one may be writing.)
+      await removeStaleLockFiles(dir);
+      for (const sub of await writtenDirectories(dir)) await removeStaleTemporaries(sub);
+    }
     const metadataPath = join(dir, 'metadata');
     let id: string;
+    let tidemark: TidemarkMetadata;
+    let text: string | null = null;
+    let checksum: string | null = null; // why the sidecar does not vouch for the text, or null when it does
     try {
-      const parsed = JSON.parse(await readFile(metadataPath, 'utf8')) as { id?: unknown };
-      if (typeof parsed.id !== 'string') throw new Error('no id');
-      id = parsed.id;
+      const bytes = await readFile(metadataPath);
+      text = bytes.toString('utf8');
+      try {
+        checksum = checksumProblem(bytes, await readFile(checksumPath(metadataPath)));
+        if (checksum !== null) checksum = `was changed or damaged after it was written: its checksum file ${checksumPath(metadataPath)} ${checksum}`;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        checksum = `has lost its checksum file ${checksumPath(metadataPath)}: it cannot be trusted`;
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `checkpoint metadata ${metadataPath} is unreadable: ${(err as Error).message}`, { file: metadataPath, cause: err });
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (text === null) {
+      for (const sub of LOG_DIRECTORIES) {
+        const last = await lastBatchIn(join(dir, sub));
+        if (last >= 0) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `checkpoint ${dir}: ${metadataPath} is missing, but ${sub}/${last} exists: the query id is lost`, { file: metadataPath });
       }
       id = randomUUID();
-      await writeFileAtomic(metadataPath, JSON.stringify({ id }) + '\n');
+      tidemark = { checksumsFrom: {} };
+      await writeFileAtomic(metadataPath, JSON.stringify({ id, tidemark }) + '\n', { checksum: true });
+    } else {
+      let parsed: { id?: unknown; tidemark?: { checksumsFrom?: unknown } };
+      try {
+        parsed = JSON.parse(text) as typeof parsed;
+        if (typeof parsed.id !== 'string') throw new Error('no id');
+      } catch (err) {
+        throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `checkpoint metadata ${metadataPath} is unreadable: ${(err as Error).message}`, { file: metadataPath, cause: err });
+      }
+      id = parsed.id as string;
+      if (parsed.tidemark !== undefined) {
+        if (checksum !== null) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `${metadataPath} ${checksum}`, { file: metadataPath });
+        const from = parsed.tidemark.checksumsFrom;
+        if (typeof from !== 'object' || from === null || Object.values(from).some((v) => !Number.isSafeInteger(v))) {
+          throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `checkpoint metadata ${metadataPath} is unreadable: tidemark.checksumsFrom is not a map of batch ids`, { file: metadataPath });
+        }
+        tidemark = { checksumsFrom: from as Record<string, number> };
+      } else {
+        // Written by a release without checksums: files present now keep being read without one. (A sidecar
+        // that does not match is the upgrade's own, from a crash between publishing it and this file.)
+        const checksumsFrom: Record<string, number> = {};
+        for (const sub of LOG_DIRECTORIES) checksumsFrom[sub] = (await lastBatchIn(join(dir, sub))) + 1;
+        for (const source of await listOrEmpty(join(dir, 'sources'))) checksumsFrom[`sources/${source}`] = (await lastBatchIn(join(dir, 'sources', source))) + 1;
+        tidemark = { checksumsFrom };
+        await writeFileAtomic(metadataPath, JSON.stringify({ id, tidemark }) + '\n', { checksum: true });
+      }
     }
     for (const sub of ['offsets', 'commits', 'state', 'sources']) await ensureDirectory(join(dir, sub));
-    const checkpoint = new Checkpoint(dir, id);
+    const checkpoint = new Checkpoint(dir, id, tidemark.checksumsFrom);
     checkpoint.#locked = true;
     return checkpoint;
   }
@@ -190,6 +247,12 @@ export class Checkpoint extends EventEmitter {
     return this.location === null ? null : join(this.location, 'sources', String(index));
   }
 
+  /** Source `index`'s log folder and from which of its batches files carry checksums, or null in memory. */
+  sourceLog(index: number): SourceLogLocation | null {
+    const directory = this.sourceDirectory(index);
+    return directory === null ? null : { directory, checksumsFrom: this.#checksumsFrom[`sources/${index}`] ?? 0 };
+  }
+
   /** Reads where a run must resume. */
   async recover(): Promise<CheckpointRecovery> {
     const offsetIds = await this.#batchIds('offsets', this.#offsets);
@@ -203,13 +266,22 @@ export class Checkpoint extends EventEmitter {
     if (lastCommit > lastOffsets || lastCommit < lastOffsets - 1) {
       throw this.#corrupt(`offsets end at batch ${lastOffsets} but commits end at batch ${lastCommit}`);
     }
+    await this.#purgeBefore(lastCommit - MIN_BATCHES_TO_RETAIN);
     let committed = lastCommit;
-    let snapshots = committed < 0 ? {} : await this.#readState(committed + 1);
-    if (snapshots === null && committed === lastOffsets) {
-      // The marker and the state of a batch are published together: a crash can leave the marker
-      // without every state file. That batch did not commit; it runs again (the sink skips what it wrote).
-      committed--;
-      snapshots = committed < 0 ? {} : await this.#readState(committed + 1);
+    let snapshots: Record<string, StageSnapshot> | null = {};
+    if (committed >= 0) {
+      const commit = await this.#readCommit(committed);
+      if (commit.stateFiles !== undefined) snapshots = await this.#readListedState(committed, commit.stateFiles);
+      else {
+        // A commit written before commits listed their state: found by listing, as then.
+        snapshots = await this.#readState(committed + 1);
+        if (snapshots === null && committed === lastOffsets) {
+          // That release published the marker and the state of a batch together: a crash could leave the
+          // marker without every state file. That batch did not commit; it runs again (the sink skips what it wrote).
+          committed--;
+          snapshots = committed < 0 ? {} : await this.#readState(committed + 1);
+        }
+      }
     }
     if (snapshots === null) throw this.#corrupt(`the state written by batch ${committed} is incomplete`);
     const lastCommitted =
@@ -230,7 +302,7 @@ export class Checkpoint extends EventEmitter {
     this.#offsets.set(batchId, entry);
     if (this.location === null) return;
     const text = [VERSION_LINE, JSON.stringify({ batchWatermarkMs: entry.batchWatermarkMs, batchTimestampMs: entry.batchTimestampMs, conf: entry.conf }), ...entry.sourceOffsets.map((o) => (o === null ? '-' : JSON.stringify(o)))].join('\n');
-    await writeFileAtomic(join(this.location, 'offsets', String(batchId)), text);
+    await writeFileAtomic(join(this.location, 'offsets', String(batchId)), text, { checksum: true });
   }
 
   /** Reads `offsets/N`. */
@@ -241,7 +313,7 @@ export class Checkpoint extends EventEmitter {
       return cached;
     }
     const path = join(this.location, 'offsets', String(batchId));
-    const lines = (await readFile(path, 'utf8')).split('\n');
+    const lines = (await this.#readLogFile('offsets', batchId)).split('\n');
     if (lines[0] !== VERSION_LINE || lines.length < 2) throw this.#corrupt(`${path} does not start with ${VERSION_LINE}`, path);
     try {
       const meta = JSON.parse(lines[1]!) as { batchWatermarkMs: number; batchTimestampMs: number; conf?: Record<string, string> };
@@ -256,35 +328,38 @@ export class Checkpoint extends EventEmitter {
 
   /**
    * Commits batch `barrier.batchId`: the stage snapshots the barrier carries,
-   * then `commits/N`. Called by the sink once its output for the batch is
-   * durable. Resolves whoever waits for the batch (the source).
+   * then `commits/N` listing them. Called by the sink once its output for the
+   * batch is durable. Resolves whoever waits for the batch (the source).
    */
   async commit(barrier: BarrierItem): Promise<void> {
     const batchId = barrier.batchId;
-    const commit: CommitLogEntry = { nextBatchWatermarkMs: barrier.nextWatermarkMs ?? this.#offsets.get(batchId)?.batchWatermarkMs ?? 0 };
     const snapshots = barrier.snapshots;
+    let commit: CommitLogEntry = { nextBatchWatermarkMs: barrier.nextWatermarkMs ?? this.#offsets.get(batchId)?.batchWatermarkMs ?? 0 };
     if (this.location !== null) {
       const started = performance.now();
       const stateFiles: Array<Promise<StagedFile>> = [];
+      const listed: Record<string, StateFileRecord[]> = {};
       for (const [operatorId, snapshot] of Object.entries(snapshots)) {
         const { partitions, ...shared } = snapshot;
         const parts = partitions ?? [];
+        const records: StateFileRecord[] = (listed[operatorId] = []);
         // Partition 0 holds the shared part; every partition has its own file, written even when empty, like Spark's deltas.
         for (let p = 0; p < Math.max(1, parts.length); p++) {
           const dir = join(this.location, 'state', operatorId, String(p));
           const body = p === 0 ? { ...shared, ...(partitions === undefined ? {} : { numPartitions: parts.length, partition: parts[0] }) } : { partition: parts[p] };
-          const text = JSON.stringify(body);
-          stateFiles.push(ensureDirectory(dir).then(() => stageFile(join(dir, `${batchId + 1}.json`), text)));
+          const bytes = Buffer.from(JSON.stringify(body), 'utf8');
+          records.push({ file: `${p}/${batchId + 1}.json`, size: bytes.length, crc32: crc32Hex(bytes) });
+          stateFiles.push(ensureDirectory(dir).then(() => stageFile(join(dir, `${batchId + 1}.json`), bytes)));
         }
       }
-      // Every file's bytes are written and fsynced at once (the disk merges the flushes), then all
-      // of them appear at once: one round of renames and directory fsyncs per micro-batch.
-      const commitFile = stageFile(join(this.location, 'commits', String(batchId)), `${VERSION_LINE}\n${JSON.stringify(commit)}`);
+      commit = { ...commit, stateFiles: listed };
+      // Every file's bytes are written and fsynced at once (the disk merges the flushes); then the state
+      // files appear, durably, and only then the commit that lists them.
+      const commitFile = stageFile(join(this.location, 'commits', String(batchId)), `${VERSION_LINE}\n${JSON.stringify(commit)}`, { checksum: true });
       commitFile.catch(() => {}); // awaited below; a state failure must not leave it unhandled
       const staged = await Promise.all(stateFiles);
       const stateWritten = performance.now();
-      // Published together: recover() treats a marker whose state files are not all there as not committed.
-      await publishFiles([...staged, await commitFile]);
+      await publishInOrder([staged, [await commitFile]]);
       barrier.progress.stateCommitMs = Math.round(stateWritten - started);
       barrier.progress.commitLogMs = Math.round(performance.now() - stateWritten);
       await this.#purge(batchId);
@@ -316,12 +391,23 @@ export class Checkpoint extends EventEmitter {
     this.#commitWaiters.clear();
   }
 
+  // The text of offsets/N or commits/N, checked against its sidecar (required unless written before sidecars).
+  async #readLogFile(sub: 'offsets' | 'commits', batchId: number): Promise<string> {
+    const path = join(this.location!, sub, String(batchId));
+    try {
+      return (await readChecked(path, batchId >= (this.#checksumsFrom[sub] ?? 0))).toString('utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.#corrupt(`${path} is missing`, path);
+      throw err;
+    }
+  }
+
   async #readCommit(batchId: number): Promise<CommitLogEntry> {
     const cached = this.#commits.get(batchId);
     if (cached !== undefined) return cached;
     if (this.location === null) throw this.#corrupt(`commits/${batchId} is missing`);
     const path = join(this.location, 'commits', String(batchId));
-    const lines = (await readFile(path, 'utf8')).split('\n');
+    const lines = (await this.#readLogFile('commits', batchId)).split('\n');
     if (lines[0] !== VERSION_LINE) throw this.#corrupt(`${path} does not start with ${VERSION_LINE}`, path);
     try {
       const entry = JSON.parse(lines[1]!) as CommitLogEntry;
@@ -332,7 +418,48 @@ export class Checkpoint extends EventEmitter {
     }
   }
 
-  // The stage snapshots of a state version, or null when a file of it is missing.
+  // The stage snapshots commits/N lists: every file must be there, with its size and CRC32.
+  async #readListedState(batchId: number, listed: Readonly<Record<string, readonly StateFileRecord[]>>): Promise<Record<string, StageSnapshot>> {
+    const version = batchId + 1;
+    const cached = this.#state.get(version);
+    if (cached !== undefined) return cached;
+    const commitPath = join(this.location!, 'commits', String(batchId));
+    const snapshots: Record<string, StageSnapshot> = {};
+    for (const [operatorId, records] of Object.entries(listed)) {
+      const parts: unknown[] = [];
+      for (const record of records) {
+        const path = join(this.location!, 'state', operatorId, record.file);
+        let bytes: Buffer;
+        try {
+          bytes = await readFile(path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          throw this.#corrupt(`${path} is missing: ${commitPath} lists it as state of operator ${operatorId} after batch ${batchId}`, path);
+        }
+        if (bytes.length !== record.size || crc32Hex(bytes) !== record.crc32) {
+          throw this.#corrupt(`${path} was changed or damaged after it was written: ${commitPath} records ${record.size} bytes with CRC32 ${record.crc32}, the file has ${bytes.length} bytes with CRC32 ${crc32Hex(bytes)}`, path);
+        }
+        try {
+          parts.push(JSON.parse(bytes.toString('utf8')));
+        } catch (err) {
+          throw this.#corrupt(`${path} is not valid JSON: ${(err as Error).message}`, path);
+        }
+      }
+      const head = parts[0] as (StageSnapshot & { numPartitions?: number; partition?: unknown }) | undefined;
+      if (head === undefined) throw this.#corrupt(`${commitPath} lists no state file for operator ${operatorId}`, commitPath);
+      if (head.numPartitions === undefined) {
+        snapshots[operatorId] = head;
+        continue;
+      }
+      const { numPartitions, partition, ...shared } = head;
+      if (parts.length !== numPartitions) throw this.#corrupt(`${commitPath} lists ${parts.length} state files for operator ${operatorId}, which has ${numPartitions} partitions`, commitPath);
+      snapshots[operatorId] = { ...shared, partitions: [partition, ...parts.slice(1).map((p) => (p as { partition: unknown }).partition)] };
+    }
+    this.#state.set(version, snapshots);
+    return snapshots;
+  }
+
+  // The stage snapshots of a state version found by listing (commits written by 0.1), or null when a file is missing.
   async #readState(version: number): Promise<Record<string, StageSnapshot> | null> {
     const cached = this.#state.get(version);
     if (cached !== undefined) return cached;
@@ -386,16 +513,43 @@ export class Checkpoint extends EventEmitter {
     return names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
   }
 
-  // Keeps MIN_BATCHES_TO_RETAIN batches of logs and state, like Spark.
+  // Keeps MIN_BATCHES_TO_RETAIN batches of logs and state, like Spark: after commit N, batch N - 100 goes.
   async #purge(batchId: number): Promise<void> {
     const old = batchId - MIN_BATCHES_TO_RETAIN;
     if (old < 0 || this.location === null) return;
-    await rm(join(this.location, 'offsets', String(old)), { force: true });
-    await rm(join(this.location, 'commits', String(old)), { force: true });
+    await removeWithChecksum(join(this.location, 'offsets', String(old)));
+    await removeWithChecksum(join(this.location, 'commits', String(old)));
     const stateDir = join(this.location, 'state');
-    for (const operatorId of await readdir(stateDir)) {
-      for (const partition of await readdir(join(stateDir, operatorId))) {
-        await rm(join(stateDir, operatorId, partition, `${old + 1}.json`), { force: true });
+    for (const operatorId of await listOrEmpty(stateDir)) {
+      for (const partition of await listOrEmpty(join(stateDir, operatorId))) {
+        await removeWithChecksum(join(stateDir, operatorId, partition, `${old + 1}.json`));
+      }
+    }
+  }
+
+  // At restart: what a crash between a commit and its purge left, every batch up to `last` (and its sidecars).
+  async #purgeBefore(last: number): Promise<void> {
+    if (last < 0 || this.location === null) return;
+    // `7`, `.7.crc` → 7; with `suffix` `.json`: `8.json`, `.8.json.crc` → 8.
+    const idOf = (name: string, suffix = ''): number | null => {
+      const bare = name.startsWith('.') && name.endsWith('.crc') ? name.slice(1, -4) : name;
+      if (!bare.endsWith(suffix)) return null;
+      const digits = bare.slice(0, bare.length - suffix.length);
+      return /^\d+$/.test(digits) ? Number(digits) : null;
+    };
+    for (const sub of LOG_DIRECTORIES) {
+      for (const name of await listOrEmpty(join(this.location, sub))) {
+        const id = idOf(name);
+        if (id !== null && id <= last) await removeWithChecksum(join(this.location, sub, String(id)));
+      }
+    }
+    const stateDir = join(this.location, 'state');
+    for (const operatorId of await listOrEmpty(stateDir)) {
+      for (const partition of await listOrEmpty(join(stateDir, operatorId))) {
+        for (const name of await listOrEmpty(join(stateDir, operatorId, partition))) {
+          const version = idOf(name, '.json');
+          if (version !== null && version <= last + 1) await removeWithChecksum(join(stateDir, operatorId, partition, `${version}.json`));
+        }
       }
     }
   }

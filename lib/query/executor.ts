@@ -205,7 +205,8 @@ export class MicroBatchExecution extends Readable {
     const reason = error ?? new TidemarkError('ERR_QUERY_FAILED', 'the stream was destroyed');
     this.#checkpoint?.abortWaiters(reason);
     this.#sinkOpened?.reject(reason);
-    void this.#close().catch(() => {});
+    // A running loop releases the lock itself once it has settled: never while it may still write.
+    if (!this.#started) void this.#close().catch(() => {});
     this.#rejectIdle(reason);
     this.#wake?.();
     const waiter = this.#readWaiter;
@@ -274,7 +275,7 @@ export class MicroBatchExecution extends Readable {
       );
     }
     const committedOffset = last === null ? null : (last.offsets.sourceOffsets[0] ?? null);
-    await this.source.open({ logDirectory: checkpoint.sourceDirectory(0), queryId: checkpoint.id, committedOffset });
+    await this.source.open({ log: checkpoint.sourceLog(0), queryId: checkpoint.id, committedOffset });
     const watermarkMs = last === null ? 0 : Math.max(last.offsets.batchWatermarkMs, last.commit.nextBatchWatermarkMs);
     const run: RunState = {
       batchId: last === null ? 0 : last.batchId + 1,

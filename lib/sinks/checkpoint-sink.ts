@@ -10,11 +10,15 @@
  * entry is written the same way (the commit point); then the query commits
  * the batch in its checkpoint. A crash between the data file and the
  * manifest leaves an orphan `part-…json` that readers ignore; the
- * re-executed batch writes a new file under a new uuid. Orphans are not
- * deleted: with Spark's naming nothing in a file name ties it to its batch,
- * and deleting unlisted files could race a concurrent writer. A crash after
- * the manifest re-executes the batch, which is then skipped (Spark's
- * "Skipping already committed batch N").
+ * re-executed batch writes a new file under a new uuid, and the next open
+ * deletes the orphan and any temp file (see {@link openSinkLog}: the
+ * checkpoint's lock and the directory's ownership record make that safe).
+ * A crash after the manifest re-executes the batch, which is then skipped
+ * (Spark's "Skipping already committed batch N").
+ *
+ * At open the sink also refuses a directory another query writes
+ * (`ERR_OUTPUT_OWNED`) and a manifest that lacks a batch the checkpoint
+ * committed (`ERR_CHECKPOINT_CORRUPT`).
  *
  * @module
  */
@@ -22,13 +26,16 @@ import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
-import { ensureDirectory, writeFileAtomic } from '../checkpoint/atomic-file.js';
+import { writeFileAtomic } from '../checkpoint/atomic-file.js';
 import { columnKindOf, isNullAt, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
 import { jacksonDouble, jacksonFloat } from '../core/java-number.js';
 import { defaultTimeZone, formatDateDays, formatTimestampIso, isValidTimeZone } from '../core/timestamp.js';
-import { Sink, type SinkPlan } from './sink.js';
-import { hasSinkBatch, SINK_LOG_DIRECTORY, sinkLogFileFor, writeSinkLogEntry } from './file-sink-log.js';
+import { Sink, type SinkPlan, type SinkRun } from './sink.js';
+import { hasSinkBatch, openSinkLog, sinkLogFileFor, writeSinkLogEntry } from './file-sink-log.js';
+
+// Data files this process is writing and has not yet logged: never orphans, whichever sink opens.
+const writing = new Set<string>();
 
 /** Options of {@link CheckpointSink}. */
 export interface CheckpointSinkOptions {
@@ -109,8 +116,8 @@ export class CheckpointSink extends Sink {
     super.plan(plan);
   }
 
-  protected override async openSink(_plan: SinkPlan): Promise<void> {
-    await ensureDirectory(join(this.#dir, SINK_LOG_DIRECTORY));
+  protected override async openSink(plan: SinkPlan, run: SinkRun): Promise<void> {
+    await openSinkLog(this.#dir, { queryId: run.queryId, checkpoint: plan.checkpointLocation === null ? null : resolve(plan.checkpointLocation), lastCommittedBatchId: run.lastCommittedBatchId, writing });
   }
 
   protected override async hasBatch(batchId: number): Promise<boolean> {
@@ -131,8 +138,13 @@ export class CheckpointSink extends Sink {
     }
     // One file per batch, even an empty one, like Spark's partition 0.
     const file = join(this.#dir, `part-00000-${randomUUID()}-c000.json`);
-    await writeFileAtomic(file, content);
-    await writeSinkLogEntry(this.#dir, batchId, [await sinkLogFileFor(file)]);
+    writing.add(file);
+    try {
+      await writeFileAtomic(file, content);
+      await writeSinkLogEntry(this.#dir, batchId, [await sinkLogFileFor(file)]);
+    } finally {
+      writing.delete(file);
+    }
     return count;
   }
 }

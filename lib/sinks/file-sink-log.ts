@@ -11,21 +11,32 @@
  * {"path":"file:///out/part-00000-<uuid>-c000.json","size":123,"isDir":false,"modificationTime":1469504400000,"blockReplication":1,"blockSize":33554432,"action":"add"}
  * ```
  *
+ * Every log file has Hadoop's `.N.crc` sidecar (Spark writes and checks the
+ * same), checked on every read.
+ *
  * Compaction follows Spark's default (`spark.sql.streaming.fileSink.log.compactInterval`
  * = 10): batch `N` with `(N + 1) % 10 === 0` is written as `N.compact`, holding
  * every file of batches `0..N`, so a reader opens one compact file plus at
- * most nine deltas however long the query ran. Older deltas are kept (Spark
- * deletes them after a 10-minute delay; keeping them is harmless because
- * readers start from the latest compact file).
+ * most nine deltas however long the query ran. Once `N.compact` is written,
+ * the files before the previous compact `N - 10` are deleted (see
+ * `core/compactible-log.ts` for why one generation is kept).
+ *
+ * `_spark_metadata/.tidemark-owner` records which query writes the
+ * directory (Spark lists only numeric names there, so it ignores it): a
+ * query with another checkpoint is refused instead of skipping the batches
+ * the first one committed under the same numbers.
  *
  * @module
  */
 import { createReadStream } from 'node:fs';
-import { access, opendir, readFile, stat } from 'node:fs/promises';
+import { opendir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TidemarkError } from '../errors.js';
-import { ensureDirectory, writeFileAtomic } from '../checkpoint/atomic-file.js';
+import { ensureDirectory, removeStaleTemporaries, writeFileAtomic } from '../checkpoint/atomic-file.js';
+import { readChecked } from '../checkpoint/checksum.js';
+import { CompactibleFileLog, type LogCodec } from '../checkpoint/compactible-file-log.js';
+import { COMPACT_INTERVAL, isCompactionBatch as isCompaction, logFileName } from '../core/compactible-log.js';
 import { isVisibleName, sourceLogPath, toFileUri } from '../core/file-selection.js';
 
 /** One data file in the log: Spark's `SinkFileStatus`, keys in Spark's order. */
@@ -50,17 +61,19 @@ export interface SinkLogFile {
 export const SINK_LOG_DIRECTORY = '_spark_metadata';
 
 /** Spark's `spark.sql.streaming.fileSink.log.compactInterval` default. */
-export const SINK_LOG_COMPACT_INTERVAL = 10;
+export const SINK_LOG_COMPACT_INTERVAL = COMPACT_INTERVAL;
 
 /** Block size Hadoop's local file system reports (`fs.local.block.size`). */
 export const LOCAL_BLOCK_SIZE = 33_554_432;
 
+/** Name of the ownership record inside `_spark_metadata`. */
+export const SINK_OWNER_FILE = '.tidemark-owner';
+
 const VERSION = 1;
-const BATCH_FILE = /^(\d+)(\.compact)?$/;
 
 /** True when batch `batchId` is written as a `.compact` file. */
 export function isCompactionBatch(batchId: number): boolean {
-  return (batchId + 1) % SINK_LOG_COMPACT_INTERVAL === 0;
+  return isCompaction(batchId);
 }
 
 /**
@@ -136,40 +149,46 @@ function parse(text: string, file: string): SinkLogFile[] {
   return out;
 }
 
-async function exists(path: string): Promise<boolean> {
+const CODEC: LogCodec<SinkLogFile> = { format: serialize, parse };
+
+/** Who writes an output directory: `_spark_metadata/.tidemark-owner`. */
+export interface SinkOwner {
+  /** The query id (its checkpoint's `metadata` id). */
+  readonly queryId: string;
+  /** Absolute checkpoint directory of that query, when known. */
+  readonly checkpoint: string | null;
+  /** Log batches from this one on have checksum sidecars (older ones were written by a release without them). */
+  readonly checksumsFrom: number;
+}
+
+/** Reads the ownership record of `outDir`, or null when there is none. */
+export async function readSinkOwner(outDir: string): Promise<SinkOwner | null> {
+  const path = join(outDir, SINK_LOG_DIRECTORY, SINK_OWNER_FILE);
+  let bytes: Buffer;
   try {
-    await access(path);
-    return true;
+    // Only this release writes the record, always with its sidecar.
+    bytes = await readChecked(path, true);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
+  }
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as Partial<SinkOwner>;
+    if (typeof v.queryId !== 'string' || !Number.isSafeInteger(v.checksumsFrom)) throw new Error('queryId or checksumsFrom is missing');
+    return { queryId: v.queryId, checkpoint: typeof v.checkpoint === 'string' ? v.checkpoint : null, checksumsFrom: v.checksumsFrom! };
+  } catch (err) {
+    throw corrupt(`${path} is not a valid ownership record: ${(err as Error).message}`, path);
   }
 }
 
-/** Batch ids in the log and which of them are compact files, sorted. */
-async function listBatches(logDir: string): Promise<{ ids: number[]; compact: Set<number> }> {
-  const ids: number[] = [];
-  const compact = new Set<number>();
-  let dir;
-  try {
-    dir = await opendir(logDir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ids, compact };
-    throw err;
-  }
-  for await (const entry of dir) {
-    const m = BATCH_FILE.exec(entry.name);
-    if (m === null) continue; // temp files (`.N.….tmp`), `.crc` files
-    const id = Number(m[1]);
-    ids.push(id);
-    if (m[2] !== undefined) compact.add(id);
-  }
-  ids.sort((a, b) => a - b);
-  return { ids, compact };
+async function writeSinkOwner(outDir: string, owner: SinkOwner): Promise<void> {
+  await writeFileAtomic(join(outDir, SINK_LOG_DIRECTORY, SINK_OWNER_FILE), JSON.stringify(owner) + '\n', { checksum: true });
 }
 
-function batchPath(logDir: string, batchId: number, compact: boolean): string {
-  return join(logDir, compact ? `${batchId}.compact` : String(batchId));
+/** The log of `outDir`, reading sidecars as its owner record says. */
+async function sinkLog(outDir: string, owner?: SinkOwner | null): Promise<CompactibleFileLog<SinkLogFile>> {
+  const recorded = owner === undefined ? await readSinkOwner(outDir) : owner;
+  return new CompactibleFileLog({ dir: join(outDir, SINK_LOG_DIRECTORY), label: 'the file sink log', checksumsFrom: recorded?.checksumsFrom ?? Infinity, ...CODEC });
 }
 
 /** True when `outDir` holds a `_spark_metadata` directory, i.e. readers must go through the log. */
@@ -184,41 +203,26 @@ export async function hasSinkLog(outDir: string): Promise<boolean> {
 
 /** The last batch id with a log entry, or null when no batch was committed; what a restarted sink compares against. */
 export async function latestSinkBatchId(outDir: string): Promise<number | null> {
-  const { ids } = await listBatches(join(outDir, SINK_LOG_DIRECTORY));
-  return ids.length === 0 ? null : ids[ids.length - 1]!;
+  return (await sinkLog(outDir, null)).latestBatchId();
 }
 
 /** True when batch `batchId` has its entry (plain or compact): a re-executed batch must not be written again. */
 export async function hasSinkBatch(outDir: string, batchId: number): Promise<boolean> {
-  const logDir = join(outDir, SINK_LOG_DIRECTORY);
-  return (await exists(batchPath(logDir, batchId, false))) || (await exists(batchPath(logDir, batchId, true)));
+  return (await sinkLog(outDir, null)).has(batchId);
 }
 
 /**
  * Every committed file, in batch order, `delete` entries applied: the set a
- * reader must see. Reads the latest compact file and the deltas after it.
+ * reader must see. Reads the latest compact file and the deltas after it,
+ * checking each file's checksum.
+ *
+ * @throws TidemarkError `ERR_CHECKPOINT_CORRUPT` naming a missing or damaged log file
  */
 export async function readSinkLog(outDir: string): Promise<SinkLogFile[]> {
-  const logDir = join(outDir, SINK_LOG_DIRECTORY);
-  const { ids, compact } = await listBatches(logDir);
-  if (ids.length === 0) return [];
-  const latest = ids[ids.length - 1]!;
-  let from = 0;
-  const entries: SinkLogFile[] = [];
-  for (let i = ids.length - 1; i >= 0; i--) {
-    if (compact.has(ids[i]!)) {
-      const path = batchPath(logDir, ids[i]!, true);
-      entries.push(...parse(await readFile(path, 'utf8'), path));
-      from = ids[i]! + 1;
-      break;
-    }
-  }
-  const present = new Set(ids);
-  for (let id = from; id <= latest; id++) {
-    const path = batchPath(logDir, id, false);
-    if (!present.has(id)) throw corrupt(`${logDir}: batch ${id} is missing from the file sink log (latest is ${latest})`, path);
-    entries.push(...parse(await readFile(path, 'utf8'), path));
-  }
+  return applyDeletes(await (await sinkLog(outDir)).readAll());
+}
+
+function applyDeletes(entries: SinkLogFile[]): SinkLogFile[] {
   const deleted = new Set(entries.filter((e) => e.action === 'delete').map((e) => e.path));
   return deleted.size === 0 ? entries : entries.filter((e) => e.action === 'add' && !deleted.has(e.path));
 }
@@ -226,19 +230,110 @@ export async function readSinkLog(outDir: string): Promise<SinkLogFile[]> {
 /**
  * Writes batch `batchId`'s entry atomically (temp file, fsync, rename), the
  * sink's commit point: before it the batch's files are invisible, after it
- * they are all visible. A compaction batch also carries every earlier file.
+ * they are all visible. A compaction batch also carries every earlier file,
+ * and superseded log files are deleted.
  *
  * @returns false, writing nothing, when the batch already has an entry (Spark's `HDFSMetadataLog.add`)
  */
 export async function writeSinkLogEntry(outDir: string, batchId: number, files: readonly SinkLogFile[]): Promise<boolean> {
   if (!Number.isInteger(batchId) || batchId < 0) throw new TidemarkError('ERR_PROTOCOL', `invalid file sink batch id ${batchId}`);
+  return (await sinkLog(outDir)).add(batchId, files);
+}
+
+/** What {@link openSinkLog} needs to know about the query that opens a sink. */
+export interface SinkLogClaim {
+  /** The query id. */
+  readonly queryId: string;
+  /** Its checkpoint directory. */
+  readonly checkpoint: string | null;
+  /** Its last committed batch, or null for a query that committed none. */
+  readonly lastCommittedBatchId: number | null;
+  /** Data files being written by this process now (never orphans). */
+  readonly writing?: ReadonlySet<string>;
+}
+
+/** What {@link openSinkLog} found and cleaned. */
+export interface OpenedSinkLog {
+  /** The ownership record in force. */
+  readonly owner: SinkOwner;
+  /** Temporary files of crashed writes that were deleted (names relative to the output directory). */
+  readonly removedTemporaries: readonly string[];
+  /** Data files no log entry lists (written by a batch that crashed before its entry) that were deleted. */
+  readonly removedOrphans: readonly string[];
+}
+
+/** Our data file names (`part-00000-<uuid>-c000.json`): the only unlisted files a sink deletes. */
+const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.json$/;
+
+/**
+ * Opens `outDir` for the query `claim` describes, before its first batch:
+ *
+ * 1. ownership: a directory recorded as another query's is refused
+ *    (`ERR_OUTPUT_OWNED`, naming both queries); one whose log has batches
+ *    but no record is adopted only by a checkpoint that committed them (a
+ *    release before records existed), else refused; a fresh one is claimed;
+ * 2. completeness: the log must hold every batch up to the checkpoint's last
+ *    committed one, each file intact, and nothing beyond the batch after it;
+ * 3. clean-up: our temporary files and the data files no entry lists are
+ *    deleted. Safe now: the caller holds the checkpoint's lock (no other run
+ *    of this query writes) and the record says no other query writes here,
+ *    so an unlisted data file can only be what a crashed batch of this query
+ *    left, invisible to every reader.
+ *
+ * @throws TidemarkError `ERR_OUTPUT_OWNED`, `ERR_CHECKPOINT_CORRUPT` naming the missing or damaged file
+ */
+export async function openSinkLog(outDir: string, claim: SinkLogClaim): Promise<OpenedSinkLog> {
   const logDir = join(outDir, SINK_LOG_DIRECTORY);
   await ensureDirectory(logDir);
-  if (await hasSinkBatch(outDir, batchId)) return false;
-  const compact = isCompactionBatch(batchId);
-  const content = compact ? [...(await readSinkLog(outDir)), ...files] : files;
-  await writeFileAtomic(batchPath(logDir, batchId, compact), serialize(content));
-  return true;
+  const recorded = await readSinkOwner(outDir);
+  const unowned = await sinkLog(outDir, null);
+  const listing = await unowned.list();
+  const latest = listing.ids.length === 0 ? -1 : listing.ids[listing.ids.length - 1]!;
+  const committed = claim.lastCommittedBatchId ?? -1;
+  const fix = `Write this query to another output directory, or restart the query that wrote ${outDir} with its own checkpoint`;
+  let owner: SinkOwner;
+  if (recorded !== null) {
+    if (recorded.queryId !== claim.queryId) {
+      throw new TidemarkError(
+        'ERR_OUTPUT_OWNED',
+        `output directory ${outDir} belongs to query ${recorded.queryId} (checkpoint ${recorded.checkpoint ?? 'unknown'}), not to this query ${claim.queryId} (checkpoint ${claim.checkpoint ?? 'in memory'}): two queries writing one directory would skip each other's batches. ${fix}${recorded.checkpoint === null ? '' : ` (${recorded.checkpoint})`}.`,
+        { file: join(logDir, SINK_OWNER_FILE) },
+      );
+    }
+    owner = recorded;
+  } else if (latest < 0) {
+    owner = { queryId: claim.queryId, checkpoint: claim.checkpoint, checksumsFrom: 0 };
+    await writeSinkOwner(outDir, owner);
+  } else if (committed >= 0 && latest <= committed + 1 && !listing.hasChecksums) {
+    // Written by a release before ownership records, and this checkpoint committed those batches: ours.
+    owner = { queryId: claim.queryId, checkpoint: claim.checkpoint, checksumsFrom: latest + 1 };
+    await writeSinkOwner(outDir, owner);
+  } else {
+    throw new TidemarkError(
+      'ERR_OUTPUT_OWNED',
+      `output directory ${outDir} already holds batches up to ${latest} written by another query (its ${SINK_LOG_DIRECTORY} records no owner), and this query ${claim.queryId} (checkpoint ${claim.checkpoint ?? 'in memory'}) ${committed < 0 ? 'has committed no batch' : `committed batches up to ${committed} only`}: writing there would skip that query's batches. ${fix}.`,
+      { file: logDir },
+    );
+  }
+  const log = await sinkLog(outDir, owner);
+  const checkpoint = claim.checkpoint === null ? 'the checkpoint' : `the checkpoint ${claim.checkpoint}`;
+  if (latest < committed) {
+    throw log.missing(latest + 1, `${checkpoint} committed batches up to ${committed}, so the log must list the files of each of them; restore ${outDir}, or start over with a new checkpoint and an empty output directory`);
+  }
+  if (latest > committed + 1) {
+    const path = join(logDir, logFileName(latest));
+    throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `${path} records batch ${latest}, but ${checkpoint} committed batches up to ${committed} only: its commits are missing`, { file: path });
+  }
+  const listed = new Set((await log.readAll(latest)).map((f) => sourceLogPath(f.path)));
+  const removedTemporaries = [...(await removeStaleTemporaries(outDir)), ...(await removeStaleTemporaries(logDir)).map((n) => join(SINK_LOG_DIRECTORY, n))];
+  const removedOrphans: string[] = [];
+  for (const name of await readdir(outDir)) {
+    const path = join(outDir, name);
+    if (!DATA_FILE.test(name) || listed.has(path) || claim.writing?.has(path) === true) continue;
+    await rm(path, { force: true });
+    removedOrphans.push(name);
+  }
+  return { owner, removedTemporaries, removedOrphans };
 }
 
 /** One line of a data file. */

@@ -32,6 +32,14 @@ export interface SinkPlan {
   readonly lastCommittedBatchId?: number | null;
 }
 
+/** What a sink learns about the run when it opens (beyond the plan). */
+export interface SinkRun {
+  /** The query id (stable across restarts: the checkpoint's). */
+  readonly queryId: string;
+  /** The last batch the checkpoint committed, or null when none: what the sink's own log must cover. */
+  readonly lastCommittedBatchId: number | null;
+}
+
 /** Checks shared by every sink, with Spark's messages. */
 export function checkSinkPlan(plan: SinkPlan): void {
   if (plan.outputMode === 'complete' && !plan.aggregated) {
@@ -87,7 +95,7 @@ export abstract class Sink extends Writable {
   protected abstract hasBatch(batchId: number): Promise<boolean>;
 
   /** Called once on `open`, before any batch. */
-  protected async openSink(_plan: SinkPlan): Promise<void> {}
+  protected async openSink(_plan: SinkPlan, _run: SinkRun): Promise<void> {}
 
   override _write(item: StreamItem, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     switch (item.kind) {
@@ -122,7 +130,7 @@ export abstract class Sink extends Writable {
     this.plan(plan);
     this.#plan = plan;
     this.#port = item.commits;
-    await this.openSink(plan);
+    await this.openSink(plan, { queryId: item.query.id, lastCommittedBatchId: item.recovered?.batchId ?? null });
     item.commits.opened(item.plan);
   }
 

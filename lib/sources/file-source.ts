@@ -29,7 +29,7 @@
 import { createReadStream, existsSync, realpathSync } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import split2 from 'split2';
@@ -59,7 +59,7 @@ import {
   type SelectionState,
   type SourceLogEntry,
 } from '../core/file-selection.js';
-import { writeFileAtomic } from '../checkpoint/atomic-file.js';
+import { CompactibleFileLog } from '../checkpoint/compactible-file-log.js';
 import { SourceBase, refuseQueryOptions, type Offset, type PlanMode, type SourceContext } from './source.js';
 
 /**
@@ -178,6 +178,7 @@ export class FileSource extends SourceBase {
   readonly #log = new Map<number, SourceLogEntry[]>();
   #lastLogId = -1;
   #logDirectory: string | null = null;
+  #sourceLog: CompactibleFileLog<SourceLogEntry> | null = null;
   #state: SelectionState;
   #frozenListing: FileEntry[] | null = null;
   // Counted since the last progress report (`metrics`).
@@ -217,18 +218,19 @@ export class FileSource extends SourceBase {
   }
 
   override async open(context: SourceContext): Promise<void> {
-    this.#logDirectory = context.logDirectory;
-    if (this.#logDirectory === null) return;
+    const location = context.log;
+    if (location === null) return;
+    this.#logDirectory = location.directory;
+    this.#sourceLog = sourceLogAt(location.directory, location.checksumsFrom);
     await mkdir(this.#logDirectory, { recursive: true });
-    const ids = (await readdir(this.#logDirectory)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
-    const all: SourceLogEntry[] = [];
-    for (const id of ids) {
-      const path = `${this.#logDirectory}/${id}`;
-      const entries = parseSourceLogFile(await readFile(path, 'utf8'), path);
-      this.#log.set(id, entries);
-      this.#lastLogId = Math.max(this.#lastLogId, id);
-      for (const entry of entries) all.push(entry);
+    // The latest compact file and the deltas after it, each checked: every file ever selected.
+    const all = await this.#sourceLog.readAll();
+    for (const entry of all) {
+      const entries = this.#log.get(entry.batchId);
+      if (entries === undefined) this.#log.set(entry.batchId, [entry]);
+      else entries.push(entry);
     }
+    this.#lastLogId = (await this.#sourceLog.latestBatchId()) ?? -1;
     this.#state = createSelectionState(this.#selection, all);
   }
 
@@ -239,6 +241,10 @@ export class FileSource extends SourceBase {
   override async latestOffset(start: Offset | null, mode: PlanMode): Promise<Offset | null> {
     const startId = logOffsetOf(start);
     const lastId = this.#lastLogId;
+    if (startId > lastId && this.#sourceLog !== null) {
+      // The offsets name a log entry the log does not have: which files it read is lost.
+      throw this.#sourceLog.missing(startId, `the checkpoint's offsets say the files of source log entries up to ${startId} were read, but the log ends at ${lastId}`);
+    }
     // A log entry written before a crash, but never planned into offsets, is the next batch.
     if (lastId > startId) return { logOffset: startId + 1 };
     const listing = this.#frozenListing ?? (needsListing(this.#state) ? await this.#list() : undefined);
@@ -249,7 +255,7 @@ export class FileSource extends SourceBase {
     if (files.length === 0) return start;
     const id = lastId + 1;
     const entries = files.map((f) => ({ path: toFileUri(f.path), timestamp: f.mtimeMs, batchId: id }));
-    if (this.#logDirectory !== null) await writeFileAtomic(`${this.#logDirectory}/${id}`, formatSourceLogFile(entries));
+    if (this.#sourceLog !== null) await this.#sourceLog.add(id, entries);
     this.#log.set(id, entries);
     this.#lastLogId = id;
     return { logOffset: id };
@@ -636,6 +642,14 @@ function streamReader(stream: Readable): (buffer: Uint8Array) => Promise<number>
     }
     return filled;
   };
+}
+
+/**
+ * The source log `sources/<i>` (Spark's `FileStreamSourceLog`): one file per
+ * entry, compacted every 10 into `K.compact`, each with its `.K.crc`.
+ */
+function sourceLogAt(dir: string, checksumsFrom: number): CompactibleFileLog<SourceLogEntry> {
+  return new CompactibleFileLog({ dir, checksumsFrom, label: 'the file source log', format: formatSourceLogFile, parse: parseSourceLogFile });
 }
 
 function positiveInteger(value: number, option: string): number {

@@ -17,10 +17,17 @@ export type Offset = unknown;
 /** How much a batch may take: `limited` applies rate limits such as `maxFilesPerTrigger` (`Trigger.Once` ignores them). */
 export type PlanMode = 'limited' | 'unlimited';
 
+/** Where a source keeps its own log in the checkpoint (`<checkpoint>/sources/<i>`). */
+export interface SourceLogLocation {
+  readonly directory: string;
+  /** Log files from this batch id on carry a checksum; earlier ones were written before checksums. */
+  readonly checksumsFrom: number;
+}
+
 /** What the executor gives a source when a run starts. */
 export interface SourceContext {
-  /** A directory for the source's own log (`<checkpoint>/sources/<i>`), or null without a checkpoint directory. */
-  readonly logDirectory: string | null;
+  /** The source's own log in the checkpoint, or null without a checkpoint directory. */
+  readonly log: SourceLogLocation | null;
   /** The query's id (stable across restarts). */
   readonly queryId: string;
   /** The offset of the last committed batch, or null on a fresh checkpoint. */

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { field, schema, Types, WINDOW_TYPE } from '../../lib/core/schema.js';
 import { MemorySource } from '../../lib/sources/memory-source.js';
@@ -20,6 +20,11 @@ const ZONE = 'Asia/Kolkata';
 
 /** The notebook's query: 10-minute watermark, 1-hour windows, count by action and window. */
 const stages = () => notebookStages({ delay: '10 minutes', duration: '1 hour' });
+
+/** Batch files of `out`'s manifest (not their `.N.crc` sidecars nor the owner record), by name. */
+async function manifest(out: string): Promise<string[]> {
+  return (await readdir(join(out, '_spark_metadata'))).filter((n) => !n.startsWith('.')).sort();
+}
 
 /** Data files in `out`, by name. */
 async function dataFiles(out: string): Promise<string[]> {
@@ -57,7 +62,7 @@ t.test('a windowed count writes one JSON Lines file per micro-batch, in Spark JS
   await query.processAllAvailable();
   await query.stop();
   // Batches: 0 (data), 1 (no-data: the watermark moved), 2 (data), 3 (no-data: closes 03:00Z-04:00Z).
-  t.strictSame(await readdir(join(out, '_spark_metadata')), ['0', '1', '2', '3'], 'one manifest entry per batch');
+  t.strictSame(await manifest(out), ['0', '1', '2', '3'], 'one manifest entry per batch');
   t.equal((await dataFiles(out)).length, 4, 'one data file per batch, empty ones included');
   for (const id of [0, 1, 2]) t.equal(await batchFile(out, id), '', `batch ${id} wrote an empty file`);
   t.equal(
@@ -194,20 +199,22 @@ t.test('a batch re-executed after a restart whose manifest entry exists is skipp
   await restart(source, out, chk);
   t.ok((await stat(join(chk, 'commits', '3'))).isFile(), 'batch 3 was re-executed and committed');
   t.strictSame(await dataFiles(out), filesBefore, 'no new data file');
-  t.strictSame(await readdir(join(out, '_spark_metadata')), ['0', '1', '2', '3']);
+  t.strictSame(await manifest(out), ['0', '1', '2', '3']);
   t.equal(await readFile(join(out, '_spark_metadata', '3'), 'utf8'), manifestBefore, 'manifest entry untouched');
   t.strictSame(await committedLines(out), closedWindow);
 });
 
-t.test('a batch that crashed before its manifest entry leaves an orphan file readers never see, and is written once on re-execution', async (t) => {
+t.test('a batch that crashed before its manifest entry leaves an orphan file readers never see; the restart deletes it and writes the batch once', async (t) => {
   const { out, chk, source } = await runTwoSteps(t.testdir());
+  const orphan = JSON.parse((await readFile(join(out, '_spark_metadata', '3'), 'utf8')).split('\n')[1]!).path as string;
   // Crash between the data file and the manifest: the entry and the commit are missing.
   await rm(join(out, '_spark_metadata', '3'));
   await rm(join(chk, 'commits', '3'));
   t.strictSame(await committedLines(out), [], 'the orphan is invisible before the restart');
   await restart(source, out, chk);
-  t.equal((await dataFiles(out)).length, 5, 'the orphan stays beside the new file');
-  t.strictSame(await readdir(join(out, '_spark_metadata')), ['0', '1', '2', '3']);
+  t.equal((await dataFiles(out)).length, 4, 'one data file per batch');
+  t.notOk((await dataFiles(out)).includes(basename(new URL(orphan).pathname)), 'the orphan is gone');
+  t.strictSame(await manifest(out), ['0', '1', '2', '3']);
   t.strictSame(await committedLines(out), closedWindow, 'the window is read once');
 });
 

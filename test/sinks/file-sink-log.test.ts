@@ -96,8 +96,14 @@ t.test('a missing delta or an unknown log version is reported as a corrupt log',
   await writeSinkLogEntry(out, 1, []);
   await writeSinkLogEntry(out, 2, []);
   await rm(join(out, '_spark_metadata', '1'));
-  await t.rejects(readSinkLog(out), { code: 'ERR_CHECKPOINT_CORRUPT', message: `${join(out, '_spark_metadata')}: batch 1 is missing from the file sink log (latest is 2)` });
+  await t.rejects(readSinkLog(out), {
+    code: 'ERR_CHECKPOINT_CORRUPT',
+    file: join(out, '_spark_metadata', '1'),
+    message: `${join(out, '_spark_metadata', '1')} is missing from the file sink log ${join(out, '_spark_metadata')}: it is needed to read batches up to 2`,
+  });
+  // As a newer Spark would write it (its own sidecar replaced by none here).
   await writeFile(join(out, '_spark_metadata', '1'), 'v2\n');
+  await rm(join(out, '_spark_metadata', '.1.crc'));
   await t.rejects(readSinkLog(out), {
     code: 'ERR_CHECKPOINT_CORRUPT',
     message:
@@ -151,4 +157,22 @@ t.test('a file listed in the log but gone is an error naming it', async (t) => {
     file: join(out, 'gone.json'),
     message: `File ${join(out, 'gone.json')} does not exist, but it is listed in ${join(out, '_spark_metadata')}`,
   });
+});
+
+t.test('issue 10 #5: once N.compact is written, the files before the previous compact go, sidecars included; readers still see every file', async (t) => {
+  const out = t.testdir();
+  for (let id = 0; id <= 31; id++) await writeSinkLogEntry(out, id, [entry(out, `f${String(id).padStart(2, '0')}.json`)]);
+  // 19.compact and the deltas after it stay for a reader that listed before 29.compact appeared.
+  const kept = ['19.compact', '20', '21', '22', '23', '24', '25', '26', '27', '28', '29.compact', '30', '31'];
+  t.strictSame((await readdir(join(out, '_spark_metadata'))).sort(), [...kept.map((n) => `.${n}.crc`), ...kept].sort());
+  t.strictSame(await readSinkLog(out), Array.from({ length: 32 }, (_, id) => entry(out, `f${String(id).padStart(2, '0')}.json`)));
+  t.equal((await readFile(join(out, '_spark_metadata', '29.compact'), 'utf8')).split('\n').length, 31, 'version line + files of batches 0..29');
+});
+
+t.test('a damaged log file is refused by readers, naming it', async (t) => {
+  const out = t.testdir();
+  await writeSinkLogEntry(out, 0, [entry(out, 'a.json')]);
+  const path = join(out, '_spark_metadata', '0');
+  await writeFile(path, (await readFile(path, 'utf8')).replace('a.json', 'b.json'));
+  await t.rejects(readSinkLog(out), { code: 'ERR_CHECKPOINT_CORRUPT', file: path, message: new RegExp(`^${path} was changed or damaged after it was written`) });
 });
