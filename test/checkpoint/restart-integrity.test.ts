@@ -34,9 +34,9 @@ t.test('issue 10 #4: a restart after state/<op>/ was deleted is refused, instead
   await ranThreeFiles(root);
   const commits = (await readdir(join(root, 'chk', 'commits'))).filter((n) => /^\d+$/.test(n)).map(Number);
   const last = Math.max(...commits);
-  await rm(join(root, 'chk', 'state', '2'), { recursive: true });
+  await rm(join(root, 'chk', 'state', '0'), { recursive: true });
   const error = await failureOf(await notebookQuery(root));
-  t.match(error, { code: 'ERR_CHECKPOINT_CORRUPT', file: join(root, 'chk', 'state', '2', '0', `${last + 1}.json`) });
+  t.match(error, { code: 'ERR_CHECKPOINT_CORRUPT', file: join(root, 'chk', 'state', '0', '0', `${last + 1}.json`) });
 });
 
 t.test('issue 10 #4: a restart after sources/ was deleted is refused, naming the source log entry the offsets refer to', async (t) => {

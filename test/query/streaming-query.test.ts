@@ -204,11 +204,14 @@ t.test('a checkpoint drained by the release before (watermark +infinity) is refu
   source.addData(events([10, 'Open']));
   const first = await startQuery({ source, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), checkpointLocation: dir, trigger: 'availableNow', manager: new StreamingQueryManager() });
   await first.awaitTermination();
-  // What a drain of the release before left in the commit log.
-  const { readdir, writeFile } = await import('node:fs/promises');
+  // What a drain of the release before left: its commit log, in a checkpoint of that release (no checksums yet).
+  const { readdir, readFile, rm, writeFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const last = (await readdir(join(dir, 'commits'))).filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b)).pop()!;
   await writeFile(join(dir, 'commits', last), 'v1\n{"nextBatchWatermarkMs":8640000000000}');
+  const { id } = JSON.parse(await readFile(join(dir, 'metadata'), 'utf8')) as { id: string };
+  await writeFile(join(dir, 'metadata'), JSON.stringify({ id }) + '\n');
+  for (const sub of ['', 'offsets', 'commits']) for (const name of await readdir(join(dir, sub))) if (name.endsWith('.crc')) await rm(join(dir, sub, name));
   const again = source.reopen();
   const query = await startQuery({ source: again, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), checkpointLocation: dir, trigger: 'availableNow', manager: new StreamingQueryManager() });
   await t.rejects(query.awaitTermination(), { cause: { code: 'ERR_CHECKPOINT_DRAINED', message: /drained by an earlier release of tidemark.*Start a new checkpoint and output directory/ } });

@@ -22,7 +22,7 @@ async function placeFiles(dir: string, from: number, to: number): Promise<void> 
 /** Runs the source over `input` until it has read everything available; the lines of each batch, by batch id. */
 async function linesPerBatch(input: string, chk: string): Promise<Array<[number, string[]]>> {
   const sink = new MemorySink();
-  const query = await startQuery({ source: new FileSource({ path: input, maxFilesPerTrigger: 1 }), sink, trigger: 'availableNow', checkpointLocation: chk, manager: new StreamingQueryManager() });
+  const query = await startQuery({ source: new FileSource({ path: input, maxFilesPerTrigger: 1, framing: 'lines' }), sink, trigger: 'availableNow', checkpointLocation: chk, manager: new StreamingQueryManager() });
   await query.awaitTermination();
   return [...sink.batches].sort((a, b) => a[0] - b[0]).map(([id, rows]) => [id, rows.map((r) => r['value'] as string)]);
 }
