@@ -53,7 +53,8 @@ export type TidemarkErrorCode =
   | 'ERR_AGGREGATE_PARSE'
   | 'ERR_UNKNOWN_FUNCTION'
   | 'ERR_DATATYPE_MISMATCH'
-  | 'ERR_ARITHMETIC_OVERFLOW';
+  | 'ERR_ARITHMETIC_OVERFLOW'
+  | 'ERR_PLAN_INPUT';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {

@@ -1,5 +1,5 @@
 /**
- * Spark's own scenarios (test/fixtures/spark-cases.json, copied from the
+ * Spark's own scenarios (test/fixtures/spark-cases.json and agg-cases.json, copied from the
  * conformance suite): the runner's output must match every expectation.
  */
 import t, { type Test } from 'tap';
@@ -39,8 +39,8 @@ function checkFigures(t: Test, name: keyof AggregationResult & string, got: Arra
   });
 }
 
-t.test('every streaming_aggregation and window_assignment scenario matches Spark', async (t) => {
-  const cases = (await readCases(fixture)) as Expected[];
+async function checkScenarios(t: Test, file: string): Promise<void> {
+  const cases = (await readCases(file)) as Expected[];
   const byName = new Map(cases.map((c) => [c.name, c]));
   let checked = 0;
   for await (const result of runConformance(cases)) {
@@ -81,7 +81,11 @@ t.test('every streaming_aggregation and window_assignment scenario matches Spark
     });
   }
   t.equal(checked, cases.filter((c) => c.kind === 'streaming_aggregation' || c.kind === 'window_assignment').length);
-});
+}
+
+t.test('every streaming_aggregation and window_assignment scenario matches Spark', (t) => checkScenarios(t, fixture));
+
+t.test('every aggregate scenario (count, count(value), sum, avg, min, max) matches Spark', (t) => checkScenarios(t, fileURLToPath(new URL('./fixtures/agg-cases.json', import.meta.url))));
 
 t.test('npm run conformance prints one JSON object per runnable case, in file order, and nothing else', async (t) => {
   const { stdout } = await promisify(execFile)(process.execPath, [runner, fixture]);

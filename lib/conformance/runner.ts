@@ -21,6 +21,7 @@ import { MemorySink } from '../sinks/memory-sink.js';
 import { Watermark } from '../stages/watermark.js';
 import { Window } from '../stages/window.js';
 import { KeyedCount } from '../stages/keyed-count.js';
+import { KeyedAggregate } from '../stages/keyed-aggregate.js';
 import { startQuery, StreamingQueryManager, type StreamingQuery } from '../query/streaming-query.js';
 import type { StreamingQueryProgress } from '../query/progress.js';
 
@@ -39,11 +40,13 @@ export interface ConformanceCase {
   window?: CaseWindow | null;
   watermark_delay?: string | null;
   output_mode?: string;
-  batches?: Array<Array<{ time?: number | null; key?: unknown }>>;
+  batches?: Array<Array<{ time?: number | null; key?: unknown; value?: number | null }>>;
   restart_before_step?: number[];
   no_data_batches?: boolean;
   trigger?: string;
   input?: Array<{ time_us: number | null }>;
+  /** Spark result columns per group instead of the count alone (`count`, `count(value)`, `sum(value)`, …). */
+  aggregates?: string[];
 }
 
 /** What a streaming_aggregation case produced. */
@@ -90,7 +93,8 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
   const hasWatermark = c.watermark_delay !== null && c.watermark_delay !== undefined;
   const outputMode = parseOutputMode(c.output_mode ?? 'append');
   const once = c.trigger === 'once';
-  const inputSchema = schema([field('time', Types.timestamp), field('key', keyType(c.batches))]);
+  const aggregates = c.aggregates ?? null;
+  const inputSchema = schema([field('time', Types.timestamp), field('key', keyType(c.batches)), ...(aggregates === null ? [] : [field('value', Types.long)])]);
   const checkpointLocation = await mkdtemp(join(tmpdir(), 'tidemark-conformance-'));
   const manager = new StreamingQueryManager();
   let source = new MemorySource({ schema: inputSchema });
@@ -107,7 +111,8 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
       if (c.window === null || c.window === undefined) throw new Error('grouping "window" needs a window');
       stages.push(new Window({ timeColumn: 'time', duration: c.window.duration, slide: c.window.slide ?? null, startTime: c.window.startTime ?? null }));
     }
-    stages.push(new KeyedCount({ groupBy: grouping === 'window' ? ['window', 'key'] : grouping === 'time' ? ['time', 'key'] : ['key'] }));
+    const groupBy = grouping === 'window' ? ['window', 'key'] : grouping === 'time' ? ['time', 'key'] : ['key'];
+    stages.push(aggregates === null ? new KeyedCount({ groupBy }) : new KeyedAggregate({ groupBy, aggregates }));
     const sink = new MemorySink();
     sink.on('batch', (_id: number, rows: Row[]) => emittedThisStep.push(...rows));
     const query = await startQuery({
@@ -144,7 +149,9 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
       }
       emittedThisStep.length = 0;
       progressThisStep.length = 0;
-      source.addData(rows.map((r) => ({ time: r.time === null || r.time === undefined ? null : r.time * 1000, key: r.key ?? null })));
+      source.addData(
+        rows.map((r) => ({ time: r.time === null || r.time === undefined ? null : r.time * 1000, key: r.key ?? null, ...(aggregates === null ? {} : { value: r.value ?? null }) })),
+      );
       if (once) {
         source = source.reopen();
         const run = await start();
@@ -154,7 +161,7 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
       }
       const dataBatch = progressThisStep[0];
       const lastBatch = progressThisStep[progressThisStep.length - 1];
-      result.emitted.push(emittedThisStep.map((row) => toCaseRow(grouping, row)));
+      result.emitted.push(emittedThisStep.map((row) => toCaseRow(grouping, row, aggregates)));
       result.watermark_used_by_step.push(hasWatermark ? watermarkSeconds(dataBatch) : null);
       const watermarkAfter = (latest as StreamingQuery | null)?.watermarkMs ?? null;
       result.watermark_after_step.push(!hasWatermark || watermarkAfter === null ? null : msToSeconds(watermarkAfter));
@@ -171,13 +178,19 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
   return result;
 }
 
-function toCaseRow(grouping: string, row: Row): Row {
+// A row as the cases write them: the grouping, then `count` or each listed aggregate (null where Spark's result is null).
+function toCaseRow(grouping: string, row: Row, aggregates: readonly string[] | null): Row {
+  const values: Row = {};
+  for (const name of aggregates ?? ['count']) {
+    const v = row[name];
+    values[name] = typeof v === 'bigint' ? Number(v) : (v ?? null);
+  }
   if (grouping === 'window') {
     const w = row['window'] as { start: number; end: number };
-    return { window_start: msToSeconds(w.start), window_end: msToSeconds(w.end), key: row['key'], count: row['count'] };
+    return { window_start: msToSeconds(w.start), window_end: msToSeconds(w.end), key: row['key'], ...values };
   }
-  if (grouping === 'time') return { time: msToSeconds(row['time'] as number), key: row['key'], count: row['count'] };
-  return { key: row['key'], count: row['count'] };
+  if (grouping === 'time') return { time: row['time'] === null ? null : msToSeconds(row['time'] as number), key: row['key'], ...values };
+  return { key: row['key'], ...values };
 }
 
 /** Runs one `window_assignment` case: the windows of each row, and the batch `groupBy(window).count()`. */

@@ -8,7 +8,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
-import type { Schema } from '../core/schema.js';
+import { isPartialAggregateSchema, type Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/output-mode.js';
 import type { BarrierItem, OpenItem, PlanEntry, StageSnapshot, StreamItem } from '../protocol.js';
 
@@ -26,6 +26,19 @@ export interface Checkpointable {
   snapshot(): StageSnapshot;
   /** Replaces the stage's state with a snapshot's; refuses a snapshot of another stage, version or configuration. */
   restore(snapshot: StageSnapshot): void;
+}
+
+/**
+ * Refuses partial-aggregate rows (a `ChunkAggregate`'s) to a stage that
+ * does not merge them: it would take a group for one row. Checked when a
+ * query is planned and when a run opens.
+ */
+export function refusePartialInput(stageName: string, accepts: boolean | undefined, input: Schema): void {
+  if (accepts === true || !isPartialAggregateSchema(input)) return;
+  throw new TidemarkError(
+    'ERR_PLAN_INPUT',
+    `${stageName} cannot take partial aggregates (rows that each stand for a group of rows aggregated where they were read): put it before the parse, or plan the query with optimize: false`,
+  );
 }
 
 /** Items at most buffered on a stage's readable side before it waits for its consumer. */
@@ -63,6 +76,11 @@ export abstract class Stage extends Transform implements Checkpointable {
   /** The output mode downstream stages see: an aggregation states the mode it runs in. */
   outputModeAfter(queryMode: OutputMode | undefined): OutputMode | undefined {
     return queryMode;
+  }
+
+  /** Whether this stage merges partial-aggregate rows (see `ChunkAggregate`); others refuse them. */
+  get acceptsPartialAggregates(): boolean {
+    return false;
   }
 
   /** Whether this stage is an aggregation (complete mode needs one). */
@@ -127,6 +145,7 @@ export abstract class Stage extends Transform implements Checkpointable {
   }
 
   #open(item: OpenItem): StreamItem[] {
+    refusePartialInput(this.operatorName, this.acceptsPartialAggregates, item.schema);
     const output = this.plan(item.schema, { outputMode: item.outputMode, aggregated: item.aggregated });
     this.outputSchema = output;
     let nextOperatorId = item.nextOperatorId;
