@@ -21,6 +21,7 @@
  */
 import type { Transform } from 'node:stream';
 import type { OutputMode } from '../core/output-mode.js';
+import { checkGlobalWatermarkLimit, type StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { Schema } from '../core/schema.js';
 import type { WindowSpec } from '../core/window.js';
 import type { Source } from '../sources/source.js';
@@ -53,6 +54,7 @@ interface StageLike extends Transform {
   describe?(): string;
   readonly aggregates?: boolean;
   readonly stateful?: boolean;
+  readonly statefulOperator?: StatefulOperatorInfo | null;
   outputModeAfter?(mode: OutputMode | undefined): OutputMode | undefined;
 }
 interface WindowLike extends StageLike {
@@ -125,9 +127,16 @@ function analyse(source: Source, stages: readonly Transform[], sink: Sink, optio
   let aggregated = false;
   let mode: OutputMode | undefined = options.outputMode;
   const inputs: Schema[] = [];
+  let statefulOperators: readonly StatefulOperatorInfo[] = [];
   for (const stage of stages as readonly StageLike[]) {
     inputs.push(schema);
-    if (stage.plan !== undefined) schema = stage.plan(schema, { outputMode: mode, aggregated });
+    if (stage.plan !== undefined) schema = stage.plan(schema, { outputMode: mode, aggregated, statefulOperators });
+    const operator = stage.statefulOperator ?? null;
+    if (operator !== null) {
+      statefulOperators = [...statefulOperators, operator];
+      // Spark's global watermark check, as each stage does again when the run opens.
+      checkGlobalWatermarkLimit(statefulOperators, mode ?? options.outputMode);
+    }
     if (stage.aggregates === true) aggregated = true;
     if (stage.outputModeAfter !== undefined) mode = stage.outputModeAfter(mode);
   }

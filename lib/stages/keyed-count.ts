@@ -17,6 +17,7 @@ import { CountStore, type AggregateStore } from '../core/count-store.js';
 import { KeyedAggregation, type KeyedAggregationSnapshot } from '../core/keyed-aggregation.js';
 import { outputModeName, parseOutputMode, type OutputMode } from '../core/output-mode.js';
 import { fieldIndex, requireField, simpleString, type Field, type Schema } from '../core/schema.js';
+import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
 import { Stage, checkSnapshot, type PlanContext } from './stage.js';
 import { decodeTypedArrays, encodeTypedArrays } from './snapshot-codec.js';
@@ -135,6 +136,10 @@ export class KeyedCount extends Stage {
 
   override get aggregates(): boolean {
     return true;
+  }
+
+  override get statefulOperator(): StatefulOperatorInfo {
+    return { kind: 'aggregation' };
   }
 
   override get role(): 'aggregate' {
