@@ -100,14 +100,17 @@ t.test('every deduplication scenario matches Spark, restarts from the checkpoint
   await checkScenarios(t, dedupFixture);
 });
 
-t.test('npm run conformance prints one JSON object per runnable case, in file order, and nothing else', async (t) => {
-  const { stdout } = await promisify(execFile)(process.execPath, [runner, fixture]);
-  const lines = stdout.trimEnd().split('\n');
-  const cases = await readCases(fixture);
-  const runnable = cases.filter((c) => RUNNABLE_KINDS.has(c.kind)).map((c) => c.name);
-  t.strictSame(lines.map((l) => (JSON.parse(l) as { name: string }).name), runnable);
-  t.notOk(lines.some((l) => l.includes('"error"')), 'no case failed to run');
-});
+for (const path of [fixture, sessionFixture, dedupFixture]) {
+  t.test(`npm run conformance prints one JSON object per runnable case of ${path.split('/').at(-1)}, in file order, and nothing else`, async (t) => {
+    const { stdout } = await promisify(execFile)(process.execPath, [runner, path]);
+    const lines = stdout.trimEnd().split('\n');
+    const cases = await readCases(path);
+    const runnable = cases.filter((c) => RUNNABLE_KINDS.has(c.kind)).map((c) => c.name);
+    t.ok(runnable.length > 0);
+    t.strictSame(lines.map((l) => (JSON.parse(l) as { name: string }).name), runnable);
+    t.notOk(lines.some((l) => l.includes('"error"')), 'no case failed to run');
+  });
+}
 
 t.test('a case the runner cannot run yields an error line and the run goes on', async (t) => {
   const results = [];
