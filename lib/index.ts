@@ -21,6 +21,9 @@ export { Stage, checkSnapshot, STAGE_HIGH_WATER_MARK, type Checkpointable, type 
 export { Watermark, type WatermarkOptions } from './stages/watermark.js';
 export { Window, type WindowOptions } from './stages/window.js';
 export { KeyedCount, type KeyedCountOptions } from './stages/keyed-count.js';
+export { SessionWindow, type SessionWindowOptions } from './stages/session-window.js';
+export { DropDuplicates, type DropDuplicatesOptions } from './stages/drop-duplicates.js';
+export { checkStatefulOperators, checkGlobalWatermarkLimit, type StatefulOperatorInfo, type StatefulOperatorKind } from './core/stateful-chain.js';
 export { Sort, type SortOptions, type SortKey } from './stages/sort.js';
 export { ReceiptTime, type ReceiptTimeOptions } from './stages/receipt-time.js';
 export { filterRows, mapRows, isPlannable, type Plannable } from './stages/row-stages.js';
@@ -41,5 +44,6 @@ export { parseTrigger, isBounded, DEFAULT_TRIGGER, type Trigger, type TriggerOpt
 export { buildProgress, type StreamingQueryProgress, type SourceProgress } from './query/progress.js';
 export { StreamingQuery, StreamingQueryManager, startQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions, type StreamingQueryListener, type StreamingQueryEvents } from './query/streaming-query.js';
 export { generateDataset, generateLines, partFileName, ACTIONS, GEN_DEFAULTS, MAX_OUT_OF_ORDER_SECONDS, type GenerateOptions, type GenerateDatasetOptions } from './gen.js';
+export { clickstream, clickLine, writeClickstream, CLICK_ACTIONS, type ClickEvent, type Clickstream, type ClickstreamOptions } from './gen-clickstream.js';
 export { showDirectory, type ShowDirectoryOptions } from './cli/show.js';
 export { serveUi, type ServeUiOptions, type UiServer } from './ui/server.js';

@@ -13,6 +13,7 @@ import type { RecordBatch } from './core/batch.js';
 import type { EventTimeFigures } from './core/watermark.js';
 import type { Schema } from './core/schema.js';
 import type { OutputMode } from './core/output-mode.js';
+import type { StatefulOperatorInfo } from './core/stateful-chain.js';
 
 /** A stage's state as it is checkpointed: versioned, JSON-serialisable. */
 export interface StageSnapshot {
@@ -91,6 +92,8 @@ export interface OpenItem {
   readonly nextOperatorId: number;
   /** True once an aggregation stage has been passed (complete mode and sorting need one). */
   readonly aggregated: boolean;
+  /** The stateful operators passed so far, upstream first (absent: none), for Spark's checks on several of them. */
+  readonly statefulOperators?: readonly StatefulOperatorInfo[];
   /** The query this run belongs to. */
   readonly query: QueryInfo;
   /** Operators so far, source first. */

@@ -22,6 +22,8 @@ import { Watermark } from '../stages/watermark.js';
 import { Window } from '../stages/window.js';
 import { KeyedCount } from '../stages/keyed-count.js';
 import { KeyedAggregate } from '../stages/keyed-aggregate.js';
+import { SessionWindow } from '../stages/session-window.js';
+import { DropDuplicates } from '../stages/drop-duplicates.js';
 import { startQuery, StreamingQueryManager, type StreamingQuery } from '../query/streaming-query.js';
 import type { StreamingQueryProgress } from '../query/progress.js';
 
@@ -36,8 +38,14 @@ interface CaseWindow {
 export interface ConformanceCase {
   kind: string;
   name: string;
-  grouping?: 'window' | 'time' | 'key';
+  grouping?: 'window' | 'time' | 'key' | 'session';
   window?: CaseWindow | null;
+  /** `grouping: "session"`: the gap of `session_window(time, gap)`. */
+  session_gap?: string | null;
+  /** `deduplication`: the key columns. */
+  columns?: string[] | null;
+  /** `deduplication`: `dropDuplicatesWithinWatermark` rather than `dropDuplicates`. */
+  within_watermark?: boolean;
   watermark_delay?: string | null;
   output_mode?: string;
   batches?: Array<Array<{ time?: number | null; key?: unknown; value?: number | null }>>;
@@ -87,9 +95,15 @@ function watermarkSeconds(progress: StreamingQueryProgress | undefined): number 
   return text === undefined ? null : msToSeconds(Date.parse(text));
 }
 
-/** Runs one `streaming_aggregation` case through MemorySource → Watermark → Window → KeyedCount → MemorySink. */
+/**
+ * Runs one `streaming_aggregation` case through MemorySource → Watermark →
+ * Window → KeyedCount → MemorySink (`grouping: "session"`: → SessionWindow),
+ * or one `deduplication` case through MemorySource → Watermark →
+ * DropDuplicates → MemorySink; the figures come from the query's progress.
+ */
 export async function runAggregationCase(c: ConformanceCase): Promise<AggregationResult> {
-  const grouping = c.grouping ?? 'window';
+  const dedup = c.kind === 'deduplication';
+  const grouping = dedup ? 'rows' : (c.grouping ?? 'window');
   const hasWatermark = c.watermark_delay !== null && c.watermark_delay !== undefined;
   const outputMode = parseOutputMode(c.output_mode ?? 'append');
   const once = c.trigger === 'once';
@@ -107,12 +121,19 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
     const stages: Transform[] = [];
     watermarkStage = hasWatermark ? new Watermark({ eventTime: 'time', delay: c.watermark_delay! }) : null;
     if (watermarkStage !== null) stages.push(watermarkStage);
-    if (grouping === 'window') {
-      if (c.window === null || c.window === undefined) throw new Error('grouping "window" needs a window');
-      stages.push(new Window({ timeColumn: 'time', duration: c.window.duration, slide: c.window.slide ?? null, startTime: c.window.startTime ?? null }));
+    if (dedup) {
+      stages.push(new DropDuplicates({ columns: c.columns ?? null, withinWatermark: c.within_watermark === true }));
+    } else if (grouping === 'session') {
+      if (typeof c.session_gap !== 'string') throw new Error('grouping "session" needs a session_gap');
+      stages.push(new SessionWindow({ timeColumn: 'time', gap: c.session_gap, groupBy: ['key'] }));
+    } else {
+      if (grouping === 'window') {
+        if (c.window === null || c.window === undefined) throw new Error('grouping "window" needs a window');
+        stages.push(new Window({ timeColumn: 'time', duration: c.window.duration, slide: c.window.slide ?? null, startTime: c.window.startTime ?? null }));
+      }
+      const groupBy = grouping === 'window' ? ['window', 'key'] : grouping === 'time' ? ['time', 'key'] : ['key'];
+      stages.push(aggregates === null ? new KeyedCount({ groupBy }) : new KeyedAggregate({ groupBy, aggregates }));
     }
-    const groupBy = grouping === 'window' ? ['window', 'key'] : grouping === 'time' ? ['time', 'key'] : ['key'];
-    stages.push(aggregates === null ? new KeyedCount({ groupBy }) : new KeyedAggregate({ groupBy, aggregates }));
     const sink = new MemorySink();
     sink.on('batch', (_id: number, rows: Row[]) => emittedThisStep.push(...rows));
     const query = await startQuery({
@@ -180,10 +201,18 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
 
 // A row as the cases write them: the grouping, then `count` or each listed aggregate (null where Spark's result is null).
 function toCaseRow(grouping: string, row: Row, aggregates: readonly string[] | null): Row {
+  if (grouping === 'rows') {
+    const time = row['time'] as number | null;
+    return { time: time === null ? null : msToSeconds(time), key: row['key'] };
+  }
   const values: Row = {};
   for (const name of aggregates ?? ['count']) {
     const v = row[name];
     values[name] = typeof v === 'bigint' ? Number(v) : (v ?? null);
+  }
+  if (grouping === 'session') {
+    const w = row['session_window'] as { start: number; end: number };
+    return { session_start: msToSeconds(w.start), session_end: msToSeconds(w.end), key: row['key'], ...values };
   }
   if (grouping === 'window') {
     const w = row['window'] as { start: number; end: number };
@@ -233,12 +262,15 @@ export async function runWindowAssignmentCase(c: ConformanceCase): Promise<Windo
   return { name: c.name, windows, group_counts };
 }
 
+/** The kinds of case the runner drives; the others are prose setups for tap tests. */
+export const RUNNABLE_KINDS: ReadonlySet<string> = new Set(['streaming_aggregation', 'deduplication', 'window_assignment']);
+
 /** Runs every runnable case of a scenario file, in file order; a case that fails yields an error line. */
 export async function* runConformance(cases: readonly ConformanceCase[]): AsyncGenerator<AggregationResult | WindowAssignmentResult | CaseError> {
   for (const c of cases) {
-    if (c.kind !== 'streaming_aggregation' && c.kind !== 'window_assignment') continue;
+    if (!RUNNABLE_KINDS.has(c.kind)) continue;
     try {
-      yield c.kind === 'streaming_aggregation' ? await runAggregationCase(c) : await runWindowAssignmentCase(c);
+      yield c.kind === 'window_assignment' ? await runWindowAssignmentCase(c) : await runAggregationCase(c);
     } catch (err) {
       yield { name: c.name, error: { code: isTidemarkError(err) ? err.code : 'ERR_CONFORMANCE_CASE', message: (err as Error).message } };
     }

@@ -301,6 +301,7 @@ export class MicroBatchExecution extends Readable {
       recovered: last === null ? null : { batchId: last.batchId, snapshots: renumberLegacySnapshots(last.snapshots) },
       nextOperatorId: 0,
       aggregated: false,
+      statefulOperators: [],
       query: { id: checkpoint.id, runId: this.runId, name: this.#options.queryName ?? null, checkpointLocation: checkpoint.location },
       plan: [],
       commits: this.#port(),

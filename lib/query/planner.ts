@@ -22,6 +22,7 @@
  */
 import type { Transform } from 'node:stream';
 import type { OutputMode } from '../core/output-mode.js';
+import { checkGlobalWatermarkLimit, type StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { Schema } from '../core/schema.js';
 import type { WindowSpec } from '../core/window.js';
 import type { Source } from '../sources/source.js';
@@ -59,6 +60,7 @@ interface StageLike extends Transform {
   readonly stateful?: boolean;
   readonly operatorName?: string;
   readonly acceptsPartialAggregates?: boolean;
+  readonly statefulOperator?: StatefulOperatorInfo | null;
   outputModeAfter?(mode: OutputMode | undefined): OutputMode | undefined;
 }
 interface WindowLike extends StageLike {
@@ -130,12 +132,19 @@ function analyse(source: Source, stages: readonly Transform[], sink: Sink, optio
   let aggregated = false;
   let mode: OutputMode | undefined = options.outputMode;
   const inputs: Schema[] = [];
+  let statefulOperators: readonly StatefulOperatorInfo[] = [];
   for (const stage of stages as readonly StageLike[]) {
     inputs.push(schema);
     // Stages say whether they merge partial aggregates; a transform of the user's own that plans its
     // schema (filterRows, mapRows) checks by itself; any other transform cannot take them.
     if (stage.operatorName !== undefined || stage.plan === undefined) refusePartialInput(stage.operatorName ?? stage.constructor.name, stage.acceptsPartialAggregates, schema);
-    if (stage.plan !== undefined) schema = stage.plan(schema, { outputMode: mode, aggregated });
+    if (stage.plan !== undefined) schema = stage.plan(schema, { outputMode: mode, aggregated, statefulOperators });
+    const operator = stage.statefulOperator ?? null;
+    if (operator !== null) {
+      statefulOperators = [...statefulOperators, operator];
+      // Spark's global watermark check, as each stage does again when the run opens.
+      checkGlobalWatermarkLimit(statefulOperators, mode ?? options.outputMode);
+    }
     if (stage.aggregates === true) aggregated = true;
     if (stage.outputModeAfter !== undefined) mode = stage.outputModeAfter(mode);
   }

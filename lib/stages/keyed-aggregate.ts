@@ -20,6 +20,7 @@ import { defaultAggregateName, parseAggregates, resolveAggregates, type Aggregat
 import { KeyedAggregation, type KeyedAggregationSnapshot } from '../core/keyed-aggregation.js';
 import { outputModeName, parseOutputMode, type OutputMode } from '../core/output-mode.js';
 import { fieldIndex, isPartialAggregateSchema, requireField, simpleString, type Field, type Schema } from '../core/schema.js';
+import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
 import { Stage, checkSnapshot, type PlanContext } from './stage.js';
 import { decodeTypedArrays, encodeTypedArrays } from './snapshot-codec.js';
@@ -144,6 +145,10 @@ export class KeyedAggregate extends Stage {
 
   override get aggregates(): boolean {
     return true;
+  }
+
+  override get statefulOperator(): StatefulOperatorInfo {
+    return { kind: 'aggregation' };
   }
 
   override get role(): 'aggregate' {

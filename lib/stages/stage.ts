@@ -10,6 +10,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
 import { isPartialAggregateSchema, type Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/output-mode.js';
+import { checkGlobalWatermarkLimit, type StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, OpenItem, PlanEntry, StageSnapshot, StreamItem } from '../protocol.js';
 
 /** What a stage learns about the query when it is planned. */
@@ -18,6 +19,8 @@ export interface PlanContext {
   readonly outputMode: OutputMode | undefined;
   /** Whether an aggregation stage comes before this one. */
   readonly aggregated: boolean;
+  /** The stateful operators before this stage, upstream first (Spark checks them together); none when absent. */
+  readonly statefulOperators?: readonly StatefulOperatorInfo[];
 }
 
 /** A stage whose state can be checkpointed (Flink's `CheckpointedFunction`). */
@@ -88,6 +91,15 @@ export abstract class Stage extends Transform implements Checkpointable {
     return false;
   }
 
+  /**
+   * What kind of stateful operator this stage is, for Spark's checks on
+   * several stateful operators in one query (`core/stateful-chain.ts`);
+   * null for a stage that is none. Read after {@link Stage.plan}.
+   */
+  get statefulOperator(): StatefulOperatorInfo | null {
+    return null;
+  }
+
   /** Whether this stage keeps state that must be checkpointed under an operator id. */
   get stateful(): boolean {
     return false;
@@ -146,8 +158,12 @@ export abstract class Stage extends Transform implements Checkpointable {
 
   #open(item: OpenItem): StreamItem[] {
     refusePartialInput(this.operatorName, this.acceptsPartialAggregates, item.schema);
-    const output = this.plan(item.schema, { outputMode: item.outputMode, aggregated: item.aggregated });
+    const before = item.statefulOperators ?? [];
+    const output = this.plan(item.schema, { outputMode: item.outputMode, aggregated: item.aggregated, statefulOperators: before });
     this.outputSchema = output;
+    const operator = this.statefulOperator;
+    const statefulOperators = operator === null ? before : [...before, operator];
+    if (operator !== null) checkGlobalWatermarkLimit(statefulOperators, item.outputMode ?? 'append');
     let nextOperatorId = item.nextOperatorId;
     if (this.stateful) {
       this.operatorId = nextOperatorId++;
@@ -160,6 +176,7 @@ export abstract class Stage extends Transform implements Checkpointable {
         schema: output,
         nextOperatorId,
         aggregated: item.aggregated || this.aggregates,
+        statefulOperators,
         outputMode: this.outputModeAfter(item.outputMode),
         plan: [...item.plan, ...this.planEntries()],
       },

@@ -81,6 +81,7 @@ const HELP: Record<string, { usage: string; flags: string[] }> = {
       '--input', '--schema', '--group-by', '--window', '--slide', '--start-time', '--event-time', '--watermark', '--output-mode',
       '--checkpoint', '--output', '--console', '--trigger', '--max-files-per-trigger', '--max-file-age', '--latest-first',
       '--ignore-missing-files', '--drain', '--time-zone', '--mode', '--name', '--progress', '--help',
+      '--session-window', '--drop-duplicates', '--drop-duplicates-within-watermark',
     ],
   },
   show: { usage: SHOW_USAGE, flags: ['--truncate', '-n', '--num-rows', '--time-zone', '--help'] },

@@ -279,7 +279,8 @@ for (const flag of ['--input', '--schema', '--group-by', '--window', '--output-m
     const r = await tidemark(args);
     t.equal(r.code, 2);
     t.equal(r.stdout, '');
-    t.equal(r.stderr, `tidemark: missing required flag ${flag}\nRun 'tidemark run --help' for usage.\n`);
+    const named = flag === '--window' ? '--window (or --session-window)' : flag;
+    t.equal(r.stderr, `tidemark: missing required flag ${named}\nRun 'tidemark run --help' for usage.\n`);
   });
 }
 
