@@ -54,7 +54,9 @@ export type TidemarkErrorCode =
   | 'ERR_UNKNOWN_FUNCTION'
   | 'ERR_DATATYPE_MISMATCH'
   | 'ERR_ARITHMETIC_OVERFLOW'
-  | 'ERR_PLAN_INPUT';
+  | 'ERR_PLAN_INPUT'
+  | 'ERR_UNKNOWN_FIELD'
+  | 'ERR_TIMESTAMP_IN_SECONDS';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {
