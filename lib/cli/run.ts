@@ -38,6 +38,10 @@ import {
   type FlagSpec,
 } from './args.js';
 import { parseUiFlags, startCliUi, UI_FLAGS, withUiDefault, type UiFlags } from './ui-flags.js';
+import { checkRunOptions } from './run-checks.js';
+import { progressLine, RunTotals } from './summary.js';
+
+export { progressLine } from './summary.js';
 
 /** `tidemark run --help`. */
 export const RUN_USAGE = `Usage: tidemark run --input DIR --schema DDL
@@ -265,18 +269,6 @@ function flagged<T>(flag: string, build: () => T): T {
   }
 }
 
-/** One micro-batch as the progress line prints it. */
-export function progressLine(p: StreamingQueryProgress): string {
-  const state = p.stateOperators[0];
-  const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '-');
-  const rate = Number.isFinite(p.processedRowsPerSecond) ? p.processedRowsPerSecond.toFixed(1) : '-';
-  return (
-    `batch ${p.batchId}: ${p.numInputRows} input rows, ${rate} rows/s, ` +
-    `watermark ${p.eventTime?.['watermark'] ?? '-'}, ` +
-    `state ${num(state?.['numRowsTotal'])} rows, dropped ${num(state?.['numRowsDroppedByWatermark'])} rows`
-  );
-}
-
 /** Hooks of {@link executeQuery}. */
 export interface ExecuteHooks {
   /** Called with every micro-batch's progress. */
@@ -387,6 +379,8 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(name === undefined ? {} : { name }),
     ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
   };
+  // Flags against each other and --schema: a bad value is named, with its fix, before anything starts.
+  checkRunOptions(options);
   return { help: false, progress: booleanFlag(args, 'progress'), options, ui: parseUiFlags('run', args) };
 }
 
@@ -452,6 +446,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   // Checked before anything starts, so a bad trigger is refused before the checkpoint is touched.
   if (options.trigger !== undefined) parseTrigger(options.trigger as TriggerOption);
   const showProgress = parsed.progress || process.stderr.isTTY === true;
+  const totals = new RunTotals();
   const manager = new StreamingQueryManager();
   const ui = parsed.ui === null ? null : await startCliUi(parsed.ui, manager, io.stderr, options.timeZone);
   try {
@@ -461,6 +456,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
       // Input left unread is always said, progress lines or not.
       onWarning: (warning: Error) => io.stderr.write(`tidemark: warning: ${warning.message}\n`),
       onProgress: (p: StreamingQueryProgress) => {
+        totals.add(p);
         if (showProgress) io.stderr.write(progressLine(p) + '\n');
         // Always, progress shown or not: one absurd event time makes every later row late.
         const warning = eventTimeWarning(p, options.maxEventTimeAhead);
@@ -470,5 +466,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   } finally {
     await ui?.close();
   }
+  // Always, terminal or not: what the run did, in one line a log or a script can keep.
+  io.stderr.write(`tidemark: ${totals.summary()}\n`);
   return 0;
 }

@@ -80,7 +80,7 @@ t.test('DIR is required', async (t) => {
 t.test('a count that is not an integer is a usage error', async (t) => {
   const r = await tidemark(['gen', join(t.testdir(), 'data'), '--files', 'many']);
   t.equal(r.code, 2);
-  t.equal(r.stderr, "tidemark: flag --files needs an integer, got 'many'\nRun 'tidemark gen --help' for usage.\n");
+  t.equal(r.stderr, "tidemark: --files: 'many' is not an integer; write e.g. --files 10\nRun 'tidemark gen --help' for usage.\n");
 });
 
 t.test('a flag without its value is a usage error', async (t) => {
