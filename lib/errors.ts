@@ -56,7 +56,8 @@ export type TidemarkErrorCode =
   | 'ERR_ARITHMETIC_OVERFLOW'
   | 'ERR_PLAN_INPUT'
   | 'ERR_UNKNOWN_FIELD'
-  | 'ERR_TIMESTAMP_IN_SECONDS';
+  | 'ERR_TIMESTAMP_IN_SECONDS'
+  | 'ERR_UNSUPPORTED_DATA_TYPE';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {

@@ -1,7 +1,7 @@
 /**
  * `tidemark run`: the notebook's streaming query from the command line —
  * a file source, `ParseSchema`, an optional `Watermark`, `Window` and
- * `KeyedCount`, into a JSON file sink or the console.
+ * `KeyedCount`, into a JSON or Parquet file sink or the console.
  *
  * With a bounded trigger (`available-now`, `once`) it runs until the input
  * available at the start is processed; otherwise until SIGINT/SIGTERM, which
@@ -104,7 +104,11 @@ Deduplication (before the aggregation):
 
 Output:
   --output-mode MODE              append, update or complete
-  --output DIR                    write JSON files to DIR (Spark's file sink)
+  --output DIR                    write files to DIR (Spark's file sink, with its
+                                  _spark_metadata log: each batch's file once)
+  --format FORMAT                 json (default) or parquet: the files --output writes
+                                  (Parquet as Spark writes it: DuckDB, pandas and Spark
+                                  read it as it is)
   --console                       print each micro-batch's rows instead
   --checkpoint DIR                checkpoint directory (required with --output)
   --trigger T                     available-now or once (stop when the input present
@@ -141,6 +145,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'output-mode': { type: 'string' },
   checkpoint: { type: 'string' },
   output: { type: 'string' },
+  format: { type: 'string' },
   console: { type: 'boolean' },
   trigger: { type: 'string' },
   'max-files-per-trigger': { type: 'string' },
@@ -180,8 +185,8 @@ export interface RunOptions {
   readonly outputMode: string;
   /** Checkpoint directory; in memory when absent (console only). */
   readonly checkpoint?: string;
-  /** Sink: a JSON output directory, or the console. */
-  readonly sink: { readonly kind: 'json'; readonly path: string } | { readonly kind: 'console' };
+  /** Sink: an output directory of JSON or Parquet files, or the console. */
+  readonly sink: { readonly kind: 'json' | 'parquet'; readonly path: string } | { readonly kind: 'console' };
   /** Trigger string: `available-now`, `once`, `processingTime=…`; back to back when absent. */
   readonly trigger?: string;
   readonly maxFilesPerTrigger?: number;
@@ -244,9 +249,9 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     stages.push(new KeyedCount({ groupBy: [...options.groupBy, 'window'] }));
   }
   const sink =
-    options.sink.kind === 'json'
-      ? new CheckpointSink({ path: options.sink.path, ...(timeZone === undefined ? {} : { timeZone }) })
-      : new ConsoleSink(timeZone === undefined ? {} : { timeZone });
+    options.sink.kind === 'console'
+      ? new ConsoleSink(timeZone === undefined ? {} : { timeZone })
+      : new CheckpointSink({ path: options.sink.path, format: options.sink.kind, ...(timeZone === undefined ? {} : { timeZone }) });
   return {
     ...(options.name === undefined ? {} : { name: options.name }),
     source,
@@ -335,6 +340,8 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   if (output !== undefined && toConsole) throw new UsageError('flags --output and --console cannot be used together', 'run');
   if (output === undefined && !toConsole) throw new UsageError('missing required flag --output (or --console)', 'run');
   if (output !== undefined && output.length === 0) throw new UsageError('flag --output needs a non-empty value', 'run');
+  const format = choiceFlag('run', args, 'format', ['json', 'parquet'] as const);
+  if (format !== undefined && output === undefined) throw new UsageError('--format: the console prints rows; --format chooses the files --output writes', 'run');
   const checkpoint = stringFlag(args, 'checkpoint');
   if (output !== undefined && checkpoint === undefined) throw new UsageError('missing required flag --checkpoint', 'run');
   if (checkpoint !== undefined && checkpoint.length === 0) throw new UsageError('flag --checkpoint needs a non-empty value', 'run');
@@ -362,7 +369,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(sessionWindow === undefined ? {} : { sessionWindow }),
     ...(dropDuplicates === undefined ? {} : { dropDuplicates }),
     outputMode,
-    sink: output !== undefined ? { kind: 'json', path: output } : { kind: 'console' },
+    sink: output !== undefined ? { kind: format ?? 'json', path: output } : { kind: 'console' },
     ...(slide === undefined ? {} : { slide }),
     ...(startTime === undefined ? {} : { startTime }),
     ...(eventTime === undefined ? {} : { eventTime }),

@@ -262,8 +262,8 @@ export interface OpenedSinkLog {
   readonly removedOrphans: readonly string[];
 }
 
-/** Our data file names (`part-00000-<uuid>-c000.json`): the only unlisted files a sink deletes. */
-const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.json$/;
+/** Our data file names (`part-00000-<uuid>-c000.json`, `….snappy.parquet`): the only unlisted files a sink deletes. */
+const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.(?:json|snappy\.parquet)$/;
 
 /**
  * Opens `outDir` for the query `claim` describes, before its first batch:
