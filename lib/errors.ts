@@ -53,7 +53,12 @@ export type TidemarkErrorCode =
   | 'ERR_AGGREGATE_PARSE'
   | 'ERR_UNKNOWN_FUNCTION'
   | 'ERR_DATATYPE_MISMATCH'
-  | 'ERR_ARITHMETIC_OVERFLOW';
+  | 'ERR_ARITHMETIC_OVERFLOW'
+  | 'ERR_NATS_UNAVAILABLE'
+  | 'ERR_NATS_REFUSED'
+  | 'ERR_STREAM_NOT_FOUND'
+  | 'ERR_DATA_LOSS'
+  | 'ERR_SOURCE_FAILED';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {
