@@ -29,6 +29,10 @@ export { MicroBatchExecution, microBatches, type ExecutionOptions, type Executio
 export { planQuery, type PlanOptions, type QueryPlan } from './query/planner.js';
 export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';
 export { FileSource, FILE_LINES_SCHEMA, type FileSourceOptions } from './sources/file-source.js';
+export { JetStreamSource, type JetStreamSourceOptions } from './sources/jetstream-source.js';
+export { IterableSource, type IterableSourceOptions } from './sources/iterable-source.js';
+export { murmur2, keyText, partitionOfKeyText, partitionOfRecord } from './core/partition-hash.js';
+export { formatPartitionOffsets, parsePartitionOffsets, parseStartingOffsets, prorate, type PartitionOffsets, type StartingOffsets } from './core/jetstream-offsets.js';
 export { ParseSchema, type ParseSchemaOptions } from './stages/parse-schema.js';
 export { JsonReader, type JsonReaderOptions, type ParseMode, type LineLocation } from './core/json-reader.js';
 export { compileScanner, JsonLineScanner, ByteInterner } from './core/json-scanner.js';
@@ -36,6 +40,9 @@ export { Sink, checkSinkPlan, OUTPUT_SAMPLE_ROWS, type SinkPlan } from './sinks/
 export { MemorySink } from './sinks/memory-sink.js';
 export { CheckpointSink, type CheckpointSinkOptions } from './sinks/checkpoint-sink.js';
 export { ConsoleSink, type ConsoleSinkOptions } from './sinks/console-sink.js';
+export { JetStreamSink, type JetStreamSinkOptions } from './sinks/jetstream-sink.js';
+export { ForEachBatchSink, type ForEachBatchFunction, type ForEachBatchContext } from './sinks/foreach-batch-sink.js';
+export { publishFiles, type PublishOptions, type PublishSummary } from './cli/publish.js';
 export { readCommittedJsonLines, readSinkLog, readSinkOwner, writeSinkLogEntry, latestSinkBatchId, hasSinkLog, type SinkLogFile, type SinkOwner, type CommittedLine } from './sinks/file-sink-log.js';
 export { parseTrigger, isBounded, DEFAULT_TRIGGER, type Trigger, type TriggerOption } from './query/trigger.js';
 export { buildProgress, type StreamingQueryProgress, type SourceProgress } from './query/progress.js';
