@@ -32,6 +32,8 @@ import { recipe as watermark } from './watermark.js';
 import { recipe as slidingWindows } from './sliding-windows.js';
 import { recipe as eventTimeVsReceiptTime } from './event-time-vs-receipt-time.js';
 import { recipe as lateDataSideOutput } from './late-data-side-output.js';
+import { recipe as eventsFromYourProgram } from './events-from-your-program.js';
+import { recipe as foreachBatchUpsert } from './foreach-batch-upsert.js';
 
 /** Every recipe, in the notebook's order, then the ones beyond it. */
 export const RECIPES: readonly Recipe[] = [
@@ -44,6 +46,8 @@ export const RECIPES: readonly Recipe[] = [
   slidingWindows,
   eventTimeVsReceiptTime,
   lateDataSideOutput,
+  eventsFromYourProgram,
+  foreachBatchUpsert,
 ];
 
 const USAGE = `Usage: npm run recipe -- NAME [--data DIR] [--work DIR]
