@@ -145,6 +145,7 @@ export async function publishFiles(options: PublishOptions): Promise<PublishSumm
       }
     }
     const figures = await publisher.flush();
+    publisher.close();
     return { stream, display: address.display, created, files: files.length, perPartition, stored: figures.stored, duplicates: figures.duplicates, notObjects };
   } finally {
     await conn.close();

@@ -83,6 +83,7 @@ export class JetStreamSink extends Sink {
   readonly #writers = new WeakMap<Schema, LineWriter>();
   readonly #encoder = new TextEncoder();
   #conn: JetStreamConnection | null = null;
+  #publisher: BoundedPublisher | null = null;
   #stream: string | null = null;
   #queryId = '';
   #duplicates = 0;
@@ -134,6 +135,7 @@ export class JetStreamSink extends Sink {
     });
     const stream = await ensureSinkStream(this.#conn, this.subject, this.#duplicateWindowMs, this.#replicas);
     this.#stream = stream.stream;
+    this.#publisher = new BoundedPublisher(this.#conn, this.#maxInFlight);
     void plan;
   }
 
@@ -143,9 +145,9 @@ export class JetStreamSink extends Sink {
   }
 
   protected override async writeBatch(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
-    const conn = this.#conn;
-    if (conn === null) throw new TidemarkError('ERR_PROTOCOL', `${this.description} received a batch before it opened`);
-    const publisher = new BoundedPublisher(conn, this.#maxInFlight);
+    const publisher = this.#publisher;
+    if (publisher === null) throw new TidemarkError('ERR_PROTOCOL', `${this.description} received a batch before it opened`);
+    const before = publisher.figures.duplicates;
     let row = 0;
     for (const batch of batches) {
       let writer = this.#writers.get(batch.schema);
@@ -159,7 +161,7 @@ export class JetStreamSink extends Sink {
       }
     }
     const figures = await publisher.flush();
-    this.#duplicates += figures.duplicates;
+    this.#duplicates += figures.duplicates - before;
     return row;
   }
 
@@ -177,6 +179,8 @@ export class JetStreamSink extends Sink {
   async #close(): Promise<void> {
     const conn = this.#conn;
     this.#conn = null;
+    this.#publisher?.close();
+    this.#publisher = null;
     await conn?.close();
   }
 }

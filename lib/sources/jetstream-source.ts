@@ -93,7 +93,7 @@ export interface JetStreamSourceOptions {
   framing?: 'chunks' | 'lines';
   /** Longest record accepted, in bytes (default 16 MiB). */
   maxLineLength?: number;
-  /** Messages per pull from the server (default 1024). */
+  /** Messages per pull from the server (default 4096, at most 8 MiB). */
   fetchMessages?: number;
   /** How long the first connection is tried (default 3000 ms). */
   connectTimeoutMs?: number;
@@ -170,7 +170,7 @@ export class JetStreamSource extends SourceBase {
     if (framing !== 'chunks' && framing !== 'lines') throw new TidemarkError('ERR_INVALID_OPTION', `framing must be 'lines' or 'chunks', got '${String(framing)}'`, { option: 'framing' });
     this.#chunks = framing === 'chunks';
     this.#maxLineLength = positiveInteger(options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH, 'maxLineLength');
-    this.#fetchMessages = positiveInteger(options.fetchMessages ?? 1024, 'fetchMessages');
+    this.#fetchMessages = positiveInteger(options.fetchMessages ?? 4096, 'fetchMessages');
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#retryForMs = options.retryForMs;
     this.schema = this.#chunks ? fileChunksSchema(this.#maxLineLength) : FILE_LINES_SCHEMA;
@@ -239,7 +239,7 @@ export class JetStreamSource extends SourceBase {
     for (const [p, begin] of from) if (!ends.has(p)) ends.set(p, begin);
     if (mode === 'limited' && this.#maxOffsetsPerTrigger !== null) {
       const available = new Map<number, number>();
-      for (const [p, end] of ends) available.set(p, end > (from.get(p) ?? 0) ? await this.#reader(p).countAfter(from.get(p) ?? 0) : 0);
+      for (const [p, end] of ends) available.set(p, end > (from.get(p) ?? 0) ? await this.#reader(p).countAfter(from.get(p) ?? 0, end) : 0);
       for (const [p, take] of prorate(this.#maxOffsetsPerTrigger, available)) {
         const begin = from.get(p) ?? 0;
         if (take < available.get(p)!) ends.set(p, await this.#reader(p).sequenceOfNth(begin, take, ends.get(p)!));

@@ -23,7 +23,7 @@ t.test('SIGKILL at random points, restarts until exit 0: the output equals the q
   const expected = await committedLines(join(root, 'out-files'));
 
   const input = `${server.url}/events`;
-  const uninterrupted = await runCli(queryArgs(input, join(root, 'out-once'), join(root, 'chk-once'), ['--max-offsets-per-trigger', '100']));
+  const uninterrupted = await runCli(queryArgs(input, join(root, 'out-once'), join(root, 'chk-once'), ['--max-offsets-per-trigger', '150']));
   t.equal(uninterrupted.code, 0, uninterrupted.stderr);
   t.strictSame(await committedLines(join(root, 'out-once')), expected, 'uninterrupted, the stream gives what the files give');
   const totalBatches = await committedBatches(join(root, 'chk-once'));
@@ -35,13 +35,13 @@ t.test('SIGKILL at random points, restarts until exit 0: the output equals the q
   let starts = 0;
   for (;;) {
     starts++;
-    // Five kills, each once a seeded number of further batches committed, then after a seeded delay of up
-    // to a batch's time (so some land mid-batch); then a run to the end.
+    // Five kills, each once one or two more batches committed, then after a seeded delay of up to 60 ms
+    // (so some land mid-batch, some between batches); then a run to the end.
     const committed = await committedBatches(chk);
-    const target = committed + 1 + Math.floor(random() * 4);
+    const target = committed + 1 + Math.floor(random() * 2);
     const kill: Kill | undefined =
-      progressAtKills.length < 5 && target < totalBatches ? { chk, batches: target, thenMs: Math.round((random() * uninterrupted.ms) / totalBatches) } : undefined;
-    const exit = await runCli(queryArgs(input, out, chk, ['--max-offsets-per-trigger', '100']), kill);
+      progressAtKills.length < 5 && target <= totalBatches - 3 ? { chk, batches: target, thenMs: Math.round(random() * 60) } : undefined;
+    const exit = await runCli(queryArgs(input, out, chk, ['--max-offsets-per-trigger', '150']), kill);
     if (exit.signal === 'SIGKILL') {
       progressAtKills.push(await committedBatches(chk));
       continue;
