@@ -6,18 +6,21 @@
  * How: an ephemeral pull consumer filtered on the subject, starting at
  * `after + 1`, without acknowledgements (nothing is removed or redelivered:
  * the source's offsets, not the consumer, say what was read). Each pull asks
- * for at most what the server says is pending, so a pull never waits for
+ * for at most what the server said is pending, so a pull never waits for
  * messages that are not there. Reads that continue where the last one ended
  * (the usual case: batch after batch) keep the consumer and the messages it
  * already delivered past the last range (a `maxOffsetsPerTrigger` look-ahead);
  * any other range (a re-executed batch, the first read of a run) starts a
  * new consumer at its start.
  *
- * Measured here (loopback, 2 cores, 60-byte messages): pulls of 1024
- * messages read about 55,000 messages/s per partition, 4096 about 100,000;
- * a direct get by subject (`next_by_subj`), one request per message, about
- * 4,000. Consumers are in memory, one replica; the server removes one left
- * behind by a crashed process after a minute without pulls.
+ * Measured here (nats-server 2.9.10, loopback, 2 busy cores, 40-byte
+ * messages): pulls of 4096 messages read 45,000 to 100,000 messages/s per
+ * partition, 1024 about 55,000; a direct get by subject (`next_by_subj`),
+ * one request per message, about 4,000, so it is not used. Creating a
+ * filtered consumer deep into a 200,000-message stream takes about 55 ms;
+ * a consumer is never asked for its info (see `#pull`). Consumers are in
+ * memory, one replica; the server removes one left behind by a crashed
+ * process after a minute without pulls.
  *
  * A consumer lost with its server (a cluster member failing) is made again
  * after the last message received, within the connection's retry bounds.
