@@ -324,7 +324,8 @@ export class JetStreamSource extends SourceBase {
   // The partitions read now: those owned, or every one the stream has (declared, with messages, or already read).
   async #partitionsNow(from: ReadonlyMap<number, number> | null): Promise<number[]> {
     const conn = this.#connection();
-    const info = await conn.call(`reading stream '${this.stream}'`, () => conn.jsm.streams.info(this.stream, { subjects_filter: `${this.stream}.*` }));
+    // The subjects holding messages are asked for only when they say which partitions there are.
+    const info = await conn.call(`reading stream '${this.stream}'`, () => conn.jsm.streams.info(this.stream, this.partitions === null ? { subjects_filter: `${this.stream}.*` } : undefined));
     this.#lastStreamSeq = info.state.last_seq;
     if (this.partitions !== null) return [...this.partitions];
     const all = new Set<number>();
