@@ -103,3 +103,25 @@ t.test('sources, stages and sinks import nothing from query/', async (t) => {
   }
   t.strictSame(offending, []);
 });
+
+t.test('the main entry exports at most 80 names, types included; the rest is in tidemark/internals', async (t) => {
+  const ts = (await import('typescript')).default;
+  const entry = fileURLToPath(new URL('../../dist/index.d.ts', import.meta.url));
+  const program = ts.createProgram([entry], { skipLibCheck: true });
+  const checker = program.getTypeChecker();
+  const names = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!).map((s) => s.name);
+  t.ok(names.length > 20 && names.length <= 80, `${names.length} names`);
+  for (const name of ['startQuery', 'FileSource', 'ParseSchema', 'KeyedAggregate', 'CheckpointSink', 'TidemarkError', 'microBatches']) t.ok(names.includes(name), name);
+  const internals = await import('tidemark/internals');
+  t.type(internals.JsonReader, 'function', 'internals are reachable through tidemark/internals');
+});
+
+t.test('the package ships no conformance runner, no tests and no recipes', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
+  const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+  t.ok(files.includes('dist/index.js'));
+  t.strictSame(files.filter((f) => /conformance|^test\/|^recipes\/|^dist-/.test(f)), []);
+});
