@@ -58,7 +58,8 @@ export type TidemarkErrorCode =
   | 'ERR_NATS_REFUSED'
   | 'ERR_STREAM_NOT_FOUND'
   | 'ERR_DATA_LOSS'
-  | 'ERR_SOURCE_FAILED';
+  | 'ERR_SOURCE_FAILED'
+  | 'ERR_PLAN_INPUT';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {

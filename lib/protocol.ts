@@ -3,16 +3,17 @@
  * stages. See ARCHITECTURE.md for the table and the rules.
  *
  * A run is `open`, then any number of micro-batches, each
- * `begin · (rows | counts)* · barrier`, then the end of the Node stream.
+ * `begin · rows* · barrier`, then the end of the Node stream.
  * A stage handles the items it cares about and forwards every other item
  * unchanged and in order.
  *
  * @module
  */
-import type { Column, RecordBatch } from './core/batch.js';
+import type { RecordBatch } from './core/batch.js';
 import type { EventTimeFigures } from './core/watermark.js';
 import type { Schema } from './core/schema.js';
 import type { OutputMode } from './core/output-mode.js';
+import type { StatefulOperatorInfo } from './core/stateful-chain.js';
 
 /** A stage's state as it is checkpointed: versioned, JSON-serialisable. */
 export interface StageSnapshot {
@@ -91,6 +92,8 @@ export interface OpenItem {
   readonly nextOperatorId: number;
   /** True once an aggregation stage has been passed (complete mode and sorting need one). */
   readonly aggregated: boolean;
+  /** The stateful operators passed so far, upstream first (absent: none), for Spark's checks on several of them. */
+  readonly statefulOperators?: readonly StatefulOperatorInfo[];
   /** The query this run belongs to. */
   readonly query: QueryInfo;
   /** Operators so far, source first. */
@@ -122,29 +125,13 @@ export interface BeginItem {
 export interface RowsItem {
   readonly kind: 'rows';
   readonly batch: RecordBatch;
-}
-
-/**
- * Rows already windowed and counted upstream: a parse that was told the
- * query's aggregation (see `ParseSchema`'s count push-down) reads, windows
- * and counts a chunk in one go, maybe on another thread, and sends only its
- * groups. `Watermark` takes the event-time figures, `Window` checks the
- * window is its own, `KeyedCount` adds the counts; other stages forward it.
- */
-export interface CountsItem {
-  readonly kind: 'counts';
-  /** Grouping columns, in `KeyedCount`'s `groupBy` order. */
-  readonly groupBy: readonly string[];
-  /** One column per grouping column: the string key, and the window (or pane) struct. */
-  readonly columns: readonly Column[];
-  /** Rows per group. */
-  readonly counts: Float64Array;
-  /** Number of groups. */
-  readonly length: number;
-  /** The column the windows were computed from, and the window arithmetic used. */
-  readonly window: { readonly timeColumn: string; readonly as: string; readonly durationUs: number; readonly slideUs: number; readonly startTimeUs: number; readonly panes: boolean };
-  /** Event-time figures of every row read (null times as 0), for the watermark; null when no row was read. */
-  readonly eventTime: EventTimeFigures | null;
+  /**
+   * Set on partial-aggregate rows (see `ChunkAggregate`): the event-time
+   * figures of the raw rows they stand for (a null time counts as 0), which
+   * a `Watermark` takes instead of reading a time column; null when those
+   * rows were none.
+   */
+  readonly eventTime?: EventTimeFigures | null;
 }
 
 /** What a `Watermark` stage saw in a micro-batch: the executor turns it into the next global watermark. */
@@ -208,7 +195,7 @@ export interface BarrierItem {
 }
 
 /** Everything that flows between stages. End of input is the end of the Node stream. */
-export type StreamItem = OpenItem | BeginItem | RowsItem | CountsItem | BarrierItem;
+export type StreamItem = OpenItem | BeginItem | RowsItem | BarrierItem;
 
 /** A fresh barrier for `batchId`. */
 export function barrier(batchId: number): BarrierItem {

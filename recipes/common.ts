@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Transform } from 'node:stream';
-import { CheckpointSink, KeyedCount, ParseSchema, Watermark, Window, generateDataset, type CheckpointSinkOptions, type TriggerOption } from 'tidemark';
+import { CheckpointSink, KeyedCount, ParseSchema, Watermark, Window, type CheckpointSinkOptions, type TriggerOption } from 'tidemark';
+import { generateDataset, writeClickstream, type ClickstreamOptions } from 'tidemark/internals';
 
 /** The notebook's session time zone: its tables print `2016-07-26T07:30:00.000+05:30`. */
 export const NOTEBOOK_TIME_ZONE = 'Asia/Kolkata';
@@ -71,6 +72,8 @@ export interface Recipe {
   readonly summary: string;
   /** Runs the recipe; resolves when its queries have stopped. */
   readonly run: (options?: RecipeOptions) => Promise<unknown>;
+  /** What it reads when given no `dataDir`: the notebook's data set (default), or a clickstream of its own. */
+  readonly data?: 'notebook' | 'clickstream';
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -99,6 +102,29 @@ export async function setUp(name: string, options: RecipeOptions = {}): Promise<
     timeZone: options.timeZone ?? NOTEBOOK_TIME_ZONE,
     makeJsonSink: options.makeJsonSink ?? ((sinkOptions) => new CheckpointSink(sinkOptions)),
   };
+}
+
+/** The clickstream the session and deduplication recipes read when given no data: 60 users, 4 visits each, 100 events a file. */
+export const CLICKSTREAM_DATA = { users: 60, burstsPerUser: 4, seed: 1, linesPerFile: 100 } as const;
+
+/** The clickstream's schema: `{"id":"e0001","time":1709280123,"user":"u07","action":"view"}`. */
+export const CLICKSTREAM_SCHEMA = 'id string, time timestamp, user string, action string';
+
+/**
+ * {@link setUp} for the recipes that read a clickstream: generates
+ * {@link CLICKSTREAM_DATA} (with `extra`, e.g. redeliveries) into
+ * `workDir/clicks` when no `dataDir` is given and it is not there yet.
+ * Times print in UTC unless `timeZone` says otherwise: the clickstream is
+ * made up, it has no notebook to match.
+ */
+export async function setUpClickstream(name: string, options: RecipeOptions = {}, extra: ClickstreamOptions = {}): Promise<RecipeSetup> {
+  const workDir = resolve(options.workDir ?? (await mkdtemp(join(tmpdir(), `tidemark-${name}-`))));
+  let dataDir = options.dataDir;
+  if (dataDir === undefined) {
+    dataDir = join(workDir, 'clicks');
+    if (!(await exists(dataDir))) await writeClickstream(dataDir, { ...CLICKSTREAM_DATA, ...extra });
+  }
+  return setUp(name, { ...options, workDir, dataDir, timeZone: options.timeZone ?? 'UTC' });
 }
 
 /**

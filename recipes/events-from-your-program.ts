@@ -27,7 +27,8 @@ import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { IterableSource, KeyedCount, MemorySink, Watermark, Window, formatTimestampIso, startQuery, type Row } from 'tidemark';
+import { IterableSource, KeyedCount, MemorySink, Watermark, Window, startQuery, type Row } from 'tidemark';
+import { formatTimestampIso } from 'tidemark/internals';
 import { printer, runIfMain, setUp, type Recipe, type RecipeOptions } from './common.js';
 
 /** An event as the subscription delivers it: the row, and how to acknowledge it. */

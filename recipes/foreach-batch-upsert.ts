@@ -25,7 +25,8 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileSource, ForEachBatchSink, KeyedCount, ParseSchema, Watermark, Window, formatTimestampIso, startQuery, type Row } from 'tidemark';
+import { FileSource, ForEachBatchSink, KeyedCount, ParseSchema, Watermark, Window, startQuery, type Row } from 'tidemark';
+import { formatTimestampIso } from 'tidemark/internals';
 import { NOTEBOOK_SCHEMA, printer, runIfMain, setUp, type Recipe, type RecipeOptions } from './common.js';
 
 /** The table: counts by `action|window start`, and the last batch written. */

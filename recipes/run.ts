@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateDataset } from 'tidemark';
+import { generateDataset } from 'tidemark/internals';
 import { RECIPE_DATA, type Recipe } from './common.js';
 import { recipe as readFileStream } from './read-file-stream.js';
 import { recipe as jsonSinkAppend } from './json-sink-append.js';
@@ -34,6 +34,8 @@ import { recipe as eventTimeVsReceiptTime } from './event-time-vs-receipt-time.j
 import { recipe as lateDataSideOutput } from './late-data-side-output.js';
 import { recipe as eventsFromYourProgram } from './events-from-your-program.js';
 import { recipe as foreachBatchUpsert } from './foreach-batch-upsert.js';
+import { recipe as sessionsPerUser } from './sessions-per-user.js';
+import { recipe as exactlyOnceCounts } from './exactly-once-counts.js';
 
 /** Every recipe, in the notebook's order, then the ones beyond it. */
 export const RECIPES: readonly Recipe[] = [
@@ -48,6 +50,8 @@ export const RECIPES: readonly Recipe[] = [
   lateDataSideOutput,
   eventsFromYourProgram,
   foreachBatchUpsert,
+  sessionsPerUser,
+  exactlyOnceCounts,
 ];
 
 const USAGE = `Usage: npm run recipe -- NAME [--data DIR] [--work DIR]
@@ -91,15 +95,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   const selected = values.all === true ? RECIPES : RECIPES.filter((r) => positionals.includes(r.name));
   const workRoot = resolve(values.work ?? (await mkdtemp(join(tmpdir(), 'tidemark-recipes-'))));
   let dataDir = values.data;
-  if (dataDir === undefined && selected.length > 1) {
+  const notebookRecipes = selected.filter((r) => (r.data ?? 'notebook') === 'notebook');
+  if (dataDir === undefined && notebookRecipes.length > 1) {
     // One data set for all: generating it once saves each recipe doing so.
     dataDir = join(workRoot, 'data');
     await generateDataset(dataDir, RECIPE_DATA);
   }
   for (const recipe of selected) {
     process.stdout.write(`\n##### ${recipe.name}: ${recipe.summary}\n\n`);
+    // The generated notebook data set is not what a clickstream recipe reads; data given with --data is.
+    const data = values.data ?? (recipe.data === 'clickstream' ? undefined : dataDir);
     try {
-      await recipe.run({ workDir: join(workRoot, recipe.name), ...(dataDir === undefined ? {} : { dataDir }) });
+      await recipe.run({ workDir: join(workRoot, recipe.name), ...(data === undefined ? {} : { dataDir: data }) });
     } catch (err) {
       process.stderr.write(`\n${recipe.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       return 1;

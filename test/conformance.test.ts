@@ -1,15 +1,18 @@
 /**
- * Spark's own scenarios (test/fixtures/spark-cases.json, copied from the
- * conformance suite): the runner's output must match every expectation.
+ * Spark's own scenarios (test/fixtures/spark-cases.json, agg-cases.json,
+ * session-cases.json and dedup-cases.json, copied from the conformance
+ * suite): the runner's output must match every expectation.
  */
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { readCases, runConformance, type AggregationResult, type ConformanceCase, type WindowAssignmentResult } from '../lib/conformance/runner.js';
+import { readCases, runConformance, RUNNABLE_KINDS, type AggregationResult, type ConformanceCase, type WindowAssignmentResult } from './conformance/runner.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/spark-cases.json', import.meta.url));
-const runner = fileURLToPath(new URL('../dist/conformance/runner.js', import.meta.url));
+const sessionFixture = fileURLToPath(new URL('./fixtures/session-cases.json', import.meta.url));
+const dedupFixture = fileURLToPath(new URL('./fixtures/dedup-cases.json', import.meta.url));
+const runner = fileURLToPath(new URL('../dist-conformance/runner.js', import.meta.url));
 
 type Expected = ConformanceCase & {
   expected_after_each_batch?: unknown[][] | null;
@@ -39,16 +42,16 @@ function checkFigures(t: Test, name: keyof AggregationResult & string, got: Arra
   });
 }
 
-t.test('every streaming_aggregation and window_assignment scenario matches Spark', async (t) => {
-  const cases = (await readCases(fixture)) as Expected[];
+async function checkScenarios(t: Test, path: string): Promise<void> {
+  const cases = (await readCases(path)) as Expected[];
   const byName = new Map(cases.map((c) => [c.name, c]));
   let checked = 0;
   for await (const result of runConformance(cases)) {
     const c = byName.get(result.name)!;
     checked++;
     t.test(c.name, async (t) => {
-      t.notOk('error' in result, 'the case ran');
-      if (c.kind === 'streaming_aggregation') {
+      t.notOk('error' in result, `the case ran${'error' in result ? `: ${JSON.stringify(result.error)}` : ''}`);
+      if (c.kind !== 'window_assignment') {
         const r = result as AggregationResult;
         (c.expected_after_each_batch ?? []).forEach((rows, step) => {
           t.strictSame(multiset(r.emitted[step] ?? []), multiset(rows), `emitted in step ${step}`);
@@ -80,17 +83,36 @@ t.test('every streaming_aggregation and window_assignment scenario matches Spark
       }
     });
   }
-  t.equal(checked, cases.filter((c) => c.kind === 'streaming_aggregation' || c.kind === 'window_assignment').length);
+  t.equal(checked, cases.filter((c) => RUNNABLE_KINDS.has(c.kind)).length, 'every runnable case ran');
+}
+
+t.test('every streaming_aggregation and window_assignment scenario matches Spark', async (t) => checkScenarios(t, fixture));
+
+t.test('every session window scenario (grouping "session") matches Spark, restarts from the checkpoint included', async (t) => {
+  const cases = await readCases(sessionFixture);
+  t.ok(cases.some((c) => c.kind === 'streaming_aggregation' && c.grouping === 'session' && (c.restart_before_step ?? []).length > 0), 'some cases restart');
+  await checkScenarios(t, sessionFixture);
 });
 
-t.test('npm run conformance prints one JSON object per runnable case, in file order, and nothing else', async (t) => {
-  const { stdout } = await promisify(execFile)(process.execPath, [runner, fixture]);
-  const lines = stdout.trimEnd().split('\n');
-  const cases = await readCases(fixture);
-  const runnable = cases.filter((c) => c.kind === 'streaming_aggregation' || c.kind === 'window_assignment').map((c) => c.name);
-  t.strictSame(lines.map((l) => (JSON.parse(l) as { name: string }).name), runnable);
-  t.notOk(lines.some((l) => l.includes('"error"')), 'no case failed to run');
+t.test('every aggregate scenario (count, count(value), sum, avg, min, max) matches Spark', (t) => checkScenarios(t, fileURLToPath(new URL('./fixtures/agg-cases.json', import.meta.url))));
+
+t.test('every deduplication scenario matches Spark, restarts from the checkpoint included', async (t) => {
+  const cases = await readCases(dedupFixture);
+  t.ok(cases.some((c) => c.kind === 'deduplication' && (c.restart_before_step ?? []).length > 0), 'some cases restart');
+  await checkScenarios(t, dedupFixture);
 });
+
+for (const path of [fixture, sessionFixture, dedupFixture]) {
+  t.test(`npm run conformance prints one JSON object per runnable case of ${path.split('/').at(-1)}, in file order, and nothing else`, async (t) => {
+    const { stdout } = await promisify(execFile)(process.execPath, [runner, path]);
+    const lines = stdout.trimEnd().split('\n');
+    const cases = await readCases(path);
+    const runnable = cases.filter((c) => RUNNABLE_KINDS.has(c.kind)).map((c) => c.name);
+    t.ok(runnable.length > 0);
+    t.strictSame(lines.map((l) => (JSON.parse(l) as { name: string }).name), runnable);
+    t.notOk(lines.some((l) => l.includes('"error"')), 'no case failed to run');
+  });
+}
 
 t.test('a case the runner cannot run yields an error line and the run goes on', async (t) => {
   const results = [];

@@ -18,6 +18,9 @@ import { ParseSchema, type ParseMode } from '../stages/parse-schema.js';
 import { Watermark } from '../stages/watermark.js';
 import { Window } from '../stages/window.js';
 import { KeyedCount } from '../stages/keyed-count.js';
+import { SessionWindow } from '../stages/session-window.js';
+import { DropDuplicates } from '../stages/drop-duplicates.js';
+import { TidemarkError, isTidemarkError } from '../errors.js';
 import { CheckpointSink } from '../sinks/checkpoint-sink.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { startQuery, StreamingQueryManager, type StartQueryOptions, type StreamingQuery } from '../query/streaming-query.js';
@@ -40,8 +43,9 @@ import {
 import { parseUiFlags, startCliUi, UI_FLAGS, withUiDefault, type UiFlags } from './ui-flags.js';
 
 /** `tidemark run --help`. */
-export const RUN_USAGE = `Usage: tidemark run --input DIR|nats://HOST:PORT/STREAM --schema DDL --group-by COL
-                    --window DURATION --output-mode append|update|complete
+export const RUN_USAGE = `Usage: tidemark run --input DIR|nats://HOST:PORT/STREAM --schema DDL
+                    [--group-by COLS] (--window DURATION | --session-window GAP)
+                    --output-mode append|update|complete
                     (--output DIR|nats://HOST:PORT/SUBJECT --checkpoint DIR
                      | --console [--checkpoint DIR])
                     [flags]
@@ -53,6 +57,9 @@ window, as Spark's
     .groupBy(col(COL)…, window(col(TIME), DURATION, SLIDE, START)).count()
     .writeStream.outputMode(MODE).trigger(…).start()
 The result columns are the grouping columns, then window, then count.
+With --session-window GAP instead of --window, the groups are Spark's
+session_window(col(TIME), GAP) per key: the result columns are the grouping
+columns, then session_window, then count.
 
 Input:
   --input DIR                     directory of JSON-lines files (new files are picked up),
@@ -90,7 +97,20 @@ Aggregation:
   --window DURATION               window length, e.g. "1 hour"
   --slide DURATION                distance between window starts (default: the length)
   --start-time DURATION           offset of window starts (default: 0)
+  --session-window GAP            instead of --window: sessions per key that end GAP after
+                                  their last event, e.g. "10 minutes" (append or complete)
   --watermark DELAY               allowed lateness, e.g. "2 hours" (required for append)
+
+Deduplication (before the aggregation):
+  --drop-duplicates COLS          Spark's dropDuplicates(COLS): let through the first row
+                                  of each key (COLS comma-separated, * for every column);
+                                  keys are held until the watermark passes the event
+                                  time when it is among COLS, forever otherwise
+  --drop-duplicates-within-watermark COLS
+                                  Spark's dropDuplicatesWithinWatermark(COLS): a key is
+                                  held until its event time + the watermark delay passes
+                                  the watermark (needs --watermark)
+  Without --group-by and a window, a deduplication alone writes the rows let through.
 
 Output:
   --output-mode MODE              append, update or complete
@@ -125,6 +145,9 @@ const FLAGS: Record<string, FlagSpec> = {
   schema: { type: 'string' },
   'group-by': { type: 'string', multiple: true },
   window: { type: 'string' },
+  'session-window': { type: 'string' },
+  'drop-duplicates': { type: 'string', multiple: true },
+  'drop-duplicates-within-watermark': { type: 'string', multiple: true },
   slide: { type: 'string' },
   'start-time': { type: 'string' },
   'event-time': { type: 'string' },
@@ -156,10 +179,14 @@ export interface RunOptions {
   readonly input: string;
   /** DDL schema of the input. */
   readonly schema: string;
-  /** Grouping columns (the window column is added after them). */
+  /** Grouping columns (the window column is added after them); empty for a deduplication alone. */
   readonly groupBy: readonly string[];
-  /** Window length. */
-  readonly window: string;
+  /** Window length (absent with a session window, or for a deduplication alone). */
+  readonly window?: string;
+  /** Session gap: `session_window(time, gap)` instead of a window. */
+  readonly sessionWindow?: string;
+  /** `dropDuplicates(columns)` (null: every column), or `dropDuplicatesWithinWatermark` with `withinWatermark`, before the aggregation. */
+  readonly dropDuplicates?: { readonly columns: readonly string[] | null; readonly withinWatermark: boolean };
   readonly slide?: string;
   readonly startTime?: string;
   /** Event-time column; default `time`. */
@@ -197,7 +224,8 @@ export interface RunOptions {
 
 /**
  * The {@link startQuery} options for a run: `FileSource → ParseSchema →
- * [Watermark] → Window → KeyedCount([...groupBy, 'window']) → sink`.
+ * [Watermark] → [DropDuplicates] → Window → KeyedCount([...groupBy, 'window'])
+ * → sink`, or `… → SessionWindow([...groupBy, 'session_window']) → sink`.
  *
  * @throws TidemarkError from the stages' and sinks' constructors (bad interval, schema, zone…)
  */
@@ -222,15 +250,22 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     }),
   ];
   if (options.watermark !== undefined) stages.push(new Watermark({ eventTime, delay: options.watermark }));
-  stages.push(
-    new Window({
-      timeColumn: eventTime,
-      duration: options.window,
-      ...(options.slide === undefined ? {} : { slide: options.slide }),
-      ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
-    }),
-  );
-  stages.push(new KeyedCount({ groupBy: [...options.groupBy, 'window'] }));
+  const dedup = options.dropDuplicates;
+  if (dedup !== undefined) stages.push(new DropDuplicates({ columns: dedup.columns, withinWatermark: dedup.withinWatermark }));
+  if (options.sessionWindow !== undefined) {
+    const gap = options.sessionWindow;
+    stages.push(flagged('--session-window', () => new SessionWindow({ timeColumn: eventTime, gap, groupBy: withColumn(options.groupBy, 'session_window') })));
+  } else if (options.window !== undefined) {
+    stages.push(
+      new Window({
+        timeColumn: eventTime,
+        duration: options.window,
+        ...(options.slide === undefined ? {} : { slide: options.slide }),
+        ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
+      }),
+    );
+    stages.push(new KeyedCount({ groupBy: withColumn(options.groupBy, 'window') }));
+  }
   const sink =
     options.sink.kind === 'json'
       ? new CheckpointSink({ path: options.sink.path, ...(timeZone === undefined ? {} : { timeZone }) })
@@ -266,6 +301,16 @@ function jetStreamSource(options: RunOptions): JetStreamSource {
 function jetStreamSink(url: string, timeZone: string | undefined): JetStreamSink {
   const address = parseNatsUrl(url, 'subject', 'output');
   return new JetStreamSink({ servers: address.servers, subject: address.name, ...(timeZone === undefined ? {} : { timeZone }) });
+}
+
+// A stage built from a flag's value: its option error names the flag.
+function flagged<T>(flag: string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (!isTidemarkError(err) || err.option === undefined) throw err;
+    throw new TidemarkError(err.code, `flag ${flag}: ${err.message}`, { option: flag, cause: err });
+  }
 }
 
 /** One micro-batch as the progress line prints it. */
@@ -338,8 +383,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   const input = requiredFlag('run', args, 'input');
   const schema = requiredFlag('run', args, 'schema');
   const groupBy = listFlag(args, 'group-by');
-  if (groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
-  const window = requiredFlag('run', args, 'window');
+  const { window, sessionWindow, dropDuplicates } = parseGroupingFlags(args, groupBy);
   const outputMode = choiceFlag('run', args, 'output-mode', ['append', 'update', 'complete'] as const);
   if (outputMode === undefined) throw new UsageError('missing required flag --output-mode', 'run');
   const output = stringFlag(args, 'output');
@@ -379,7 +423,9 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     input,
     schema,
     groupBy,
-    window,
+    ...(window === undefined ? {} : { window }),
+    ...(sessionWindow === undefined ? {} : { sessionWindow }),
+    ...(dropDuplicates === undefined ? {} : { dropDuplicates }),
     outputMode,
     sink: output === undefined ? { kind: 'console' } : isNatsUrl(output) ? { kind: 'nats', url: output } : { kind: 'json', path: output },
     ...(slide === undefined ? {} : { slide }),
@@ -402,6 +448,53 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(startingOffsets === undefined ? {} : { startingOffsets }),
   };
   return { help: false, progress: booleanFlag(args, 'progress'), options, ui: parseUiFlags('run', args) };
+}
+
+// --window or --session-window (one of them, with --group-by), and the deduplication flags; a
+// deduplication alone needs neither.
+function parseGroupingFlags(
+  args: ReturnType<typeof parseCommandArgs>,
+  groupBy: readonly string[],
+): Pick<RunOptions, 'window' | 'sessionWindow' | 'dropDuplicates'> {
+  const nonEmpty = (name: string): string | undefined => {
+    const v = stringFlag(args, name);
+    if (v !== undefined && v.length === 0) throw new UsageError(`flag --${name} needs a non-empty value`, 'run');
+    return v;
+  };
+  const window = nonEmpty('window');
+  const sessionWindow = nonEmpty('session-window');
+  if (window !== undefined && sessionWindow !== undefined) throw new UsageError('flags --window and --session-window cannot be used together', 'run');
+  if (window === undefined) {
+    for (const name of ['slide', 'start-time']) {
+      if (stringFlag(args, name) !== undefined) throw new UsageError(`flag --${name} needs --window${sessionWindow === undefined ? '' : ' (a session window has none)'}`, 'run');
+    }
+  }
+  const given = (name: string): boolean => args.values[name] !== undefined;
+  let dropDuplicates: RunOptions['dropDuplicates'];
+  for (const [name, withinWatermark] of [['drop-duplicates', false], ['drop-duplicates-within-watermark', true]] as const) {
+    if (!given(name)) continue;
+    if (dropDuplicates !== undefined) throw new UsageError('flags --drop-duplicates and --drop-duplicates-within-watermark cannot be used together', 'run');
+    const columns = listFlag(args, name);
+    if (columns.length === 0) throw new UsageError(`flag --${name} needs column names (comma-separated, or * for every column)`, 'run');
+    if (columns.includes('*') && columns.length > 1) throw new UsageError(`flag --${name}: * stands for every column, list no other`, 'run');
+    dropDuplicates = { columns: columns[0] === '*' ? null : columns, withinWatermark };
+  }
+  if (dropDuplicates?.withinWatermark === true && stringFlag(args, 'watermark') === undefined) {
+    throw new UsageError('flag --drop-duplicates-within-watermark needs --watermark', 'run');
+  }
+  const grouped = window !== undefined || sessionWindow !== undefined;
+  if (!grouped && dropDuplicates !== undefined && groupBy.length > 0) throw new UsageError('flag --group-by needs --window or --session-window', 'run');
+  if (!grouped && dropDuplicates === undefined) {
+    if (groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
+    throw new UsageError('missing required flag --window (or --session-window)', 'run');
+  }
+  // Spark refuses a session window with no other key; a time window alone is counted per window.
+  if (sessionWindow !== undefined && groupBy.filter((c) => c !== 'session_window').length === 0) throw new UsageError('flag --session-window needs --group-by (Spark refuses a session window with no other grouping column)', 'run');
+  return {
+    ...(window === undefined ? {} : { window }),
+    ...(sessionWindow === undefined ? {} : { sessionWindow }),
+    ...(dropDuplicates === undefined ? {} : { dropDuplicates }),
+  };
 }
 
 /**
@@ -439,4 +532,10 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     await ui?.close();
   }
   return 0;
+}
+
+// The grouping columns with the window column: where the user listed it (`--group-by window,action`),
+// else after them, as in the notebook's `groupBy(col("action"), window(...))`.
+function withColumn(groupBy: readonly string[], column: string): string[] {
+  return groupBy.includes(column) ? [...groupBy] : [...groupBy, column];
 }

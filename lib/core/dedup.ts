@@ -143,6 +143,12 @@ export interface DedupBatchOutcome {
   readonly numRowsDroppedByWatermark: number;
   /** Duplicates dropped (Spark's custom metric `numDroppedDuplicateRows`). */
   readonly numDroppedDuplicateRows: number;
+  /**
+   * Largest event time (µs) of a key evicted by the batch (`expiresAt - delay`
+   * within the watermark), or -∞ when none was: where a drain leaves the
+   * watermark, so that a redelivered key it evicted is late, not new.
+   */
+  readonly maxEvictedEventTimeUs: number;
 }
 
 /** Checkpointed form of a {@link DeduplicateState}, JSON-friendly. */
@@ -178,6 +184,8 @@ export class DeduplicateState {
   readonly #encoder = new KeyEncoder();
   // checkpointed: key text → event time of the key (dropDuplicates) or expiresAt (within watermark), µs
   readonly #keys = new Map<string, number>();
+  /** Characters of the key texts held, for {@link DeduplicateState.bytesUsed}. */
+  #keyChars = 0;
   // one micro-batch
   #inBatch = false;
   #watermarkUs = 0;
@@ -202,6 +210,15 @@ export class DeduplicateState {
   /** Keys held. */
   get size(): number {
     return this.#keys.size;
+  }
+
+  /**
+   * Memory the keys hold, estimated as the group table estimates its own: per
+   * key its text (a 16-byte header and a byte a character, as V8 stores the
+   * usual one-byte strings), a map entry (48) and a boxed double (16).
+   */
+  get bytesUsed(): number {
+    return this.#keys.size * (16 + 48 + 16) + this.#keyChars;
   }
 
   /** Starts a micro-batch: `watermarkMs` evicts, `lateWatermarkMs` (the previous batch's) judges rows late. */
@@ -254,6 +271,7 @@ export class DeduplicateState {
         time = keyTimeColumn === null ? NaN : keyTime(keyTimeColumn, i);
       }
       this.#keys.set(text, time);
+      this.#keyChars += text.length;
       this.#added.add(text);
       out[n++] = i;
     }
@@ -265,14 +283,18 @@ export class DeduplicateState {
     if (!this.#inBatch) throw new TidemarkError('ERR_PROTOCOL', 'DeduplicateState.finishBatch outside a micro-batch: call beginBatch first');
     this.#inBatch = false;
     let removed = 0;
+    let maxEvicted = -Infinity;
     const removedKeys: string[] = [];
     const evicts = this.hasWatermark && (this.withinWatermark || this.#eventTimeKey >= 0);
     if (evicts) {
       const watermarkUs = this.#watermarkUs;
+      const delayUs = this.withinWatermark ? this.#delayUs : 0;
       for (const [text, time] of this.#keys) {
         // NaN (a null event time in the key) is never <= anything: never evicted, as in Spark.
         if (time <= watermarkUs) {
           this.#keys.delete(text);
+          this.#keyChars -= text.length;
+          if (time - delayUs > maxEvicted) maxEvicted = time - delayUs;
           removed++;
           if (!this.#added.has(text)) removedKeys.push(text);
         }
@@ -286,6 +308,7 @@ export class DeduplicateState {
       numRowsRemoved: removed,
       numRowsDroppedByWatermark: this.#late,
       numDroppedDuplicateRows: this.#duplicates,
+      maxEvictedEventTimeUs: maxEvicted,
     };
   }
 
@@ -308,13 +331,14 @@ export class DeduplicateState {
   /** Replaces the whole state with a snapshot's. */
   restore(snapshot: DedupStateSnapshot): void {
     this.#keys.clear();
+    this.#keyChars = 0;
     this.#inBatch = false;
     this.#put(snapshot);
   }
 
   /** Applies one batch's {@link DeduplicateState.changes} to the state the batch started from. */
   applyChanges(changes: DedupStateChanges): void {
-    for (const text of changes.removed) this.#keys.delete(text);
+    for (const text of changes.removed) if (this.#keys.delete(text)) this.#keyChars -= text.length;
     this.#put(changes.added);
   }
 
@@ -324,7 +348,11 @@ export class DeduplicateState {
     if (times.length !== snapshot.keys.length) {
       throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `deduplication state: ${snapshot.keys.length} keys but ${times.length} times`);
     }
-    for (let i = 0; i < times.length; i++) this.#keys.set(snapshot.keys[i]!, times[i]!);
+    for (let i = 0; i < times.length; i++) {
+      const text = snapshot.keys[i]!;
+      if (!this.#keys.has(text)) this.#keyChars += text.length;
+      this.#keys.set(text, times[i]!);
+    }
   }
 }
 

@@ -152,6 +152,8 @@ export interface PartialCounts {
   readonly slotStarts: Float64Array;
   /** String key of each group (null for a null key), or null when the grouping has no string. */
   readonly keys: Array<string | null> | null;
+  /** The key of each group as its batch string id + 1 (0: null, or no string key): with the slot start, what {@link groupOfRows} maps rows by. */
+  readonly idSlots: Int32Array;
   /** Rows per group. */
   readonly counts: Float64Array;
   /** Event-time figures of every row read (null times as 0, rows the window drops included), as the watermark needs them. */
@@ -221,5 +223,34 @@ export function partialCount(batch: RecordBatch, plan: PartialCountPlan): Partia
   const groups = byFirstRow(slots, width, groupCount);
   const keys: Array<string | null> | null = key === null ? null : new Array<string | null>(groupCount);
   if (keys !== null) for (let g = 0; g < groupCount; g++) keys[g] = groups.idSlots[g] === 0 ? null : key!.dictionary.values[groups.idSlots[g]! - 1]!;
-  return { length: groupCount, slotStarts: Float64Array.from(groups.numbers), keys, counts: groups.counts, eventTime: length === 0 ? null : figuresOfUs(maxUs, minUs, sumUs, length) };
+  return { length: groupCount, slotStarts: Float64Array.from(groups.numbers), keys, idSlots: groups.idSlots, counts: groups.counts, eventTime: length === 0 ? null : figuresOfUs(maxUs, minUs, sumUs, length) };
+}
+
+/**
+ * The group (index into `groups`) of every row of the batch {@link partialCount}
+ * counted, or -1 for a row with a null time (in no window): what aggregate
+ * buffers accumulate by when the aggregation is more than a count.
+ */
+export function groupOfRows(batch: RecordBatch, plan: PartialCountPlan, groups: PartialCounts): Int32Array {
+  const length = batch.length;
+  const time = batch.columns[plan.timeIndex] as Extract<Column, { kind: 'f64' }>;
+  const key = plan.keyIndex < 0 ? null : (batch.columns[plan.keyIndex] as Extract<Column, { kind: 'dict' }>);
+  const width = key === null ? 1 : key.dictionary.size + 1;
+  const bySlot = new Map<number, Int32Array>();
+  for (let g = 0; g < groups.length; g++) {
+    let row = bySlot.get(groups.slotStarts[g]!);
+    if (row === undefined) bySlot.set(groups.slotStarts[g]!, (row = new Int32Array(width)));
+    row[groups.idSlots[g]!] = g;
+  }
+  const out = new Int32Array(length);
+  const starts = new Float64Array(length);
+  slotStarts(time.values, length, plan.slideUs, plan.startTimeUs, starts);
+  for (let i = 0; i < length; i++) {
+    if (time.nulls !== null && time.nulls[i] === 1) {
+      out[i] = -1;
+      continue;
+    }
+    out[i] = bySlot.get(starts[i]!)![key === null ? 0 : key.ids[i]! + 1]!;
+  }
+  return out;
 }

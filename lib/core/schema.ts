@@ -42,7 +42,16 @@ export interface FieldMetadata {
      * the aggregation right after expands panes into windows (see `Window`'s `panes`).
      */
     readonly panes?: boolean;
+    /** The column the windows were computed from, when the rows no longer carry it (partial aggregates). */
+    readonly timeColumn?: string;
   };
+  /**
+   * The column is a partial aggregation buffer: the rows stand for groups of
+   * rows already aggregated where they were read (`ChunkAggregate`), and only
+   * a stage that merges partial aggregates (a keyed aggregation, the
+   * watermark) can take them. `store` says which buffers (plain data).
+   */
+  readonly partialAggregate?: { readonly store: unknown };
   /** `COMMENT '…'` of a DDL column. */
   readonly comment?: string;
   /** Longest value (bytes) the producer allows; a consumer that frames values itself enforces it. */
@@ -53,6 +62,11 @@ export interface FieldMetadata {
    * (transfer its `ArrayBuffer`) instead of copying it.
    */
   readonly handedOver?: boolean;
+}
+
+/** True when the rows of `s` are partial aggregates (see {@link FieldMetadata.partialAggregate}). */
+export function isPartialAggregateSchema(s: Schema): boolean {
+  return s.fields.some((f) => f.metadata?.partialAggregate !== undefined);
 }
 
 /** One named, typed column of a schema. */

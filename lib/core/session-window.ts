@@ -363,6 +363,8 @@ export class SessionWindowState {
   // checkpointed
   readonly #entries = new Map<string, KeyEntry>();
   #sessionCount = 0;
+  /** Characters of the key texts held, for {@link SessionWindowState.bytesUsed}. */
+  #keyChars = 0;
   // one micro-batch
   #inBatch = false;
   #watermarkUs = 0;
@@ -411,6 +413,19 @@ export class SessionWindowState {
   /** Group keys holding at least one session. */
   get keyCount(): number {
     return this.#entries.size;
+  }
+
+  /**
+   * Memory the sessions hold (their aggregates apart), estimated as the group
+   * table estimates its own: per key a map entry (48), its text and its
+   * values (each a 16-byte header and a byte a character, V8's usual
+   * one-byte strings), the entry object with its value array and three
+   * session arrays (16 + 8 a column + 3 × 32); per session its start, end
+   * and slot (24).
+   */
+  get bytesUsed(): number {
+    const width = this.#keyWidth ?? 1;
+    return this.#entries.size * (48 + 16 + 16 * width + 48 + 16 + 8 * width + 3 * 32) + 2 * this.#keyChars + this.#sessionCount * 24;
   }
 
   /**
@@ -470,6 +485,7 @@ export class SessionWindowState {
       if (entry === undefined) {
         entry = { key: keys.map((column) => rawValueAt(column, list[0]!)), starts: [], ends: [], slots: [] };
         this.#entries.set(text, entry);
+        this.#keyChars += text.length;
       }
       if (!this.#touched.has(text)) this.#touched.set(text, entry.starts.slice());
       this.#merge(entry, list, rowStarts, rowEnds, slots);
@@ -585,6 +601,7 @@ export class SessionWindowState {
         changed.add(text);
         if (closed === entry.starts.length) {
           this.#entries.delete(text);
+          this.#keyChars -= text.length;
           this.#removedKeys.push(entry.key);
         } else {
           entry.starts = entry.starts.slice(closed);
@@ -673,6 +690,7 @@ export class SessionWindowState {
     this.#pendingFree = [];
     this.#entries.clear();
     this.#sessionCount = 0;
+    this.#keyChars = 0;
     this.#inBatch = false;
     this.#upsert(snapshot);
   }
@@ -689,6 +707,7 @@ export class SessionWindowState {
     for (const slot of entry.slots) this.#aggregates.free(slot);
     this.#sessionCount -= entry.starts.length;
     this.#entries.delete(text);
+    this.#keyChars -= text.length;
   }
 
   #upsert(snapshot: SessionStateSnapshot): void {
@@ -716,6 +735,7 @@ export class SessionWindowState {
       }
       this.#sessionCount += n;
       this.#entries.set(text, entry);
+      this.#keyChars += text.length;
     }
     if (at !== starts.length) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `session window state: session counts add up to ${at}, not ${starts.length}`);
     this.#aggregates.restore(snapshot.aggregates, slots);

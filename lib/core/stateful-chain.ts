@@ -56,6 +56,19 @@ export function checkStatefulOperators(operators: readonly StatefulOperatorInfo[
       { option: 'outputMode' },
     );
   }
+  checkGlobalWatermarkLimit(operators, outputMode);
+}
+
+/**
+ * The global-watermark half of {@link checkStatefulOperators}
+ * (`checkStreamingQueryGlobalWatermarkLimit`): it holds for every prefix of
+ * a query, so a planner can apply it operator by operator, before it knows
+ * whether an aggregation comes further down (which complete mode needs).
+ *
+ * @param operators - stateful operators, upstream first.
+ * @throws TidemarkError `ERR_STATEFUL_CORRECTNESS`.
+ */
+export function checkGlobalWatermarkLimit(operators: readonly StatefulOperatorInfo[], outputMode: OutputMode): void {
   if (outputMode === 'append') return;
   for (let i = 1; i < operators.length; i++) {
     if (!judgesLateRows(operators[i]!)) continue;

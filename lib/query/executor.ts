@@ -301,6 +301,7 @@ export class MicroBatchExecution extends Readable {
       recovered: last === null ? null : { batchId: last.batchId, snapshots: renumberLegacySnapshots(last.snapshots) },
       nextOperatorId: 0,
       aggregated: false,
+      statefulOperators: [],
       query: { id: checkpoint.id, runId: this.runId, name: this.#options.queryName ?? null, checkpointLocation: checkpoint.location },
       plan: [],
       commits: this.#port(),
@@ -540,26 +541,41 @@ function eventTimeProgress(barrier: BarrierItem, watermarkMs: number): Record<st
 }
 
 // A plan recorded by an earlier run must match the one now: a checkpoint belongs to one query.
+// Operators are matched by kind and rank (the second Window is `Window#1`), not by position: a
+// plan the planner rewrote (a chunk aggregate standing for a parse and a window) records the same.
 function checkPlan(checkpoint: Checkpoint, recorded: string | undefined, plan: readonly PlanEntry[]): void {
   if (recorded === undefined) return;
-  const before = JSON.parse(recorded) as Array<{ operator: string; configuration: Record<string, unknown> }>;
-  const names = (entries: ReadonlyArray<{ operator: string }>): string => entries.map((e) => e.operator).join(' → ');
-  if (names(before) !== names(plan)) {
-    throw new TidemarkError(
-      'ERR_CHECKPOINT_MISMATCH',
-      `the query changed since checkpoint ${checkpoint.location} was written: its operators were ${names(before) || '(none)'}, are now ${names(plan) || '(none)'}`,
-    );
-  }
-  before.forEach((entry, i) => {
-    const now = plan[i]!.configuration;
-    for (const key of new Set([...Object.keys(entry.configuration), ...Object.keys(now)])) {
-      const was = JSON.stringify(entry.configuration[key]);
-      const is = JSON.stringify(now[key]);
-      if (was !== is) {
-        throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the query changed since the checkpoint was written: ${entry.operator} ${key} was ${was ?? 'unset'}, is now ${is ?? 'unset'}`, { option: key });
+  const before = byKind(JSON.parse(recorded) as PlanEntry[]);
+  const now = byKind(plan);
+  const names = (entries: ReadonlyMap<string, PlanEntry>): string => [...entries.values()].map((e) => e.operator).sort().join(', ');
+  for (const key of new Set([...before.keys(), ...now.keys()])) {
+    const was = before.get(key);
+    const is = now.get(key);
+    if (was === undefined || is === undefined) {
+      throw new TidemarkError(
+        'ERR_CHECKPOINT_MISMATCH',
+        `the query changed since checkpoint ${checkpoint.location} was written: its operators were ${names(before) || '(none)'}, are now ${names(now) || '(none)'}`,
+      );
+    }
+    for (const option of new Set([...Object.keys(was.configuration), ...Object.keys(is.configuration)])) {
+      const a = JSON.stringify(was.configuration[option]);
+      const b = JSON.stringify(is.configuration[option]);
+      if (a !== b) {
+        throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the query changed since the checkpoint was written: ${was.operator} ${option} was ${a ?? 'unset'}, is now ${b ?? 'unset'}`, { option });
       }
     }
-  });
+  }
+}
+
+function byKind(entries: readonly PlanEntry[]): Map<string, PlanEntry> {
+  const out = new Map<string, PlanEntry>();
+  const ranks = new Map<string, number>();
+  for (const entry of entries) {
+    const rank = ranks.get(entry.operator) ?? 0;
+    ranks.set(entry.operator, rank + 1);
+    out.set(`${entry.operator}#${rank}`, entry);
+  }
+  return out;
 }
 
 // Checkpoints of the release before gave ParseSchema, Watermark and Window operator ids too (they

@@ -9,9 +9,10 @@
  * - a sliding `Window` right before an aggregation that groups by it sends
  *   each row once with its slide-sized pane, which the aggregation expands
  *   into windows (a fraction of the work for `1 hour` every `10 minutes`);
- * - `ParseSchema → [Watermark] → Window → KeyedCount` over byte chunks
- *   reads, windows and counts each chunk where it is parsed, on worker
- *   threads (Spark's partial aggregation before the state store).
+ * - `ParseSchema → [Watermark] → Window → keyed aggregation` over byte
+ *   chunks becomes `ChunkAggregate → [Watermark] → keyed aggregation`: each
+ *   chunk is parsed, windowed and partially aggregated where it is read, on
+ *   worker threads (Spark's partial aggregation before the state store).
  *
  * Every stage is then checked against its input schema (Spark's analysis
  * errors, thrown here before any data flows) and the sink against the
@@ -21,12 +22,16 @@
  */
 import type { Transform } from 'node:stream';
 import type { OutputMode } from '../core/output-mode.js';
+import { checkGlobalWatermarkLimit, type StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { Schema } from '../core/schema.js';
 import type { WindowSpec } from '../core/window.js';
 import type { Source } from '../sources/source.js';
 import type { Sink } from '../sinks/sink.js';
-import type { PlanContext, Stage } from '../stages/stage.js';
-import type { CountPushdown } from '../stages/parse-schema.js';
+import { refusePartialInput, type PlanContext, type Stage } from '../stages/stage.js';
+import type { ParseSchema } from '../stages/parse-schema.js';
+import { ChunkAggregate, chunkAggregateProblem, type ChunkWindow } from '../stages/chunk-aggregate.js';
+import type { StoreSpec } from '../core/partial-aggregate.js';
+import type { PlanEntry } from '../protocol.js';
 
 /** Options of {@link planQuery}. */
 export interface PlanOptions {
@@ -53,10 +58,14 @@ interface StageLike extends Transform {
   describe?(): string;
   readonly aggregates?: boolean;
   readonly stateful?: boolean;
+  readonly operatorName?: string;
+  readonly acceptsPartialAggregates?: boolean;
+  readonly statefulOperator?: StatefulOperatorInfo | null;
   outputModeAfter?(mode: OutputMode | undefined): OutputMode | undefined;
 }
 interface WindowLike extends StageLike {
   readonly role: 'window';
+  planEntries(): PlanEntry[];
   readonly timeColumn: string;
   readonly as: string;
   readonly spec: WindowSpec;
@@ -68,14 +77,12 @@ interface AggregateLike extends StageLike {
   readonly role: 'aggregate';
   readonly groupBy: readonly string[];
   readonly emitsLateRows: boolean;
-  /** True when the aggregation is a count alone (what a count push-down computes). */
-  readonly countsOnly?: boolean;
+  /** The buffers it keeps, when a partial aggregation where the rows are read can feed it (null: it cannot). */
+  partialStore?(input: Schema): StoreSpec | null;
 }
 interface ParseLike extends StageLike {
   readonly role: 'parse';
   readonly schema: Schema;
-  countPushdownProblem(pushdown: CountPushdown): unknown;
-  withCountPushdown(pushdown: CountPushdown): Stage;
 }
 interface WatermarkLike extends StageLike {
   readonly role: 'watermark';
@@ -125,9 +132,19 @@ function analyse(source: Source, stages: readonly Transform[], sink: Sink, optio
   let aggregated = false;
   let mode: OutputMode | undefined = options.outputMode;
   const inputs: Schema[] = [];
+  let statefulOperators: readonly StatefulOperatorInfo[] = [];
   for (const stage of stages as readonly StageLike[]) {
     inputs.push(schema);
-    if (stage.plan !== undefined) schema = stage.plan(schema, { outputMode: mode, aggregated });
+    // Stages say whether they merge partial aggregates; a transform of the user's own that plans its
+    // schema (filterRows, mapRows) checks by itself; any other transform cannot take them.
+    if (stage.operatorName !== undefined || stage.plan === undefined) refusePartialInput(stage.operatorName ?? stage.constructor.name, stage.acceptsPartialAggregates, schema);
+    if (stage.plan !== undefined) schema = stage.plan(schema, { outputMode: mode, aggregated, statefulOperators });
+    const operator = stage.statefulOperator ?? null;
+    if (operator !== null) {
+      statefulOperators = [...statefulOperators, operator];
+      // Spark's global watermark check, as each stage does again when the run opens.
+      checkGlobalWatermarkLimit(statefulOperators, mode ?? options.outputMode);
+    }
     if (stage.aggregates === true) aggregated = true;
     if (stage.outputModeAfter !== undefined) mode = stage.outputModeAfter(mode);
   }
@@ -144,8 +161,11 @@ function rewrite(stages: readonly StageLike[], inputs: readonly Schema[]): Trans
   for (let i = 0; i < out.length; i++) {
     const parse = out[i];
     if (!isParse(parse) || !inputs[i]!.fields.some((f) => f.name === 'chunk')) continue;
-    const pushdown = countPushdown(parse, out.slice(i + 1));
-    if (pushdown !== null) out[i] = parse.withCountPushdown(pushdown) as unknown as StageLike;
+    const chunked = chunkAggregate(parse, out.slice(i + 1), inputs);
+    if (chunked === null) continue;
+    // The parse becomes the chunk aggregate; the window it stands for leaves the plan.
+    out[i] = chunked.stage as unknown as StageLike;
+    out.splice(i + 1 + chunked.windowAt, 1);
   }
   return out;
 }
@@ -158,19 +178,21 @@ function panesFit(window: WindowLike, next: StageLike | undefined, input: Schema
   return time !== undefined && (time.dataType.type === 'timestamp' || time.dataType.type === 'timestamp_ntz');
 }
 
-// `[Watermark on the window's time] → Window → KeyedCount` right after the parse, one window per row.
-function countPushdown(parse: ParseLike, rest: readonly StageLike[]): CountPushdown | null {
+// `[Watermark on the window's time] → Window → keyed aggregation` right after the parse, one window per row:
+// a ChunkAggregate in place of the parse, and the index (in `rest`) of the window it absorbs.
+function chunkAggregate(parse: ParseLike, rest: readonly StageLike[], _inputs: readonly Schema[]): { stage: ChunkAggregate; windowAt: number } | null {
   let at = 0;
   const watermark = isWatermark(rest[at]) ? (rest[at++] as WatermarkLike) : null;
   const window = rest[at];
-  const count = rest[at + 1];
-  if (!isWindow(window) || !isAggregate(count) || count.emitsLateRows || count.countsOnly !== true) return null;
+  const aggregate = rest[at + 1];
+  if (!isWindow(window) || !isAggregate(aggregate) || aggregate.emitsLateRows || aggregate.partialStore === undefined) return null;
   if (watermark !== null && watermark.eventTime !== window.timeColumn) return null;
-  if (window.as === window.timeColumn) return null;
   const spec = window.spec;
-  const pushdown: CountPushdown = {
-    groupBy: count.groupBy,
-    window: { timeColumn: window.timeColumn, as: window.as, durationUs: spec.durationUs, slideUs: spec.slideUs, startTimeUs: spec.startTimeUs, panes: window.panes },
-  };
-  return parse.countPushdownProblem(pushdown) === null ? pushdown : null;
+  const chunkWindow: ChunkWindow = { timeColumn: window.timeColumn, as: window.as, durationUs: spec.durationUs, slideUs: spec.slideUs, startTimeUs: spec.startTimeUs, panes: window.panes };
+  if (chunkAggregateProblem(parse as unknown as ParseSchema, chunkWindow, aggregate.groupBy) !== null) return null;
+  // The aggregates read the parse's columns: their buffers are resolved against its schema.
+  const store = aggregate.partialStore(parse.schema);
+  if (store === null) return null;
+  const stage = new ChunkAggregate({ parse: parse as unknown as ParseSchema, window: chunkWindow, groupBy: aggregate.groupBy, store, windowEntry: window.planEntries()[0]! });
+  return { stage, windowAt: at };
 }

@@ -16,7 +16,7 @@
 import { Writable } from 'node:stream';
 import { TidemarkError } from '../errors.js';
 import type { RecordBatch, Row } from '../core/batch.js';
-import type { Schema } from '../core/schema.js';
+import { isPartialAggregateSchema, type Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/output-mode.js';
 import type { BarrierItem, CommitPort, OpenItem, QueryInfo, StreamItem } from '../protocol.js';
 
@@ -42,6 +42,9 @@ export interface SinkRun {
 
 /** Checks shared by every sink, with Spark's messages. */
 export function checkSinkPlan(plan: SinkPlan): void {
+  if (isPartialAggregateSchema(plan.schema)) {
+    throw new TidemarkError('ERR_PLAN_INPUT', 'a sink cannot take partial aggregates (rows that each stand for a group of rows): a keyed aggregation must merge them first');
+  }
   if (plan.outputMode === 'complete' && !plan.aggregated) {
     throw new TidemarkError(
       'ERR_COMPLETE_WITHOUT_AGGREGATION',
@@ -108,10 +111,6 @@ export abstract class Sink extends Writable {
         return;
       case 'barrier':
         this.#commit(item).then(() => callback(), callback);
-        return;
-      case 'counts':
-        // Counts are for a KeyedCount; dropping them here would lose rows silently.
-        callback(new TidemarkError('ERR_PROTOCOL', `${this.description} received counts: a pushed-down count needs its KeyedCount before the sink`));
         return;
       default:
         callback();

@@ -19,20 +19,16 @@
  * @module
  */
 import { availableParallelism } from 'node:os';
-import type { TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
-import { StringDictionary, rawValueAt, type Column, type RecordBatch } from '../core/batch.js';
+import { rawValueAt, type Column, type RecordBatch } from '../core/batch.js';
 import { parseDDL, schemaToDDL } from '../core/ddl.js';
 import { windowDurationUs } from '../core/interval.js';
-import { JsonReader, MAX_DICTIONARY_SIZE, type ChunkRead, type JsonReaderOptions, type LineLocation, type ParseMode } from '../core/json-reader.js';
-import { partialCount, type PartialCountPlan, type PartialCounts } from '../core/partial-count.js';
-import { giveReadBuffer, isReadBuffer } from '../core/read-buffers.js';
-import { fieldIndex, sqlTypeName, type Schema } from '../core/schema.js';
+import { JsonReader, type JsonReaderOptions, type LineLocation, type ParseMode } from '../core/json-reader.js';
+import { fieldIndex, type Schema } from '../core/schema.js';
 import { defaultTimeZone, isValidTimeZone } from '../core/timestamp.js';
-import type { CountsItem, StageSnapshot, StreamItem } from '../protocol.js';
-import { Stage, checkSnapshot, type PlanContext } from './stage.js';
-import { CountWorkers } from './count-workers.js';
-import type { CountReply } from './count-worker.js';
+import type { StreamItem } from '../protocol.js';
+import { Stage, type PlanContext } from './stage.js';
+import { ChunkInput } from './chunk-input.js';
 
 export type { ParseMode } from '../core/json-reader.js';
 
@@ -62,30 +58,13 @@ export interface ParseSchemaOptions {
    */
   maxEventTimeAhead?: string | number;
   /**
-   * Worker threads that read and count chunks once a count is pushed down
-   * (see {@link ParseSchema.pushDownCount}): one per core by default
-   * (`os.availableParallelism()`), and none on a single core, where the
-   * stage counts on its own thread. 0 keeps the work on this thread.
+   * Worker threads that read and aggregate chunks when the planner
+   * aggregates where the lines are read (`ChunkAggregate`): one per core by
+   * default (`os.availableParallelism()`), and none on a single core. 0 keeps
+   * the work on the query's thread.
    */
   workers?: number;
 }
-
-/**
- * The aggregation a `ParseSchema` may run itself: `Watermark → Window →
- * KeyedCount` right after it, counting by a window that gives one slot per
- * row (tumbling, or panes) and at most one string column.
- */
-export interface CountPushdown {
-  /** The `KeyedCount`'s grouping columns, in its order: the window's name and maybe one string column. */
-  readonly groupBy: readonly string[];
-  /** The `Window`'s columns and arithmetic. */
-  readonly window: CountsItem['window'];
-}
-
-// Chunks handed to each worker before the stage waits for the oldest; most are one read buffer (1 MiB).
-const CHUNKS_IN_FLIGHT_PER_WORKER = 8;
-
-const SNAPSHOT_VERSION = 1;
 
 /**
  * Parses JSON lines (the `value` column of a `FileSource`, or of any stream
@@ -101,34 +80,16 @@ export class ParseSchema extends Stage {
   /** `maxEventTimeAhead` in µs, or null when not set. */
   readonly maxEventTimeAheadUs: number | null;
   readonly #maxEventTimeAheadText: string | null;
+  /** Worker threads a `ChunkAggregate` planned in its place uses. */
+  readonly workers: number;
   // transient
   #valueIndex = -1;
   #fileIndex = -1;
   #lineIndex = -1;
   #validIndex = -1;
-  #chunkIndex = -1;
-  #offsetIndex = -1;
-  #maxLineLength = Infinity;
+  #chunked = false;
   readonly #reader: JsonReader;
-  // The file being read in chunks (a source reads one file at a time) and its next line number.
-  #lineFile: string | null = null;
-  #nextLine = 1;
-  // Lines read in chunk mode this micro-batch (blank lines excluded): the batch's input rows.
-  #recordsInBatch = 0;
-  // Malformed records kept or dropped this micro-batch, on any path.
-  #malformedInBatch = 0;
-  // The current micro-batch's processing time, from its `begin` (workers are sent it with every chunk).
-  #batchTimestampMs = NaN;
-  readonly #workerCount: number;
-  #pushdown: CountPushdown | null = null;
-  // Set once planned on chunks with a count pushed down.
-  #countPlan: PartialCountPlan | null = null;
-  #keyDictionary = new StringDictionary();
-  #workers: CountWorkers | null = null;
-  // Chunks with the workers, in input order.
-  readonly #inFlight: Array<{ reply: Promise<CountReply>; file: string; offset: number }> = [];
-  // The source gives its chunks away (FileSource): they may move to a worker instead of being copied.
-  #chunksHandedOver = false;
+  readonly #chunks: ChunkInput;
 
   constructor(options: ParseSchemaOptions) {
     super();
@@ -158,80 +119,37 @@ export class ParseSchema extends Stage {
       this.maxEventTimeAheadUs = us;
       this.#maxEventTimeAheadText = typeof options.maxEventTimeAhead === 'number' ? `${options.maxEventTimeAhead} ms` : options.maxEventTimeAhead.trim();
     }
-    this.#reader = new JsonReader(this.#readerOptions());
+    this.#reader = new JsonReader(this.readerOptions());
+    this.#chunks = new ChunkInput(this.#reader);
     const cores = availableParallelism();
-    this.#workerCount = options.workers ?? (cores > 1 ? cores : 0);
-    if (!Number.isInteger(this.#workerCount) || this.#workerCount < 0) {
+    this.workers = options.workers ?? (cores > 1 ? cores : 0);
+    if (!Number.isInteger(this.workers) || this.workers < 0) {
       throw new TidemarkError('ERR_INVALID_OPTION', `workers must be a non-negative integer, got ${options.workers}`, { option: 'workers' });
     }
   }
 
-  #readerOptions(): JsonReaderOptions {
+  /** The options this stage was built with (a stage planned in its place reads with the same). */
+  get options(): Readonly<ParseSchemaOptions> {
+    return this.#options;
+  }
+
+  /** What the JSON reader is built with (plain data: it also goes to worker threads). */
+  readerOptions(): JsonReaderOptions {
     const ahead = this.maxEventTimeAheadUs === null ? null : { us: this.maxEventTimeAheadUs, text: this.#maxEventTimeAheadText! };
     return { schema: this.schema, mode: this.mode, columnNameOfCorruptRecord: this.columnNameOfCorruptRecord, timeZone: this.timeZone, maxEventTimeAhead: ahead };
-  }
-
-  /**
-   * Lets this stage read, window and count chunks itself — on worker threads
-   * when it has any — and send {@link CountsItem}s, which the `Watermark`,
-   * `Window` and `KeyedCount` after it take instead of rows (Spark's partial
-   * aggregation before the state store). Same output, same checkpoints.
-   * `startQuery` calls it when the stages after this one allow; it applies
-   * only to a chunked `FileSource` input.
-   */
-  pushDownCount(pushdown: CountPushdown): void {
-    const problem = this.countPushdownProblem(pushdown);
-    if (problem !== null) throw new TidemarkError('ERR_INVALID_OPTION', `a pushed-down count ${problem.message}`, { option: problem.option });
-    this.#pushdown = pushdown;
-  }
-
-  /** A new `ParseSchema` like this one that counts `pushdown` itself (see {@link ParseSchema.pushDownCount}); this one is left as it is. */
-  withCountPushdown(pushdown: CountPushdown): ParseSchema {
-    const copy = new ParseSchema(this.#options);
-    copy.pushDownCount(pushdown);
-    return copy;
   }
 
   override get role(): 'parse' {
     return 'parse';
   }
 
-  override describe(): string {
-    const base = super.describe();
-    const pushdown = this.#pushdown;
-    if (pushdown === null) return base;
-    const workers = this.#workerCount === 0 ? 'on this thread' : `on ${this.#workerCount} worker threads`;
-    return `${base} with a partial count by [${pushdown.groupBy.join(', ')}]${pushdown.window.panes ? ' over panes' : ''}, ${workers}`;
-  }
-
-  /** Why this stage cannot count `pushdown` itself (the option at fault and a message), or null when it can. */
-  countPushdownProblem(pushdown: CountPushdown): { option: string; message: string } | null {
-    const window = pushdown.window;
-    const keys = pushdown.groupBy.filter((name) => name !== window.as);
-    if (!pushdown.groupBy.includes(window.as) || keys.length > 1) {
-      return { option: 'groupBy', message: `groups by the window and at most one string column, got ${JSON.stringify(pushdown.groupBy)}` };
-    }
-    if (window.slideUs !== window.durationUs && !window.panes) return { option: 'window', message: 'needs one window per row: a tumbling window, or panes' };
-    const time = this.schema.fields.find((f) => f.name === window.timeColumn);
-    if (time === undefined || (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz')) {
-      return { option: 'timeColumn', message: `windows a timestamp column of the schema; \`${window.timeColumn}\` is ${time === undefined ? 'not in it' : sqlTypeName(time.dataType)}` };
-    }
-    const key = keys[0] === undefined ? undefined : this.schema.fields.find((f) => f.name === keys[0]);
-    if (keys[0] !== undefined && key?.dataType.type !== 'string') return { option: 'groupBy', message: `groups by a string column of the schema; \`${keys[0]}\` is not one` };
-    return null;
-  }
-
   override plan(input: Schema, _context: PlanContext): Schema {
-    this.#chunkIndex = fieldIndex(input, 'chunk');
-    this.#valueIndex = fieldIndex(input, 'value');
-    if (this.#chunkIndex >= 0) {
-      this.#maxLineLength = input.fields[this.#chunkIndex]!.metadata?.maxLength ?? Infinity;
-      this.#chunksHandedOver = input.fields[this.#chunkIndex]!.metadata?.handedOver === true;
-      this.#fileIndex = fieldIndex(input, 'file');
-      this.#offsetIndex = fieldIndex(input, 'offset');
-      this.#countPlan = this.#pushdown === null ? null : this.#planCount(this.#pushdown);
+    this.#chunked = ChunkInput.accepts(input);
+    if (this.#chunked) {
+      this.#chunks.plan(input);
       return this.schema;
     }
+    this.#valueIndex = fieldIndex(input, 'value');
     if (this.#valueIndex < 0 || input.fields[this.#valueIndex]!.dataType.type !== 'string') {
       throw new TidemarkError('ERR_SCHEMA_MISMATCH', 'ParseSchema reads a `value` string column or a `chunk` binary column (a FileSource emits one)');
     }
@@ -241,145 +159,31 @@ export class ParseSchema extends Stage {
     return this.schema;
   }
 
-  // Checked by pushDownCount: the time column and the key are in the schema.
-  #planCount(pushdown: CountPushdown): PartialCountPlan {
-    const keyName = pushdown.groupBy.find((name) => name !== pushdown.window.as);
-    const keyIndex = keyName === undefined ? -1 : fieldIndex(this.schema, keyName);
-    return { timeIndex: fieldIndex(this.schema, pushdown.window.timeColumn), keyIndex, slideUs: pushdown.window.slideUs, startTimeUs: pushdown.window.startTimeUs };
-  }
-
-  /** Whether this stage sends counts instead of rows (planned on chunks with a count pushed down). */
-  get countsPushedDown(): boolean {
-    return this.#countPlan !== null;
-  }
-
-  // With workers, chunks go out as they come and their counts are sent on in input order; the
-  // stream waits only when too many are out, and before any other item so that order holds.
-  override _transform(item: StreamItem, encoding: BufferEncoding, callback: TransformCallback): void {
-    if (item.kind === 'open') {
-      super._transform(item, encoding, (err?: Error | null) => {
-        if (err == null && this.#countPlan !== null && this.#workerCount > 0 && this.#workers === null) {
-          this.#workers = new CountWorkers(this.#workerCount, { reader: this.#readerOptions(), plan: this.#countPlan });
-        }
-        callback(err);
-      });
-      return;
-    }
-    const workers = this.#workers;
-    if (workers === null) {
-      super._transform(item, encoding, callback);
-      return;
-    }
-    if (item.kind === 'rows') {
-      const batch = item.batch;
-      const chunks = batch.columns[this.#chunkIndex] as Extract<Column, { kind: 'any' }>;
-      for (let r = 0; r < batch.length; r++) {
-        const bytes = chunks.values[r] as Uint8Array | null;
-        if (bytes === null) continue;
-        const { file, offset } = this.#chunkAt(batch, r);
-        // A buffer of Node's shared pool (small chunks) holds other buffers' bytes too: copy those.
-        const readBuffer = this.#chunksHandedOver && isReadBuffer(bytes.buffer);
-        const move = readBuffer || (this.#chunksHandedOver && bytes.buffer.byteLength > Buffer.poolSize);
-        this.#inFlight.push({ reply: workers.count(bytes, file, offset === 0, this.#maxLineLength, move, readBuffer, this.#batchTimestampMs), file, offset });
-      }
-      this.#settle(workers.size * CHUNKS_IN_FLIGHT_PER_WORKER).then((counts) => this.emitItems(counts, callback), callback);
-      return;
-    }
-    this.#settle(0).then((counts) => this.emitItems(counts, (err) => (err == null ? super._transform(item, encoding, callback) : callback(err))), callback);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.#settle(0).then((counts) => this.emitItems(counts, callback), callback);
-  }
-
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    // The workers stop in the background: the stream's end need not wait for their exit.
-    void this.#workers?.close();
-    this.#workers = null;
-    this.#inFlight.length = 0;
-    callback(err);
-  }
-
-  // Takes replies in input order until at most `limit` chunks are out, and returns their counts.
-  async #settle(limit: number): Promise<CountsItem[]> {
-    const out: CountsItem[] = [];
-    while (this.#inFlight.length > limit) {
-      const chunk = this.#inFlight.shift()!;
-      const reply = await chunk.reply;
-      const firstLine = this.#firstLineOf(chunk.file, chunk.offset);
-      if (!reply.ok) {
-        // Read it again here, where its first line is known, for the error with the right line
-        // (the reader still has this batch's processing time: a batch's chunks settle before its barrier).
-        this.#reader.readChunk(reply.bytes, this.#reader.newBuilder(1024), chunk.file, firstLine, chunk.offset === 0, this.#maxLineLength);
-        throw new TidemarkError('ERR_WORKER', `a count worker failed on ${chunk.file}: ${reply.message}`, { file: chunk.file });
-      }
-      if (reply.buffer !== null) giveReadBuffer(reply.buffer, true);
-      this.#chunkRead(chunk.file, firstLine, reply);
-      // A chunk of null times has no groups but still has event-time figures for the watermark.
-      if (reply.counts.length > 0 || reply.counts.eventTime !== null) out.push(this.#countsItem(reply.counts));
-    }
-    return out;
-  }
-
   protected override *process(item: StreamItem): Iterable<StreamItem> {
-    if (item.kind !== 'rows') {
-      if (item.kind === 'begin') {
-        this.#batchTimestampMs = item.batchTimestampMs;
+    switch (item.kind) {
+      case 'begin':
         this.#reader.setBatchTimestamp(item.batchTimestampMs);
-      } else if (item.kind === 'barrier') {
-        if (this.#chunkIndex >= 0) item.progress.numInputRows = this.#recordsInBatch;
-        item.progress.numMalformedRecords = (item.progress.numMalformedRecords ?? 0) + this.#malformedInBatch;
-        this.#recordsInBatch = 0;
-        this.#malformedInBatch = 0;
-        this.stamp(item);
+        yield item;
+        return;
+      case 'barrier':
+        this.#chunks.finishBatch(item, this.#chunked);
+        yield item;
+        return;
+      case 'rows': {
+        const out = this.#chunked ? this.#parseChunks(item.batch) : this.#parse(item.batch);
+        if (out.length > 0) yield { kind: 'rows', batch: out };
+        return;
       }
-      yield item;
-      return;
+      default:
+        yield item;
     }
-    const out = this.#chunkIndex >= 0 ? this.#parseChunks(item.batch) : this.#parse(item.batch);
-    if (this.#countPlan !== null) {
-      const counts = partialCount(out, this.#countPlan);
-      if (counts.length > 0 || counts.eventTime !== null) yield this.#countsItem(counts);
-    } else if (out.length > 0) yield { kind: 'rows', batch: out };
   }
 
-  #countsItem(counts: PartialCounts): CountsItem {
-    const pushdown = this.#pushdown!;
-    const window = pushdown.window;
-    if (this.#keyDictionary.size > MAX_DICTIONARY_SIZE) this.#keyDictionary = new StringDictionary();
-    const dictionary = this.#keyDictionary;
-    const columns = pushdown.groupBy.map((name): Column => {
-      if (name === window.as) {
-        const ends = new Float64Array(counts.length);
-        for (let g = 0; g < counts.length; g++) ends[g] = counts.slotStarts[g]! + window.slideUs;
-        return { kind: 'struct', children: [{ kind: 'f64', values: counts.slotStarts, nulls: null }, { kind: 'f64', values: ends, nulls: null }], nulls: null };
-      }
-      const ids = new Int32Array(counts.length);
-      for (let g = 0; g < counts.length; g++) {
-        const key = counts.keys![g]!;
-        ids[g] = key === null ? -1 : dictionary.intern(key);
-      }
-      return { kind: 'dict', ids, dictionary };
-    });
-    return { kind: 'counts', groupBy: pushdown.groupBy, columns, counts: counts.counts, length: counts.length, window, eventTime: counts.eventTime };
-  }
-
-  // A source reads one file at a time: a chunk continues the line numbers of the one before, unless it opens a file.
-  #firstLineOf(file: string, offset: number): number {
-    return offset === 0 || file !== this.#lineFile ? 1 : this.#nextLine;
-  }
-
-  #chunkRead(file: string, firstLine: number, read: ChunkRead): void {
-    this.#recordsInBatch += read.records;
-    this.#malformedInBatch += read.malformed;
-    this.#lineFile = file;
-    this.#nextLine = firstLine + read.lines;
-  }
-
-  #chunkAt(batch: RecordBatch, r: number): { file: string; offset: number } {
-    const file = this.#fileIndex >= 0 ? (rawValueAt(batch.columns[this.#fileIndex]!, r) as string) : '(input)';
-    const offset = this.#offsetIndex >= 0 ? (rawValueAt(batch.columns[this.#offsetIndex]!, r) as number) : 0;
-    return { file, offset };
+  // The fast path: line-aligned byte chunks through the reader's compiled scanner.
+  #parseChunks(batch: RecordBatch): RecordBatch {
+    const builder = this.#reader.newBuilder(this.#chunks.capacityOf(batch));
+    this.#chunks.readAll(batch, builder);
+    return builder.finish();
   }
 
   #parse(batch: RecordBatch): RecordBatch {
@@ -390,27 +194,7 @@ export class ParseSchema extends Stage {
     for (let i = 0; i < batch.length; i++) {
       const id = values.ids[i]!;
       if (id < 0) continue;
-      this.#malformedInBatch += reader.readText(values.dictionary.values[id]!, valid === null || valid.values[i] === 1, builder, this.#lineOf(batch, i));
-    }
-    return builder.finish();
-  }
-
-  // The fast path: line-aligned byte chunks through the reader's compiled scanner.
-  #parseChunks(batch: RecordBatch): RecordBatch {
-    const chunks = batch.columns[this.#chunkIndex] as Extract<Column, { kind: 'any' }>;
-    let capacity = 0;
-    for (let r = 0; r < batch.length; r++) capacity += Math.ceil(((chunks.values[r] as Uint8Array | null)?.length ?? 0) / 32);
-    // Counted where it is read, the batch is dropped before the next chunk: its arrays can serve again.
-    const builder = this.#countPlan === null ? this.#reader.newBuilder(capacity) : this.#reader.scratchBuilder(capacity);
-    for (let r = 0; r < batch.length; r++) {
-      const bytes = chunks.values[r] as Uint8Array | null;
-      if (bytes === null) continue;
-      const { file, offset } = this.#chunkAt(batch, r);
-      const firstLine = this.#firstLineOf(file, offset);
-      const read = this.#reader.readChunk(bytes, builder, file, firstLine, offset === 0, this.#maxLineLength);
-      // Read into columns (strings copied): a read buffer the source handed over can go round again.
-      if (this.#chunksHandedOver) giveReadBuffer(bytes.buffer);
-      this.#chunkRead(file, firstLine, read);
+      this.#chunks.addMalformed(reader.readText(values.dictionary.values[id]!, valid === null || valid.values[i] === 1, builder, this.#lineOf(batch, i)));
     }
     return builder.finish();
   }

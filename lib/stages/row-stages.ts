@@ -15,7 +15,7 @@ import { RecordBatch, type Row } from '../core/batch.js';
 import { parseDDL } from '../core/ddl.js';
 import type { Schema } from '../core/schema.js';
 import type { StreamItem } from '../protocol.js';
-import type { PlanContext } from './stage.js';
+import { refusePartialInput, type PlanContext } from './stage.js';
 
 /** A stage the query driver can check before starting: it states its output schema. */
 export interface Plannable {
@@ -27,11 +27,12 @@ export function isPlannable(stage: unknown): stage is Plannable {
   return typeof (stage as Partial<Plannable>)?.plan === 'function';
 }
 
-function rowStage(outputSchema: Schema | null, onRows: (rows: Row[]) => Row[]): Transform & Plannable {
+function rowStage(name: string, outputSchema: Schema | null, onRows: (rows: Row[]) => Row[]): Transform & Plannable {
   let schema: Schema | null = outputSchema;
   const stream = through2.obj(function (item: StreamItem, _encoding, callback) {
     try {
       if (item.kind === 'open') {
+        refusePartialInput(name, false, item.schema);
         schema = outputSchema ?? item.schema;
         callback(null, { ...item, schema });
         return;
@@ -47,7 +48,10 @@ function rowStage(outputSchema: Schema | null, onRows: (rows: Row[]) => Row[]): 
       callback(err instanceof Error ? err : new TidemarkError('ERR_QUERY_FAILED', String(err)));
     }
   }) as Transform & Plannable;
-  stream.plan = (input: Schema) => outputSchema ?? input;
+  stream.plan = (input: Schema) => {
+    refusePartialInput(name, false, input);
+    return outputSchema ?? input;
+  };
   return stream;
 }
 
@@ -60,7 +64,7 @@ function rowStage(outputSchema: Schema | null, onRows: (rows: Row[]) => Row[]): 
  * ```
  */
 export function filterRows(predicate: (row: Row) => boolean): Transform & Plannable {
-  return rowStage(null, (rows) => rows.filter((row) => predicate(row)));
+  return rowStage('filterRows', null, (rows) => rows.filter((row) => predicate(row)));
 }
 
 /**
@@ -74,7 +78,7 @@ export function filterRows(predicate: (row: Row) => boolean): Transform & Planna
  */
 export function mapRows(fn: (row: Row) => Row | null, options: { schema?: Schema | string } = {}): Transform & Plannable {
   const schema = options.schema === undefined ? null : typeof options.schema === 'string' ? parseDDL(options.schema) : options.schema;
-  return rowStage(schema, (rows) => {
+  return rowStage('mapRows', schema, (rows) => {
     const out: Row[] = [];
     for (const row of rows) {
       const mapped = fn(row);

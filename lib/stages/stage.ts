@@ -8,8 +8,9 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
-import type { Schema } from '../core/schema.js';
+import { isPartialAggregateSchema, type Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/output-mode.js';
+import { checkGlobalWatermarkLimit, type StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, OpenItem, PlanEntry, StageSnapshot, StreamItem } from '../protocol.js';
 
 /** What a stage learns about the query when it is planned. */
@@ -18,6 +19,8 @@ export interface PlanContext {
   readonly outputMode: OutputMode | undefined;
   /** Whether an aggregation stage comes before this one. */
   readonly aggregated: boolean;
+  /** The stateful operators before this stage, upstream first (Spark checks them together); none when absent. */
+  readonly statefulOperators?: readonly StatefulOperatorInfo[];
 }
 
 /** A stage whose state can be checkpointed (Flink's `CheckpointedFunction`). */
@@ -26,6 +29,19 @@ export interface Checkpointable {
   snapshot(): StageSnapshot;
   /** Replaces the stage's state with a snapshot's; refuses a snapshot of another stage, version or configuration. */
   restore(snapshot: StageSnapshot): void;
+}
+
+/**
+ * Refuses partial-aggregate rows (a `ChunkAggregate`'s) to a stage that
+ * does not merge them: it would take a group for one row. Checked when a
+ * query is planned and when a run opens.
+ */
+export function refusePartialInput(stageName: string, accepts: boolean | undefined, input: Schema): void {
+  if (accepts === true || !isPartialAggregateSchema(input)) return;
+  throw new TidemarkError(
+    'ERR_PLAN_INPUT',
+    `${stageName} cannot take partial aggregates (rows that each stand for a group of rows aggregated where they were read): put it before the parse, or plan the query with optimize: false`,
+  );
 }
 
 /** Items at most buffered on a stage's readable side before it waits for its consumer. */
@@ -65,9 +81,23 @@ export abstract class Stage extends Transform implements Checkpointable {
     return queryMode;
   }
 
+  /** Whether this stage merges partial-aggregate rows (see `ChunkAggregate`); others refuse them. */
+  get acceptsPartialAggregates(): boolean {
+    return false;
+  }
+
   /** Whether this stage is an aggregation (complete mode needs one). */
   get aggregates(): boolean {
     return false;
+  }
+
+  /**
+   * What kind of stateful operator this stage is, for Spark's checks on
+   * several stateful operators in one query (`core/stateful-chain.ts`);
+   * null for a stage that is none. Read after {@link Stage.plan}.
+   */
+  get statefulOperator(): StatefulOperatorInfo | null {
+    return null;
   }
 
   /** Whether this stage keeps state that must be checkpointed under an operator id. */
@@ -127,8 +157,13 @@ export abstract class Stage extends Transform implements Checkpointable {
   }
 
   #open(item: OpenItem): StreamItem[] {
-    const output = this.plan(item.schema, { outputMode: item.outputMode, aggregated: item.aggregated });
+    refusePartialInput(this.operatorName, this.acceptsPartialAggregates, item.schema);
+    const before = item.statefulOperators ?? [];
+    const output = this.plan(item.schema, { outputMode: item.outputMode, aggregated: item.aggregated, statefulOperators: before });
     this.outputSchema = output;
+    const operator = this.statefulOperator;
+    const statefulOperators = operator === null ? before : [...before, operator];
+    if (operator !== null) checkGlobalWatermarkLimit(statefulOperators, item.outputMode ?? 'append');
     let nextOperatorId = item.nextOperatorId;
     if (this.stateful) {
       this.operatorId = nextOperatorId++;
@@ -141,6 +176,7 @@ export abstract class Stage extends Transform implements Checkpointable {
         schema: output,
         nextOperatorId,
         aggregated: item.aggregated || this.aggregates,
+        statefulOperators,
         outputMode: this.outputModeAfter(item.outputMode),
         plan: [...item.plan, ...this.planEntries()],
       },

@@ -15,7 +15,7 @@
 import { TidemarkError } from '../errors.js';
 import { watermarkDelayMs } from '../core/interval.js';
 import { EventTimeStats, eventTimeFigures } from '../core/watermark.js';
-import { isTimestampType, isWindowType, requireField, sqlTypeName, fieldIndex, withMetadata, type Schema } from '../core/schema.js';
+import { isPartialAggregateSchema, isTimestampType, isWindowType, requireField, sqlTypeName, fieldIndex, withMetadata, type Schema } from '../core/schema.js';
 import type { Column } from '../core/batch.js';
 import type { StreamItem } from '../protocol.js';
 import { Stage, type PlanContext } from './stage.js';
@@ -43,6 +43,8 @@ export class Watermark extends Stage {
   // transient
   readonly #stats = new EventTimeStats();
   #columnIndex = -1;
+  // The rows are partial aggregates: their event-time figures come with them (RowsItem.eventTime).
+  #partial = false;
 
   constructor(options: WatermarkOptions) {
     super();
@@ -61,7 +63,13 @@ export class Watermark extends Stage {
     return 'watermark';
   }
 
+  override get acceptsPartialAggregates(): boolean {
+    return true;
+  }
+
   override plan(input: Schema, _context: PlanContext): Schema {
+    this.#partial = isPartialAggregateSchema(input);
+    if (this.#partial) return this.#planPartial(input);
     const f = requireField(input, this.eventTime, 'eventTime');
     if (!isTimestampType(f.dataType) && !isWindowType(f.dataType)) {
       throw new TidemarkError(
@@ -77,23 +85,34 @@ export class Watermark extends Stage {
     return { fields: input.fields.map((x) => (x.name === this.eventTime ? withMetadata(x, { watermarkDelayMs: this.delayMs }) : x)) };
   }
 
+  // Partial aggregates carry the window made from the event-time column instead of the column: the
+  // watermark goes on the window, as `Window` would have carried it there.
+  #planPartial(input: Schema): Schema {
+    const window = input.fields.find((f) => f.metadata?.timeWindow?.timeColumn === this.eventTime);
+    if (window === undefined) {
+      throw new TidemarkError('ERR_PLAN_INPUT', `Watermark on \`${this.eventTime}\` receives partial aggregates windowed on another column`, { option: 'eventTime' });
+    }
+    if (input.fields.some((x) => x.metadata?.watermarkDelayMs !== undefined)) {
+      throw new TidemarkError('ERR_UNSUPPORTED_OPERATION', 'Redefining watermark is disallowed: the stream already has a Watermark stage.');
+    }
+    return { fields: input.fields.map((x) => (x === window ? withMetadata(x, { watermarkDelayMs: this.delayMs }) : x)) };
+  }
+
   protected override *process(item: StreamItem): Iterable<StreamItem> {
     switch (item.kind) {
       case 'begin':
         this.#stats.reset();
         yield item;
         return;
-      case 'rows':
-        this.#observe(item.batch.columns[this.#columnIndex]!, item.batch.length);
-        yield { kind: 'rows', batch: item.batch.withSchema(this.outputSchema!) };
+      case 'rows': {
+        if (this.#partial) {
+          const figures = item.eventTime;
+          if (figures === undefined) throw new TidemarkError('ERR_PROTOCOL', 'partial-aggregate rows came without the event-time figures of the rows they stand for');
+          if (figures !== null) this.#stats.merge(figures.maxMs, figures.minMs, figures.sumMs, figures.count);
+        } else this.#observe(item.batch.columns[this.#columnIndex]!, item.batch.length);
+        yield { ...item, batch: item.batch.withSchema(this.outputSchema!) };
         return;
-      case 'counts':
-        if (item.window.timeColumn !== this.eventTime) {
-          throw new TidemarkError('ERR_PROTOCOL', `Watermark on \`${this.eventTime}\` received counts windowed on \`${item.window.timeColumn}\``);
-        }
-        if (item.eventTime !== null) this.#stats.merge(item.eventTime.maxMs, item.eventTime.minMs, item.eventTime.sumMs, item.eventTime.count);
-        yield item;
-        return;
+      }
       case 'barrier': {
         const stats = this.#stats;
         item.watermarks.push({

@@ -83,6 +83,7 @@ const HELP: Record<string, { usage: string; flags: string[] }> = {
       '--checkpoint', '--output', '--console', '--trigger', '--max-files-per-trigger', '--max-file-age', '--latest-first',
       '--ignore-missing-files', '--drain', '--time-zone', '--mode', '--name', '--progress', '--help',
       '--partitions', '--max-offsets-per-trigger', '--starting-offsets',
+      '--session-window', '--drop-duplicates', '--drop-duplicates-within-watermark',
     ],
   },
   publish: { usage: PUBLISH_USAGE, flags: ['--to', '--partitions', '--key', '--replicas', '--max-in-flight', '--connect-timeout', '--help'] },

@@ -270,7 +270,8 @@ t.test('a bad trigger is refused with exit 1', async (t) => {
   t.equal(r.stderr, "tidemark: Unknown trigger 'sometimes': use 'once', 'available-now' or 'processingTime=<interval>' (code ERR_INVALID_OPTION)\n");
 });
 
-for (const flag of ['--input', '--schema', '--group-by', '--window', '--output-mode']) {
+// --group-by is optional: --window alone counts per window (test/cli/group-by-window.test.ts).
+for (const flag of ['--input', '--schema', '--window', '--output-mode']) {
   t.test(`${flag} is required`, async (t) => {
     const root = t.testdir();
     const args = notebookArgs(root);
@@ -279,7 +280,8 @@ for (const flag of ['--input', '--schema', '--group-by', '--window', '--output-m
     const r = await tidemark(args);
     t.equal(r.code, 2);
     t.equal(r.stdout, '');
-    t.equal(r.stderr, `tidemark: missing required flag ${flag}\nRun 'tidemark run --help' for usage.\n`);
+    const named = flag === '--window' ? '--window (or --session-window)' : flag;
+    t.equal(r.stderr, `tidemark: missing required flag ${named}\nRun 'tidemark run --help' for usage.\n`);
   });
 }
 

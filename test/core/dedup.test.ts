@@ -539,3 +539,19 @@ t.test('law: a restart from the snapshot at any batch boundary changes no output
     ),
   );
 });
+
+t.test('a batch reports the latest event time it evicted (within the watermark: expiry minus the delay), and the memory its keys hold', async (t) => {
+  const state = new DeduplicateState({ withinWatermark: true, hasWatermark: true, delayMs: 5000 });
+  const input = RecordBatch.fromRows(schema([field('id', Types.string), field('time', Types.timestamp)]), [
+    { id: 'a', time: 10_000 },
+    { id: 'bb', time: 20_000 },
+  ]);
+  state.beginBatch(0, 0);
+  state.add([input.columns[0]!], input.columns[1]!, input.length);
+  const first = state.finishBatch();
+  t.equal(first.maxEvictedEventTimeUs, -Infinity, 'nothing evicted');
+  t.equal(state.bytesUsed, 2 * 80 + '"a"'.length + '"bb"'.length);
+  state.beginBatch(Infinity, 0);
+  t.equal(state.finishBatch().maxEvictedEventTimeUs, 20 * S, 'bb expired at 25 s and was seen at 20 s');
+  t.equal(state.bytesUsed, 0);
+});

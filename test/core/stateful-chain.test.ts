@@ -4,7 +4,7 @@
  * and what Spark ≥ 3.4 allows, with the suites' scenarios.
  */
 import t from 'tap';
-import { checkStatefulOperators } from '../../lib/core/stateful-chain.js';
+import { checkGlobalWatermarkLimit, checkStatefulOperators } from '../../lib/core/stateful-chain.js';
 
 const CORRECTNESS =
   "Detected pattern of possible 'correctness' issue due to global watermark. The query contains stateful operation which can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded. Please refer the programming guide doc for more details. If you understand the possible risk of correctness issue and still need to run the query, you can disable this check by setting the config `spark.sql.streaming.statefulOperator.checkCorrectness.enabled` to false.";
@@ -37,4 +37,9 @@ t.test('complete mode with deduplication only is refused: complete needs an aggr
     code: 'ERR_COMPLETE_WITHOUT_AGGREGATION',
     message: 'Complete output mode not supported when there are no streaming aggregations on streaming DataFrames/Datasets',
   });
+});
+
+t.test('the global watermark check alone holds for any prefix: a deduplication that an aggregation will follow passes in complete mode', async (t) => {
+  t.doesNotThrow(() => checkGlobalWatermarkLimit([{ kind: 'dropDuplicates' }], 'complete'));
+  t.throws(() => checkGlobalWatermarkLimit([{ kind: 'aggregation' }, { kind: 'sessionWindow' }], 'complete'), { code: 'ERR_STATEFUL_CORRECTNESS' });
 });

@@ -28,6 +28,8 @@ const NAMES = [
   'late-data-side-output',
   'events-from-your-program',
   'foreach-batch-upsert',
+  'sessions-per-user',
+  'exactly-once-counts',
 ];
 
 t.test('--list names every recipe, in the notebook order', async (t) => {

@@ -12,17 +12,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Transform } from 'node:stream';
-import { isTidemarkError } from '../errors.js';
-import { field, schema, Types, type DataType } from '../core/schema.js';
-import type { Row } from '../core/batch.js';
-import { parseOutputMode } from '../core/output-mode.js';
-import { MemorySource } from '../sources/memory-source.js';
-import { MemorySink } from '../sinks/memory-sink.js';
-import { Watermark } from '../stages/watermark.js';
-import { Window } from '../stages/window.js';
-import { KeyedCount } from '../stages/keyed-count.js';
-import { startQuery, StreamingQueryManager, type StreamingQuery } from '../query/streaming-query.js';
-import type { StreamingQueryProgress } from '../query/progress.js';
+// The built package, as a user's program would use it: the runner drives the public API.
+import {
+  isTidemarkError,
+  field,
+  schema,
+  Types,
+  MemorySource,
+  MemorySink,
+  Watermark,
+  Window,
+  KeyedCount,
+  KeyedAggregate,
+  SessionWindow,
+  DropDuplicates,
+  startQuery,
+  StreamingQueryManager,
+  type DataType,
+  type Row,
+  type StreamingQuery,
+  type StreamingQueryProgress,
+} from 'tidemark';
+import { parseOutputMode } from 'tidemark/internals';
 
 /** A scenario's window fields. */
 interface CaseWindow {
@@ -35,15 +46,23 @@ interface CaseWindow {
 export interface ConformanceCase {
   kind: string;
   name: string;
-  grouping?: 'window' | 'time' | 'key';
+  grouping?: 'window' | 'time' | 'key' | 'session';
   window?: CaseWindow | null;
+  /** `grouping: "session"`: the gap of `session_window(time, gap)`. */
+  session_gap?: string | null;
+  /** `deduplication`: the key columns. */
+  columns?: string[] | null;
+  /** `deduplication`: `dropDuplicatesWithinWatermark` rather than `dropDuplicates`. */
+  within_watermark?: boolean;
   watermark_delay?: string | null;
   output_mode?: string;
-  batches?: Array<Array<{ time?: number | null; key?: unknown }>>;
+  batches?: Array<Array<{ time?: number | null; key?: unknown; value?: number | null }>>;
   restart_before_step?: number[];
   no_data_batches?: boolean;
   trigger?: string;
   input?: Array<{ time_us: number | null }>;
+  /** Spark result columns per group instead of the count alone (`count`, `count(value)`, `sum(value)`, …). */
+  aggregates?: string[];
 }
 
 /** What a streaming_aggregation case produced. */
@@ -84,13 +103,20 @@ function watermarkSeconds(progress: StreamingQueryProgress | undefined): number 
   return text === undefined ? null : msToSeconds(Date.parse(text));
 }
 
-/** Runs one `streaming_aggregation` case through MemorySource → Watermark → Window → KeyedCount → MemorySink. */
+/**
+ * Runs one `streaming_aggregation` case through MemorySource → Watermark →
+ * Window → KeyedCount → MemorySink (`grouping: "session"`: → SessionWindow),
+ * or one `deduplication` case through MemorySource → Watermark →
+ * DropDuplicates → MemorySink; the figures come from the query's progress.
+ */
 export async function runAggregationCase(c: ConformanceCase): Promise<AggregationResult> {
-  const grouping = c.grouping ?? 'window';
+  const dedup = c.kind === 'deduplication';
+  const grouping = dedup ? 'rows' : (c.grouping ?? 'window');
   const hasWatermark = c.watermark_delay !== null && c.watermark_delay !== undefined;
   const outputMode = parseOutputMode(c.output_mode ?? 'append');
   const once = c.trigger === 'once';
-  const inputSchema = schema([field('time', Types.timestamp), field('key', keyType(c.batches))]);
+  const aggregates = c.aggregates ?? null;
+  const inputSchema = schema([field('time', Types.timestamp), field('key', keyType(c.batches)), ...(aggregates === null ? [] : [field('value', Types.long)])]);
   const checkpointLocation = await mkdtemp(join(tmpdir(), 'tidemark-conformance-'));
   const manager = new StreamingQueryManager();
   let source = new MemorySource({ schema: inputSchema });
@@ -103,11 +129,19 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
     const stages: Transform[] = [];
     watermarkStage = hasWatermark ? new Watermark({ eventTime: 'time', delay: c.watermark_delay! }) : null;
     if (watermarkStage !== null) stages.push(watermarkStage);
-    if (grouping === 'window') {
-      if (c.window === null || c.window === undefined) throw new Error('grouping "window" needs a window');
-      stages.push(new Window({ timeColumn: 'time', duration: c.window.duration, slide: c.window.slide ?? null, startTime: c.window.startTime ?? null }));
+    if (dedup) {
+      stages.push(new DropDuplicates({ columns: c.columns ?? null, withinWatermark: c.within_watermark === true }));
+    } else if (grouping === 'session') {
+      if (typeof c.session_gap !== 'string') throw new Error('grouping "session" needs a session_gap');
+      stages.push(new SessionWindow({ timeColumn: 'time', gap: c.session_gap, groupBy: ['key'] }));
+    } else {
+      if (grouping === 'window') {
+        if (c.window === null || c.window === undefined) throw new Error('grouping "window" needs a window');
+        stages.push(new Window({ timeColumn: 'time', duration: c.window.duration, slide: c.window.slide ?? null, startTime: c.window.startTime ?? null }));
+      }
+      const groupBy = grouping === 'window' ? ['window', 'key'] : grouping === 'time' ? ['time', 'key'] : ['key'];
+      stages.push(aggregates === null ? new KeyedCount({ groupBy }) : new KeyedAggregate({ groupBy, aggregates }));
     }
-    stages.push(new KeyedCount({ groupBy: grouping === 'window' ? ['window', 'key'] : grouping === 'time' ? ['time', 'key'] : ['key'] }));
     const sink = new MemorySink();
     sink.on('batch', (_id: number, rows: Row[]) => emittedThisStep.push(...rows));
     const query = await startQuery({
@@ -144,7 +178,9 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
       }
       emittedThisStep.length = 0;
       progressThisStep.length = 0;
-      source.addData(rows.map((r) => ({ time: r.time === null || r.time === undefined ? null : r.time * 1000, key: r.key ?? null })));
+      source.addData(
+        rows.map((r) => ({ time: r.time === null || r.time === undefined ? null : r.time * 1000, key: r.key ?? null, ...(aggregates === null ? {} : { value: r.value ?? null }) })),
+      );
       if (once) {
         source = source.reopen();
         const run = await start();
@@ -154,7 +190,7 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
       }
       const dataBatch = progressThisStep[0];
       const lastBatch = progressThisStep[progressThisStep.length - 1];
-      result.emitted.push(emittedThisStep.map((row) => toCaseRow(grouping, row)));
+      result.emitted.push(emittedThisStep.map((row) => toCaseRow(grouping, row, aggregates)));
       result.watermark_used_by_step.push(hasWatermark ? watermarkSeconds(dataBatch) : null);
       const watermarkAfter = (latest as StreamingQuery | null)?.watermarkMs ?? null;
       result.watermark_after_step.push(!hasWatermark || watermarkAfter === null ? null : msToSeconds(watermarkAfter));
@@ -171,13 +207,27 @@ export async function runAggregationCase(c: ConformanceCase): Promise<Aggregatio
   return result;
 }
 
-function toCaseRow(grouping: string, row: Row): Row {
+// A row as the cases write them: the grouping, then `count` or each listed aggregate (null where Spark's result is null).
+function toCaseRow(grouping: string, row: Row, aggregates: readonly string[] | null): Row {
+  if (grouping === 'rows') {
+    const time = row['time'] as number | null;
+    return { time: time === null ? null : msToSeconds(time), key: row['key'] };
+  }
+  const values: Row = {};
+  for (const name of aggregates ?? ['count']) {
+    const v = row[name];
+    values[name] = typeof v === 'bigint' ? Number(v) : (v ?? null);
+  }
+  if (grouping === 'session') {
+    const w = row['session_window'] as { start: number; end: number };
+    return { session_start: msToSeconds(w.start), session_end: msToSeconds(w.end), key: row['key'], ...values };
+  }
   if (grouping === 'window') {
     const w = row['window'] as { start: number; end: number };
-    return { window_start: msToSeconds(w.start), window_end: msToSeconds(w.end), key: row['key'], count: row['count'] };
+    return { window_start: msToSeconds(w.start), window_end: msToSeconds(w.end), key: row['key'], ...values };
   }
-  if (grouping === 'time') return { time: msToSeconds(row['time'] as number), key: row['key'], count: row['count'] };
-  return { key: row['key'], count: row['count'] };
+  if (grouping === 'time') return { time: row['time'] === null ? null : msToSeconds(row['time'] as number), key: row['key'], ...values };
+  return { key: row['key'], ...values };
 }
 
 /** Runs one `window_assignment` case: the windows of each row, and the batch `groupBy(window).count()`. */
@@ -220,12 +270,15 @@ export async function runWindowAssignmentCase(c: ConformanceCase): Promise<Windo
   return { name: c.name, windows, group_counts };
 }
 
+/** The kinds of case the runner drives; the others are prose setups for tap tests. */
+export const RUNNABLE_KINDS: ReadonlySet<string> = new Set(['streaming_aggregation', 'deduplication', 'window_assignment']);
+
 /** Runs every runnable case of a scenario file, in file order; a case that fails yields an error line. */
 export async function* runConformance(cases: readonly ConformanceCase[]): AsyncGenerator<AggregationResult | WindowAssignmentResult | CaseError> {
   for (const c of cases) {
-    if (c.kind !== 'streaming_aggregation' && c.kind !== 'window_assignment') continue;
+    if (!RUNNABLE_KINDS.has(c.kind)) continue;
     try {
-      yield c.kind === 'streaming_aggregation' ? await runAggregationCase(c) : await runWindowAssignmentCase(c);
+      yield c.kind === 'window_assignment' ? await runWindowAssignmentCase(c) : await runAggregationCase(c);
     } catch (err) {
       yield { name: c.name, error: { code: isTidemarkError(err) ? err.code : 'ERR_CONFORMANCE_CASE', message: (err as Error).message } };
     }

@@ -1,0 +1,270 @@
+/**
+ * `ChunkAggregate`: `ParseSchema → Window → partial aggregation` in one
+ * stage, where the bytes are read (Spark's partial `HashAggregate` before
+ * the state store). The planner puts it in place of a `ParseSchema` and a
+ * `Window` feeding a keyed aggregation, when the window gives one slot per
+ * row (tumbling, or panes) and the grouping is the window and at most one
+ * string column: each byte chunk is parsed, windowed and aggregated — on
+ * worker threads when there are any — and only its groups go on, as rows
+ * whose partial-aggregate columns the aggregation merges.
+ *
+ * Its rows are partial aggregates (their schema says so): only a stage that
+ * merges them (a keyed aggregation, the watermark) takes them; any other
+ * refuses them when the query is planned. Results, progress figures and
+ * checkpoints are those of the stages it stands for.
+ *
+ * @module
+ */
+import type { TransformCallback } from 'node:stream';
+import { TidemarkError } from '../errors.js';
+import { RecordBatch, StringDictionary, type Column } from '../core/batch.js';
+import { schemaToDDL } from '../core/ddl.js';
+import { JsonReader, MAX_DICTIONARY_SIZE } from '../core/json-reader.js';
+import { partialAggregate, partialFieldsOf, type PartialAggregatePlan, type PartialAggregates, type StoreSpec } from '../core/partial-aggregate.js';
+import { giveReadBuffer, isReadBuffer } from '../core/read-buffers.js';
+import { WINDOW_TYPE, fieldIndex, type Field, type Schema } from '../core/schema.js';
+import type { PlanEntry, StreamItem } from '../protocol.js';
+import { ChunkInput } from './chunk-input.js';
+import type { ChunkReply } from './chunk-worker.js';
+import { ChunkWorkerPool, type ChunkSession } from './chunk-workers.js';
+import type { ParseSchema } from './parse-schema.js';
+import { Stage, type PlanContext } from './stage.js';
+
+/** The window a `ChunkAggregate` assigns: one slot per row. */
+export interface ChunkWindow {
+  readonly timeColumn: string;
+  /** Name of the window column. */
+  readonly as: string;
+  readonly durationUs: number;
+  readonly slideUs: number;
+  readonly startTimeUs: number;
+  /** Slots are panes of a sliding window (the aggregation expands them into windows). */
+  readonly panes: boolean;
+}
+
+/** Options of {@link ChunkAggregate}. */
+export interface ChunkAggregateOptions {
+  /** The parse it stands for. */
+  readonly parse: ParseSchema;
+  /** The window it stands for. */
+  readonly window: ChunkWindow;
+  /** The aggregation's grouping columns, in its order: the window and at most one string column of the parse schema. */
+  readonly groupBy: readonly string[];
+  /** The aggregation's buffers. */
+  readonly store: StoreSpec;
+  /** The window's plan entry (its configuration), for the query's fingerprint. */
+  readonly windowEntry: PlanEntry;
+}
+
+// Chunks handed to each worker before the stage waits for the oldest; most are one read buffer (1 MiB).
+const CHUNKS_IN_FLIGHT_PER_WORKER = 8;
+
+/**
+ * Why a chunk aggregate cannot stand for `parse → window → aggregation by
+ * groupBy`, or null when it can.
+ */
+export function chunkAggregateProblem(parse: ParseSchema, window: ChunkWindow, groupBy: readonly string[]): string | null {
+  const keys = groupBy.filter((name) => name !== window.as);
+  if (!groupBy.includes(window.as) || keys.length > 1) return `it groups by the window and at most one string column, not ${JSON.stringify(groupBy)}`;
+  if (window.slideUs !== window.durationUs && !window.panes) return 'it needs one window per row: a tumbling window, or panes';
+  if (window.as === window.timeColumn) return 'the window replaces its time column';
+  const time = parse.schema.fields.find((f) => f.name === window.timeColumn);
+  if (time === undefined || (time.dataType.type !== 'timestamp' && time.dataType.type !== 'timestamp_ntz')) return `\`${window.timeColumn}\` is not a timestamp column of the schema`;
+  const key = keys[0] === undefined ? undefined : parse.schema.fields.find((f) => f.name === keys[0]);
+  if (keys[0] !== undefined && key?.dataType.type !== 'string') return `\`${keys[0]}\` is not a string column of the schema`;
+  return null;
+}
+
+/** Parses, windows and partially aggregates byte chunks (see the module documentation). */
+export class ChunkAggregate extends Stage {
+  // configuration
+  readonly parse: ParseSchema;
+  readonly window: ChunkWindow;
+  readonly groupBy: readonly string[];
+  readonly store: StoreSpec;
+  readonly #windowEntry: PlanEntry;
+  readonly #plan: PartialAggregatePlan;
+  // transient
+  readonly #reader: JsonReader;
+  readonly #chunks: ChunkInput;
+  #batchTimestampMs = NaN;
+  #keyDictionary = new StringDictionary();
+  #session: ChunkSession | null = null;
+  // Chunks with the workers, in input order.
+  readonly #inFlight: Array<{ reply: Promise<ChunkReply>; file: string; offset: number }> = [];
+
+  constructor(options: ChunkAggregateOptions) {
+    super();
+    const problem = chunkAggregateProblem(options.parse, options.window, options.groupBy);
+    if (problem !== null) throw new TidemarkError('ERR_INVALID_OPTION', `a chunk aggregate cannot stand for this query: ${problem}`, { option: 'groupBy' });
+    this.parse = options.parse;
+    this.window = options.window;
+    this.groupBy = [...options.groupBy];
+    this.store = options.store;
+    this.#windowEntry = options.windowEntry;
+    const keyName = this.groupBy.find((name) => name !== this.window.as);
+    this.#plan = {
+      timeIndex: fieldIndex(this.parse.schema, this.window.timeColumn),
+      keyIndex: keyName === undefined ? -1 : fieldIndex(this.parse.schema, keyName),
+      slideUs: this.window.slideUs,
+      startTimeUs: this.window.startTimeUs,
+      store: this.store,
+    };
+    this.#reader = new JsonReader(this.parse.readerOptions());
+    this.#chunks = new ChunkInput(this.#reader);
+  }
+
+  /** Worker threads it reads on (0: the query's thread). */
+  get workers(): number {
+    return this.parse.workers;
+  }
+
+  override planEntries(): PlanEntry[] {
+    // The operators it stands for: a checkpoint restarts with or without it.
+    return [...this.parse.planEntries(), this.#windowEntry];
+  }
+
+  override describe(): string {
+    const where = this.workers === 0 ? 'on the query thread' : `on ${this.workers} worker threads`;
+    const what = this.store.kind === 'count' ? 'count' : this.store.aggregates.map((a) => a.name).join(', ');
+    return `ChunkAggregate(schema=${schemaToDDL(this.parse.schema)}, window=${this.window.timeColumn} ${this.window.durationUs}/${this.window.slideUs}/${this.window.startTimeUs} µs${this.window.panes ? ' over panes' : ''}) with a partial ${what} by [${this.groupBy.join(', ')}], ${where}`;
+  }
+
+  override plan(input: Schema, _context: PlanContext): Schema {
+    if (!ChunkInput.accepts(input)) throw new TidemarkError('ERR_SCHEMA_MISMATCH', 'ChunkAggregate reads the byte chunks of a FileSource (`chunk`, `file`, `offset`)');
+    this.#chunks.plan(input);
+    const fields: Field[] = this.groupBy.map((name): Field => {
+      if (name !== this.window.as) return this.parse.schema.fields[fieldIndex(this.parse.schema, name)]!;
+      const time = this.parse.schema.fields[fieldIndex(this.parse.schema, this.window.timeColumn)]!;
+      const w = this.window;
+      return {
+        name: w.as,
+        dataType: WINDOW_TYPE,
+        nullable: true,
+        metadata: { ...time.metadata, timeWindow: { durationUs: w.durationUs, slideUs: w.slideUs, startTimeUs: w.startTimeUs, timeColumn: w.timeColumn, ...(w.panes ? { panes: true } : {}) } },
+      };
+    });
+    const partial = partialFieldsOf(this.store).map((f) => ({ ...f, metadata: { ...f.metadata, partialAggregate: { store: this.store } } }));
+    return { fields: [...fields, ...partial] };
+  }
+
+  // With workers, chunks go out as they come and their groups are sent on in input order; the
+  // stream waits only when too many are out, and before any other item so that order holds.
+  override _transform(item: StreamItem, encoding: BufferEncoding, callback: TransformCallback): void {
+    if (item.kind === 'open') {
+      super._transform(item, encoding, (err?: Error | null) => {
+        if (err == null && this.workers > 0 && this.#session === null) {
+          try {
+            this.#session = ChunkWorkerPool.shared(this.workers).openSession({ reader: this.parse.readerOptions(), plan: this.#plan });
+          } catch (failure) {
+            callback(failure as Error);
+            return;
+          }
+        }
+        callback(err);
+      });
+      return;
+    }
+    const session = this.#session;
+    if (session === null) {
+      super._transform(item, encoding, callback);
+      return;
+    }
+    if (item.kind === 'rows') {
+      const handedOver = this.#chunks.handedOver;
+      for (const chunk of this.#chunks.chunks(item.batch)) {
+        const bytes = chunk.bytes;
+        // A buffer of Node's shared pool (small chunks) holds other buffers' bytes too: copy those.
+        const readBuffer = handedOver && isReadBuffer(bytes.buffer);
+        const move = readBuffer || (handedOver && bytes.buffer.byteLength > Buffer.poolSize);
+        this.#inFlight.push({ reply: session.read(bytes, chunk.file, chunk.offset === 0, this.#chunks.maxLineLength, move, readBuffer, this.#batchTimestampMs), file: chunk.file, offset: chunk.offset });
+      }
+      this.#settle(session.workers * CHUNKS_IN_FLIGHT_PER_WORKER).then((out) => this.emitItems(out, callback), callback);
+      return;
+    }
+    if (item.kind === 'begin') this.#batchTimestampMs = item.batchTimestampMs;
+    this.#settle(0).then((out) => this.emitItems(out, (err) => (err == null ? super._transform(item, encoding, callback) : callback(err))), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#settle(0).then(
+      (out) => this.emitItems(out, callback),
+      (err: Error) => callback(err),
+    );
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#session?.close();
+    this.#session = null;
+    this.#inFlight.length = 0;
+    callback(err);
+  }
+
+  // Takes replies in input order until at most `limit` chunks are out, and returns their rows.
+  async #settle(limit: number): Promise<StreamItem[]> {
+    const out: StreamItem[] = [];
+    while (this.#inFlight.length > limit) {
+      const chunk = this.#inFlight.shift()!;
+      const reply = await chunk.reply;
+      const firstLine = this.#chunks.firstLineOf(chunk);
+      if (!reply.ok) {
+        // Read it again here, where its first line is known, for the error with the right line
+        // (the reader has this batch's processing time: a batch's chunks settle before its barrier).
+        this.#reader.readChunk(reply.bytes, this.#reader.newBuilder(1024), chunk.file, firstLine, chunk.offset === 0, this.#chunks.maxLineLength);
+        throw new TidemarkError('ERR_WORKER', `a chunk worker failed on ${chunk.file}: ${reply.message}`, { file: chunk.file });
+      }
+      if (reply.buffer !== null) giveReadBuffer(reply.buffer, true);
+      this.#chunks.chunkRead(chunk.file, firstLine, reply);
+      const rows = this.#rowsOf(reply.groups);
+      if (rows !== null) out.push(rows);
+    }
+    return out;
+  }
+
+  protected override *process(item: StreamItem): Iterable<StreamItem> {
+    switch (item.kind) {
+      case 'begin':
+        this.#batchTimestampMs = item.batchTimestampMs;
+        this.#reader.setBatchTimestamp(item.batchTimestampMs);
+        yield item;
+        return;
+      case 'barrier':
+        this.#chunks.finishBatch(item, true);
+        yield item;
+        return;
+      case 'rows': {
+        // On this thread: the batch is aggregated and dropped before the next chunk, so one builder serves.
+        const builder = this.#reader.scratchBuilder(this.#chunks.capacityOf(item.batch));
+        this.#chunks.readAll(item.batch, builder);
+        const rows = this.#rowsOf(partialAggregate(builder.finish(), this.#plan));
+        if (rows !== null) yield rows;
+        return;
+      }
+      default:
+        yield item;
+    }
+  }
+
+  // A chunk's groups as partial-aggregate rows; a chunk of null times has no groups but still has
+  // event-time figures for the watermark.
+  #rowsOf(groups: PartialAggregates): StreamItem | null {
+    if (groups.length === 0 && groups.eventTime === null) return null;
+    const w = this.window;
+    if (this.#keyDictionary.size > MAX_DICTIONARY_SIZE) this.#keyDictionary = new StringDictionary();
+    const dictionary = this.#keyDictionary;
+    const columns = this.groupBy.map((name): Column => {
+      if (name === w.as) {
+        const ends = new Float64Array(groups.length);
+        for (let g = 0; g < groups.length; g++) ends[g] = groups.slotStarts[g]! + w.slideUs;
+        return { kind: 'struct', children: [{ kind: 'f64', values: groups.slotStarts, nulls: null }, { kind: 'f64', values: ends, nulls: null }], nulls: null };
+      }
+      const ids = new Int32Array(groups.length);
+      for (let g = 0; g < groups.length; g++) {
+        const key = groups.keys![g]!;
+        ids[g] = key === null ? -1 : dictionary.intern(key);
+      }
+      return { kind: 'dict', ids, dictionary };
+    });
+    return { kind: 'rows', batch: new RecordBatch(this.outputSchema!, [...columns, ...groups.partial], groups.length), eventTime: groups.eventTime };
+  }
+}
