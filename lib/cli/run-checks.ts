@@ -208,7 +208,9 @@ export function checkRunOptions(options: CheckedRunOptions): void {
       );
     }
   }
-  for (const name of options.groupBy) if (!has(name)) throw unknownColumn('--group-by', name, schema);
+  // The window column the query makes may be placed among the grouping columns (`--group-by window,action`).
+  const made = options.window !== undefined ? 'window' : options.sessionWindow !== undefined ? 'session_window' : null;
+  for (const name of options.groupBy) if (name !== made && !has(name)) throw unknownColumn('--group-by', name, schema);
   const dedup = options.dropDuplicates;
   if (dedup !== undefined && dedup.columns !== null) {
     const flag = dedup.withinWatermark ? '--drop-duplicates-within-watermark' : '--drop-duplicates';

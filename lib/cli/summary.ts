@@ -55,6 +55,8 @@ export class RunTotals {
   batches = 0;
   rowsRead = 0;
   filesRead = 0;
+  /** Whether the source counts files (a file source does; a NATS stream has none). */
+  readsFiles = false;
   malformed = 0;
   written = 0;
   /** Per stateful operator, in pipeline order: late rows/groups dropped over the run. */
@@ -66,7 +68,10 @@ export class RunTotals {
     this.batches++;
     this.rowsRead += p.numInputRows;
     const metrics = p.sources[0]?.metrics ?? {};
-    this.filesRead += Number(metrics['numFilesRead'] ?? 0) || 0;
+    if (metrics['numFilesRead'] !== undefined) {
+      this.readsFiles = true;
+      this.filesRead += Number(metrics['numFilesRead']) || 0;
+    }
     this.malformed += Number(metrics['numMalformedRecords'] ?? 0) || 0;
     this.written += Math.max(0, p.sink.numOutputRows);
     p.stateOperators.forEach((op, i) => {
@@ -82,7 +87,8 @@ export class RunTotals {
    */
   summary(): string {
     const last = this.#last;
-    const parts = [`read ${plural(this.filesRead, 'file')}, ${plural(this.rowsRead, 'row')} (${this.malformed} malformed)`];
+    const files = this.readsFiles ? `${plural(this.filesRead, 'file')}, ` : '';
+    const parts = [`read ${files}${plural(this.rowsRead, 'row')} (${this.malformed} malformed)`];
     const ops = last?.stateOperators ?? [];
     if (ops.length > 0) {
       parts.push('dropped ' + ops.map((op, i) => unit(this.dropped[i] ?? 0, unitOf(op['operatorName']).late)).join(', '));

@@ -173,3 +173,11 @@ t.test('gen refuses to overwrite the files of an earlier data set unless --force
   t.equal(forced.code, 0);
   t.not(await readFile(join(dir, 'part-00000.json'), 'utf8'), before, 'overwritten');
 });
+
+t.test('--group-by may name the window column the query makes, and only that one', async (t) => {
+  t.doesNotThrow(() => parseRunArgs([...BASE.slice(0, 4), '--group-by', 'window,action', ...BASE.slice(6), '--window', '1 hour']));
+  t.equal(
+    runError([], [...BASE.slice(0, 4), '--group-by', 'session_window,action', ...BASE.slice(6)]),
+    "--group-by: --schema has no column 'session_window' (columns: time, action)",
+  );
+});

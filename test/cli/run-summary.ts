@@ -4,8 +4,8 @@
  * it off with {@link withoutSummary}, which fails when it is missing.
  */
 
-/** The summary line: `tidemark: 3 micro-batches: read 2 files, …`. */
-export const SUMMARY_LINE = /^tidemark: \d+ micro-batch(?:es)?: read \d+ files?, \d+ rows? \([^\n]*\n$/;
+/** The summary line: `tidemark: 3 micro-batches: read 2 files, …` (a NATS input has no files: `read 10 rows …`). */
+export const SUMMARY_LINE = /^tidemark: \d+ micro-batch(?:es)?: read (?:\d+ files?, )?\d+ rows? \([^\n]*\n$/;
 
 /** stderr without its last line, the run's summary; throws when that line is not there. */
 export function withoutSummary(stderr: string): string {

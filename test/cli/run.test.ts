@@ -274,7 +274,8 @@ t.test('a bad trigger is a usage error naming --trigger and the triggers there a
   t.equal(r.stderr, `tidemark: --trigger: 'sometimes' is not a trigger (write available-now, once or "processingTime=10 seconds")\nRun 'tidemark run --help' for usage.\n`);
 });
 
-for (const flag of ['--input', '--schema', '--group-by', '--window', '--output-mode']) {
+// --group-by is optional: --window alone counts per window (test/cli/group-by-window.test.ts).
+for (const flag of ['--input', '--schema', '--window', '--output-mode']) {
   t.test(`${flag} is required`, async (t) => {
     const root = t.testdir();
     const args = notebookArgs(root);
