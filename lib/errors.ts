@@ -62,7 +62,8 @@ export type TidemarkErrorCode =
   | 'ERR_PLAN_INPUT'
   | 'ERR_UNKNOWN_FIELD'
   | 'ERR_TIMESTAMP_IN_SECONDS'
-  | 'ERR_UNSUPPORTED_DATA_TYPE';
+  | 'ERR_UNSUPPORTED_DATA_TYPE'
+  | 'ERR_UNSUPPORTED_FORMAT';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {
