@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateDataset } from 'tidemark';
+import { generateDataset } from 'tidemark/internals';
 import { RECIPE_DATA, type Recipe } from './common.js';
 import { recipe as readFileStream } from './read-file-stream.js';
 import { recipe as jsonSinkAppend } from './json-sink-append.js';
@@ -32,6 +32,8 @@ import { recipe as watermark } from './watermark.js';
 import { recipe as slidingWindows } from './sliding-windows.js';
 import { recipe as eventTimeVsReceiptTime } from './event-time-vs-receipt-time.js';
 import { recipe as lateDataSideOutput } from './late-data-side-output.js';
+import { recipe as eventsFromYourProgram } from './events-from-your-program.js';
+import { recipe as foreachBatchUpsert } from './foreach-batch-upsert.js';
 import { recipe as sessionsPerUser } from './sessions-per-user.js';
 import { recipe as exactlyOnceCounts } from './exactly-once-counts.js';
 
@@ -46,6 +48,8 @@ export const RECIPES: readonly Recipe[] = [
   slidingWindows,
   eventTimeVsReceiptTime,
   lateDataSideOutput,
+  eventsFromYourProgram,
+  foreachBatchUpsert,
   sessionsPerUser,
   exactlyOnceCounts,
 ];

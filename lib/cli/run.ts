@@ -1,7 +1,7 @@
 /**
  * `tidemark run`: the notebook's streaming query from the command line —
- * a file source, `ParseSchema`, an optional `Watermark`, `Window` and
- * `KeyedCount`, into a JSON file sink or the console.
+ * a file source (or a NATS JetStream stream), `ParseSchema`, an optional `Watermark`, `Window` and
+ * `KeyedCount`, into a JSON file sink, a NATS subject or the console.
  *
  * With a bounded trigger (`available-now`, `once`) it runs until the input
  * available at the start is processed; otherwise until SIGINT/SIGTERM, which
@@ -11,6 +11,9 @@
  */
 import type { Transform } from 'node:stream';
 import { FileSource } from '../sources/file-source.js';
+import { JetStreamSource } from '../sources/jetstream-source.js';
+import { JetStreamSink } from '../sinks/jetstream-sink.js';
+import { isNatsUrl, parseNatsUrl } from '../core/jetstream-offsets.js';
 import { ParseSchema, type ParseMode } from '../stages/parse-schema.js';
 import { Watermark } from '../stages/watermark.js';
 import { Window } from '../stages/window.js';
@@ -40,10 +43,11 @@ import {
 import { parseUiFlags, startCliUi, UI_FLAGS, withUiDefault, type UiFlags } from './ui-flags.js';
 
 /** `tidemark run --help`. */
-export const RUN_USAGE = `Usage: tidemark run --input DIR --schema DDL
-                    --group-by COL (--window DURATION | --session-window GAP)
+export const RUN_USAGE = `Usage: tidemark run --input DIR|nats://HOST:PORT/STREAM --schema DDL
+                    [--group-by COLS] (--window DURATION | --session-window GAP)
                     --output-mode append|update|complete
-                    (--output DIR --checkpoint DIR | --console [--checkpoint DIR])
+                    (--output DIR|nats://HOST:PORT/SUBJECT --checkpoint DIR
+                     | --console [--checkpoint DIR])
                     [flags]
 
 Counts the events of a directory of JSON-lines files per group and event-time
@@ -77,6 +81,16 @@ Input:
   --ignore-missing-files          skip, with a warning, a file removed between the
                                   planning and the reading of its batch
 
+Input from NATS JetStream (--input nats://HOST:PORT/STREAM, subjects STREAM.<partition>,
+as tidemark publish writes them; several servers: nats://H1:P1,H2:P2/STREAM):
+  --partitions LIST               the partitions this process reads, e.g. 0,1 or 0-3
+                                  (default: all); processes with disjoint lists and
+                                  their own checkpoints share the work
+  --max-offsets-per-trigger N     at most N messages per micro-batch (shared among the
+                                  partitions as Spark's Kafka source shares them)
+  --starting-offsets S            earliest (default), latest, or JSON such as
+                                  '{"STREAM":{"0":1200,"1":-2}}' (-2 earliest, -1 latest)
+
 Aggregation:
   --group-by COL                  grouping column; repeat or comma-separate for several
   --event-time COL                event-time column (default: time)
@@ -101,6 +115,10 @@ Deduplication (before the aggregation):
 Output:
   --output-mode MODE              append, update or complete
   --output DIR                    write JSON files to DIR (Spark's file sink)
+  --output nats://HOST:PORT/SUBJECT
+                                  publish each row as a JSON message to SUBJECT, with a
+                                  Nats-Msg-Id (query, batch, row) that drops a re-executed
+                                  batch's copies (a new stream for SUBJECT keeps ids 1 hour)
   --console                       print each micro-batch's rows instead
   --checkpoint DIR                checkpoint directory (required with --output)
   --trigger T                     available-now or once (stop when the input present
@@ -144,6 +162,9 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-file-age': { type: 'string' },
   'latest-first': { type: 'boolean' },
   'ignore-missing-files': { type: 'boolean' },
+  partitions: { type: 'string' },
+  'max-offsets-per-trigger': { type: 'string' },
+  'starting-offsets': { type: 'string' },
   drain: { type: 'boolean' },
   'time-zone': { type: 'string' },
   mode: { type: 'string' },
@@ -154,7 +175,7 @@ const FLAGS: Record<string, FlagSpec> = {
 
 /** What `tidemark run` runs: its flags, parsed. */
 export interface RunOptions {
-  /** Input directory. */
+  /** Input directory, or `nats://HOST:PORT/STREAM`. */
   readonly input: string;
   /** DDL schema of the input. */
   readonly schema: string;
@@ -176,8 +197,8 @@ export interface RunOptions {
   readonly outputMode: string;
   /** Checkpoint directory; in memory when absent (console only). */
   readonly checkpoint?: string;
-  /** Sink: a JSON output directory, or the console. */
-  readonly sink: { readonly kind: 'json'; readonly path: string } | { readonly kind: 'console' };
+  /** Sink: a JSON output directory, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
+  readonly sink: { readonly kind: 'json'; readonly path: string } | { readonly kind: 'nats'; readonly url: string } | { readonly kind: 'console' };
   /** Trigger string: `available-now`, `once`, `processingTime=…`; back to back when absent. */
   readonly trigger?: string;
   readonly maxFilesPerTrigger?: number;
@@ -189,6 +210,12 @@ export interface RunOptions {
   readonly latestFirst?: boolean;
   /** Spark's `ignoreMissingFiles`. */
   readonly ignoreMissingFiles?: boolean;
+  /** NATS input: the partitions read (`0,1`, `0-3`); all by default. */
+  readonly partitions?: string;
+  /** NATS input: Spark's `maxOffsetsPerTrigger`. */
+  readonly maxOffsetsPerTrigger?: number;
+  /** NATS input: Spark's `startingOffsets`. */
+  readonly startingOffsets?: string;
   readonly drain?: boolean;
   readonly timeZone?: string;
   readonly mode?: ParseMode;
@@ -205,7 +232,7 @@ export interface RunOptions {
 export function buildQuery(options: RunOptions): StartQueryOptions {
   const eventTime = options.eventTime ?? 'time';
   const timeZone = options.timeZone;
-  const source = new FileSource({
+  const source = isNatsUrl(options.input) ? jetStreamSource(options) : new FileSource({
     path: options.input,
     // JSON lines go to ParseSchema as byte chunks: its compiled scanner reads them without a string per line.
     framing: 'chunks',
@@ -227,7 +254,7 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
   if (dedup !== undefined) stages.push(new DropDuplicates({ columns: dedup.columns, withinWatermark: dedup.withinWatermark }));
   if (options.sessionWindow !== undefined) {
     const gap = options.sessionWindow;
-    stages.push(flagged('--session-window', () => new SessionWindow({ timeColumn: eventTime, gap, groupBy: [...options.groupBy, 'session_window'] })));
+    stages.push(flagged('--session-window', () => new SessionWindow({ timeColumn: eventTime, gap, groupBy: withColumn(options.groupBy, 'session_window') })));
   } else if (options.window !== undefined) {
     stages.push(
       new Window({
@@ -237,12 +264,14 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
         ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
       }),
     );
-    stages.push(new KeyedCount({ groupBy: [...options.groupBy, 'window'] }));
+    stages.push(new KeyedCount({ groupBy: withColumn(options.groupBy, 'window') }));
   }
   const sink =
     options.sink.kind === 'json'
       ? new CheckpointSink({ path: options.sink.path, ...(timeZone === undefined ? {} : { timeZone }) })
-      : new ConsoleSink(timeZone === undefined ? {} : { timeZone });
+      : options.sink.kind === 'nats'
+        ? jetStreamSink(options.sink.url, timeZone)
+        : new ConsoleSink(timeZone === undefined ? {} : { timeZone });
   return {
     ...(options.name === undefined ? {} : { name: options.name }),
     source,
@@ -253,6 +282,25 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     ...(options.trigger === undefined ? {} : { trigger: parseTrigger(options.trigger as TriggerOption) }),
     ...(options.drain === undefined ? {} : { drain: options.drain }),
   };
+}
+
+// `--input nats://HOST:PORT/STREAM`: the stream's partitions (all, or those of --partitions).
+function jetStreamSource(options: RunOptions): JetStreamSource {
+  const address = parseNatsUrl(options.input, 'stream', 'input');
+  return new JetStreamSource({
+    servers: address.servers,
+    stream: address.name,
+    framing: 'chunks',
+    ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+    ...(options.maxOffsetsPerTrigger === undefined ? {} : { maxOffsetsPerTrigger: options.maxOffsetsPerTrigger }),
+    ...(options.startingOffsets === undefined ? {} : { startingOffsets: options.startingOffsets }),
+  });
+}
+
+// `--output nats://HOST:PORT/SUBJECT`.
+function jetStreamSink(url: string, timeZone: string | undefined): JetStreamSink {
+  const address = parseNatsUrl(url, 'subject', 'output');
+  return new JetStreamSink({ servers: address.servers, subject: address.name, ...(timeZone === undefined ? {} : { timeZone }) });
 }
 
 // A stage built from a flag's value: its option error names the flag.
@@ -362,6 +410,15 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   const timeZone = optional('time-zone');
   const name = optional('name');
   const maxEventTimeAhead = optional('max-event-time-ahead');
+  const partitions = optional('partitions');
+  const maxOffsetsPerTrigger = integerFlag('run', args, 'max-offsets-per-trigger');
+  const startingOffsets = optional('starting-offsets');
+  // Each input has its own flags: one given for the other input would be ignored.
+  const natsInput = isNatsUrl(input);
+  const fileOnly = ['max-files-per-trigger', 'max-file-age', 'latest-first', 'ignore-missing-files'].filter((f) => args.values[f] !== undefined);
+  const natsOnly = ['partitions', 'max-offsets-per-trigger', 'starting-offsets'].filter((f) => args.values[f] !== undefined);
+  if (natsInput && fileOnly.length > 0) throw new UsageError(`flag --${fileOnly[0]} applies to a file input, not to --input ${input}`, 'run');
+  if (!natsInput && natsOnly.length > 0) throw new UsageError(`flag --${natsOnly[0]} applies to a NATS input (--input nats://HOST:PORT/STREAM)`, 'run');
   const options: RunOptions = {
     input,
     schema,
@@ -370,7 +427,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(sessionWindow === undefined ? {} : { sessionWindow }),
     ...(dropDuplicates === undefined ? {} : { dropDuplicates }),
     outputMode,
-    sink: output !== undefined ? { kind: 'json', path: output } : { kind: 'console' },
+    sink: output === undefined ? { kind: 'console' } : isNatsUrl(output) ? { kind: 'nats', url: output } : { kind: 'json', path: output },
     ...(slide === undefined ? {} : { slide }),
     ...(startTime === undefined ? {} : { startTime }),
     ...(eventTime === undefined ? {} : { eventTime }),
@@ -386,6 +443,9 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(mode === undefined ? {} : { mode }),
     ...(name === undefined ? {} : { name }),
     ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
+    ...(partitions === undefined ? {} : { partitions }),
+    ...(maxOffsetsPerTrigger === undefined ? {} : { maxOffsetsPerTrigger }),
+    ...(startingOffsets === undefined ? {} : { startingOffsets }),
   };
   return { help: false, progress: booleanFlag(args, 'progress'), options, ui: parseUiFlags('run', args) };
 }
@@ -428,7 +488,8 @@ function parseGroupingFlags(
     if (groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
     throw new UsageError('missing required flag --window (or --session-window)', 'run');
   }
-  if (grouped && groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
+  // Spark refuses a session window with no other key; a time window alone is counted per window.
+  if (sessionWindow !== undefined && groupBy.filter((c) => c !== 'session_window').length === 0) throw new UsageError('flag --session-window needs --group-by (Spark refuses a session window with no other grouping column)', 'run');
   return {
     ...(window === undefined ? {} : { window }),
     ...(sessionWindow === undefined ? {} : { sessionWindow }),
@@ -471,4 +532,10 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     await ui?.close();
   }
   return 0;
+}
+
+// The grouping columns with the window column: where the user listed it (`--group-by window,action`),
+// else after them, as in the notebook's `groupBy(col("action"), window(...))`.
+function withColumn(groupBy: readonly string[], column: string): string[] {
+  return groupBy.includes(column) ? [...groupBy] : [...groupBy, column];
 }

@@ -26,6 +26,8 @@ const NAMES = [
   'sliding-windows',
   'event-time-vs-receipt-time',
   'late-data-side-output',
+  'events-from-your-program',
+  'foreach-batch-upsert',
   'sessions-per-user',
   'exactly-once-counts',
 ];
