@@ -21,6 +21,8 @@ export { Stage, checkSnapshot, STAGE_HIGH_WATER_MARK, type Checkpointable, type 
 export { Watermark, type WatermarkOptions } from './stages/watermark.js';
 export { Window, type WindowOptions } from './stages/window.js';
 export { KeyedCount, type KeyedCountOptions } from './stages/keyed-count.js';
+export { KeyedAggregate, type KeyedAggregateOptions } from './stages/keyed-aggregate.js';
+export { parseAggregates, resolveAggregates, defaultAggregateName, type AggregateFunction, type AggregateSpec, type ResolvedAggregate, type ResolveOptions } from './core/aggregate-spec.js';
 export { SessionWindow, type SessionWindowOptions } from './stages/session-window.js';
 export { DropDuplicates, type DropDuplicatesOptions } from './stages/drop-duplicates.js';
 export { checkStatefulOperators, checkGlobalWatermarkLimit, type StatefulOperatorInfo, type StatefulOperatorKind } from './core/stateful-chain.js';
@@ -45,5 +47,6 @@ export { buildProgress, type StreamingQueryProgress, type SourceProgress } from 
 export { StreamingQuery, StreamingQueryManager, startQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions, type StreamingQueryListener, type StreamingQueryEvents } from './query/streaming-query.js';
 export { generateDataset, generateLines, partFileName, ACTIONS, GEN_DEFAULTS, MAX_OUT_OF_ORDER_SECONDS, type GenerateOptions, type GenerateDatasetOptions } from './gen.js';
 export { clickstream, clickLine, writeClickstream, CLICK_ACTIONS, type ClickEvent, type Clickstream, type ClickstreamOptions } from './gen-clickstream.js';
+export { iotReadings, iotLines, iotLine, iotDeviceNames, iotMaxDisorderSeconds, writeIotDataset, IOT_DEFAULTS, IOT_SCHEMA, type IotReading, type IotOptions, type WriteIotOptions } from './gen-iot.js';
 export { showDirectory, type ShowDirectoryOptions } from './cli/show.js';
 export { serveUi, type ServeUiOptions, type UiServer } from './ui/server.js';
