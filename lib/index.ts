@@ -14,7 +14,7 @@ export * from './core/output-mode.js';
 export { parseDDL, schemaToDDL, dataTypeToDDL } from './core/ddl.js';
 export { stringToTimestampUs, formatTimestampIso, formatTimestampShow, formatTimestampUtcMillis, defaultTimeZone, isValidTimeZone } from './core/timestamp.js';
 export { appendJsonRecord, appendJsonValue, convertJsonValue, convertJsonRecord, type JsonConvertOptions } from './core/json-convert.js';
-export { inferJsonSchema, jsonRecordsToRows, showString, type ShowOptions } from './core/show.js';
+export { inferJsonSchema, inferJsonLinesSchema, jsonRecordsToRows, showString, type ShowOptions } from './core/show.js';
 export * from './protocol.js';
 export { Checkpoint, MIN_BATCHES_TO_RETAIN, type OffsetLogEntry, type CommitLogEntry, type CheckpointRecovery } from './checkpoint/checkpoint.js';
 export { Stage, checkSnapshot, STAGE_HIGH_WATER_MARK, type Checkpointable, type PlanContext } from './stages/stage.js';

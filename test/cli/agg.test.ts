@@ -174,3 +174,51 @@ t.test('--help documents --agg', async (t) => {
   t.match(r.stdout, /^  --agg AGGREGATES {16}the aggregates per group, in Spark's expressions,$/m);
   t.match(r.stdout, /\[--agg AGGREGATES\]/);
 });
+
+t.test('tidemark show reads the aggregates back as spark.read.json does: 22.0 a double, a left-out null NULL', async (t) => {
+  const root = t.testdir();
+  const r = await tidemark(aggArgs(root, await readings(root), 'count,avg(temperature),max(temperature)'));
+  t.equal(r.code, 0, r.stderr);
+  const show = await tidemark(['show', join(root, 'out'), '--truncate', 'false']);
+  t.equal(show.code, 0, show.stderr);
+  t.equal(
+    show.stdout,
+    [
+      '+----------------+-----+------+----------------+----------------------------------------------------+',
+      '|avg(temperature)|count|device|max(temperature)|window                                              |',
+      '+----------------+-----+------+----------------+----------------------------------------------------+',
+      '|21.75           |3    |dev-01|22.0            |{1970-01-01T00:05:00.000Z, 1970-01-01T00:00:00.000Z}|',
+      '|NULL            |1    |dev-02|NULL            |{1970-01-01T00:05:00.000Z, 1970-01-01T00:00:00.000Z}|',
+      '|1.0E10          |1    |dev-02|1.0E10          |{1970-01-01T00:10:00.000Z, 1970-01-01T00:05:00.000Z}|',
+      '+----------------+-----+------+----------------+----------------------------------------------------+',
+      '',
+      '',
+    ].join('\n'),
+  );
+});
+
+t.test('--console prints the aggregates as show() does: Java doubles, NULL', async (t) => {
+  const root = t.testdir();
+  const args = aggArgs(root, await readings(root), 'count,avg(temperature),max(temperature)').filter(
+    (a, i, all) => !['--output', '--checkpoint', '--watermark', '--drain'].includes(a) && !['--output', '--checkpoint', '--watermark'].includes(all[i - 1]!),
+  );
+  const r = await tidemark([...args.map((a) => (a === 'append' ? 'complete' : a)), '--console']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(
+    r.stdout,
+    [
+      '-------------------------------------------',
+      'Batch: 0',
+      '-------------------------------------------',
+      '+------+--------------------+-----+----------------+----------------+',
+      '|device|              window|count|avg(temperature)|max(temperature)|',
+      '+------+--------------------+-----+----------------+----------------+',
+      '|dev-01|{1970-01-01 00:00...|    3|           21.75|            22.0|',
+      '|dev-02|{1970-01-01 00:00...|    1|            NULL|            NULL|',
+      '|dev-02|{1970-01-01 00:05...|    1|          1.0E10|          1.0E10|',
+      '+------+--------------------+-----+----------------+----------------+',
+      '',
+      '',
+    ].join('\n'),
+  );
+});
