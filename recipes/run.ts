@@ -34,6 +34,7 @@ import { recipe as eventTimeVsReceiptTime } from './event-time-vs-receipt-time.j
 import { recipe as lateDataSideOutput } from './late-data-side-output.js';
 import { recipe as sessionsPerUser } from './sessions-per-user.js';
 import { recipe as exactlyOnceCounts } from './exactly-once-counts.js';
+import { recipe as iotTemperatures } from './iot-temperatures.js';
 
 /** Every recipe, in the notebook's order, then the ones beyond it. */
 export const RECIPES: readonly Recipe[] = [
@@ -48,6 +49,7 @@ export const RECIPES: readonly Recipe[] = [
   lateDataSideOutput,
   sessionsPerUser,
   exactlyOnceCounts,
+  iotTemperatures,
 ];
 
 const USAGE = `Usage: npm run recipe -- NAME [--data DIR] [--work DIR]
@@ -99,8 +101,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   for (const recipe of selected) {
     process.stdout.write(`\n##### ${recipe.name}: ${recipe.summary}\n\n`);
-    // The generated notebook data set is not what a clickstream recipe reads; data given with --data is.
-    const data = values.data ?? (recipe.data === 'clickstream' ? undefined : dataDir);
+    // The generated notebook data set is not what a clickstream or IoT recipe reads; data given with --data is.
+    const data = values.data ?? ((recipe.data ?? 'notebook') === 'notebook' ? dataDir : undefined);
     try {
       await recipe.run({ workDir: join(workRoot, recipe.name), ...(data === undefined ? {} : { dataDir: data }) });
     } catch (err) {

@@ -28,6 +28,7 @@ const NAMES = [
   'late-data-side-output',
   'sessions-per-user',
   'exactly-once-counts',
+  'iot-temperatures',
 ];
 
 t.test('--list names every recipe, in the notebook order', async (t) => {
