@@ -53,11 +53,12 @@ export function oracleRunArgs(input: string, checkpoint: string, output: string,
   ];
 }
 
-/** DuckDB's answer: `GROUP BY device, floor(time / 300)` over `read_ndjson` of the files matching `glob`. */
-export async function duckdbAggregates(glob: string): Promise<OracleTable> {
+/** DuckDB's answer: `GROUP BY device, floor(time / 300)` over `read_ndjson` of the files matching `glob` (`threads`: DuckDB's `SET threads`, its default when absent). */
+export async function duckdbAggregates(glob: string, threads?: number): Promise<OracleTable> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
+    if (threads !== undefined) await connection.run(`SET threads=${threads}`);
     const result = await connection.runAndReadAll(
       `SELECT device, CAST(floor(time / ${ORACLE_WINDOW_SECONDS}) * ${ORACLE_WINDOW_SECONDS} AS BIGINT) AS window_start,
               count(*), sum(temperature), avg(temperature), min(temperature), max(temperature)
@@ -177,15 +178,21 @@ export function formatComparison(c: OracleComparison, readings: number): string 
   ].join('\n');
 }
 
+/** The directory of an IoT data set under `bench/data/`, generated (once) when missing: `readings` readings in `files` files. */
+export async function ensureIotDataSet(readings: number, files: number, seed: number): Promise<string> {
+  if (readings % files !== 0) throw new Error(`--readings must be a multiple of --files (${files})`);
+  const dir = join(DATA_ROOT, `iot-${readings}-f${files}-s${seed}`);
+  const exists = await stat(join(dir, `part-${String(files - 1).padStart(5, '0')}.json`)).then(() => true, () => false);
+  if (!exists) await writeIotDataset(dir, { files, lines: readings / files, seed });
+  return dir;
+}
+
 if (isMain(import.meta.url)) {
   const { values } = flags(process.argv.slice(2), { readings: { type: 'string' }, files: { type: 'string' }, seed: { type: 'string' } });
   const readings = intFlag(values.readings, 'readings', 400_000);
   const files = intFlag(values.files, 'files', 10);
   const seed = seedFlag(values.seed, 1);
-  if (readings % files !== 0) throw new Error(`--readings must be a multiple of --files (${files})`);
-  const dir = join(DATA_ROOT, `iot-${readings}-f${files}-s${seed}`);
-  const exists = await stat(join(dir, `part-${String(files - 1).padStart(5, '0')}.json`)).then(() => true, () => false);
-  if (!exists) await writeIotDataset(dir, { files, lines: readings / files, seed });
+  const dir = await ensureIotDataSet(readings, files, seed);
   const scratch = await mkdtemp(join(DATA_ROOT, '_oracle-'));
   try {
     const args = oracleRunArgs(dir, join(scratch, 'checkpoint'), join(scratch, 'output'), ['--max-files-per-trigger', '1']);
