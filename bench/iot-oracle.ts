@@ -19,7 +19,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { readCommittedJsonLines, writeIotDataset, IOT_SCHEMA } from 'tidemark';
+import { readCommittedJsonLines } from 'tidemark';
+import { writeIotDataset, IOT_SCHEMA } from 'tidemark/internals';
 import { CLI, DATA_ROOT, flags, intFlag, isMain, seedFlag } from './common.js';
 
 /** The aggregates, as `--agg` takes them and as the result columns are named. */

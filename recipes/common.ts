@@ -10,19 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Transform } from 'node:stream';
-import {
-  CheckpointSink,
-  KeyedCount,
-  ParseSchema,
-  Watermark,
-  Window,
-  generateDataset,
-  writeClickstream,
-  writeIotDataset,
-  type CheckpointSinkOptions,
-  type ClickstreamOptions,
-  type TriggerOption,
-} from 'tidemark';
+import { CheckpointSink, KeyedCount, ParseSchema, Watermark, Window, type CheckpointSinkOptions, type TriggerOption } from 'tidemark';
+import { generateDataset, writeClickstream, writeIotDataset, type ClickstreamOptions } from 'tidemark/internals';
 
 /** The notebook's session time zone: its tables print `2016-07-26T07:30:00.000+05:30`. */
 export const NOTEBOOK_TIME_ZONE = 'Asia/Kolkata';

@@ -29,21 +29,8 @@
  * @module
  */
 import { join } from 'node:path';
-import {
-  FileSource,
-  KeyedAggregate,
-  IOT_SCHEMA,
-  ParseSchema,
-  Watermark,
-  Types,
-  WINDOW_TYPE,
-  Window,
-  jsonRecordsToRows,
-  readCommittedJsonLines,
-  showString,
-  startQuery,
-  type Schema,
-} from 'tidemark';
+import { FileSource, KeyedAggregate, ParseSchema, Types, Watermark, Window, readCommittedJsonLines, startQuery, type Schema } from 'tidemark';
+import { IOT_SCHEMA, WINDOW_TYPE, jsonRecordsToRows, showString } from 'tidemark/internals';
 // Charts load Vega: they live in their own entry point, so importing 'tidemark' stays light.
 import { plotRows, readChartRows } from 'tidemark/plot';
 import { printer, runIfMain, setUpIot, type Recipe, type RecipeOptions } from './common.js';

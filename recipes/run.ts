@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateDataset } from 'tidemark';
+import { generateDataset } from 'tidemark/internals';
 import { RECIPE_DATA, type Recipe } from './common.js';
 import { recipe as readFileStream } from './read-file-stream.js';
 import { recipe as jsonSinkAppend } from './json-sink-append.js';

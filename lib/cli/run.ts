@@ -253,7 +253,7 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     const gap = options.sessionWindow;
     stages.push(
       flagged('--session-window', () =>
-        new SessionWindow({ timeColumn: eventTime, gap, groupBy: [...options.groupBy, 'session_window'], ...(aggregates === null ? {} : { aggregates }) }),
+        new SessionWindow({ timeColumn: eventTime, gap, groupBy: withColumn(options.groupBy, 'session_window'), ...(aggregates === null ? {} : { aggregates }) }),
       ),
     );
   } else if (options.window !== undefined) {
@@ -265,7 +265,7 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
         ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
       }),
     );
-    const groupBy = [...options.groupBy, 'window'];
+    const groupBy = withColumn(options.groupBy, 'window');
     // A plain count stays KeyedCount: the same plan, and checkpoints, as without --agg.
     stages.push(aggregates === null || isPlainCount(aggregates) ? new KeyedCount({ groupBy }) : new KeyedAggregate({ groupBy, aggregates }));
   }
@@ -481,7 +481,8 @@ function parseGroupingFlags(
     if (groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
     throw new UsageError('missing required flag --window (or --session-window)', 'run');
   }
-  if (grouped && groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
+  // Spark refuses a session window with no other key; a time window alone is counted per window.
+  if (sessionWindow !== undefined && groupBy.filter((c) => c !== 'session_window').length === 0) throw new UsageError('flag --session-window needs --group-by (Spark refuses a session window with no other grouping column)', 'run');
   return {
     ...(window === undefined ? {} : { window }),
     ...(sessionWindow === undefined ? {} : { sessionWindow }),
@@ -524,4 +525,10 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     await ui?.close();
   }
   return 0;
+}
+
+// The grouping columns with the window column: where the user listed it (`--group-by window,action`),
+// else after them, as in the notebook's `groupBy(col("action"), window(...))`.
+function withColumn(groupBy: readonly string[], column: string): string[] {
+  return groupBy.includes(column) ? [...groupBy] : [...groupBy, column];
 }

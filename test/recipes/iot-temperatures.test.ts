@@ -7,7 +7,7 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { iotReadings, writeIotDataset } from 'tidemark';
+import { iotReadings, writeIotDataset } from 'tidemark/internals';
 import { IOT_DATA } from '../../recipes/common.js';
 import { run, type IotTemperaturesResult } from '../../recipes/iot-temperatures.js';
 import { capture, committedBatches, CRASH_MESSAGE, CrashingJsonSink, crashesAt, describeCrash, golden, readGolden } from './harness.js';
