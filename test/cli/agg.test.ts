@@ -105,6 +105,30 @@ t.test('--agg with --session-window: the aggregates after session_window (a 5-mi
   ]);
 });
 
+t.test('--agg with --group-by window,device: the window first, then device, then the aggregates', async (t) => {
+  const root = t.testdir();
+  const args = aggArgs(root, await readings(root), 'count,max(temperature)').map((a) => (a === 'device' ? 'window,device' : a));
+  const r = await tidemark(args);
+  t.equal(r.code, 0, r.stderr);
+  t.strictSame(await outputLines(join(root, 'out')), [
+    '{"window":{"start":"1970-01-01T00:00:00.000Z","end":"1970-01-01T00:05:00.000Z"},"device":"dev-01","count":3,"max(temperature)":22.0}',
+    '{"window":{"start":"1970-01-01T00:00:00.000Z","end":"1970-01-01T00:05:00.000Z"},"device":"dev-02","count":1}',
+    '{"window":{"start":"1970-01-01T00:05:00.000Z","end":"1970-01-01T00:10:00.000Z"},"device":"dev-02","count":1,"max(temperature)":1.0E10}',
+  ]);
+});
+
+t.test('--agg with --window and no --group-by: the aggregates per window over every device', async (t) => {
+  const root = t.testdir();
+  const args = aggArgs(root, await readings(root), 'count,avg(temperature)');
+  args.splice(args.indexOf('--group-by'), 2);
+  const r = await tidemark(args);
+  t.equal(r.code, 0, r.stderr);
+  t.strictSame(await outputLines(join(root, 'out')), [
+    '{"window":{"start":"1970-01-01T00:00:00.000Z","end":"1970-01-01T00:05:00.000Z"},"count":4,"avg(temperature)":21.75}',
+    '{"window":{"start":"1970-01-01T00:05:00.000Z","end":"1970-01-01T00:10:00.000Z"},"count":1,"avg(temperature)":1.0E10}',
+  ]);
+});
+
 t.test('--agg count is the query without --agg: it restarts from the same checkpoint', async (t) => {
   const root = t.testdir();
   const input = await readings(root);
