@@ -38,6 +38,8 @@ interface Plan {
   readonly key: string | null;
   readonly slideUs: number;
   readonly aggregates: string | null;
+  /** Window start offset (Spark's startTime), 0 by default. */
+  readonly startTimeUs?: number;
 }
 
 function planOf(p: Plan): PartialAggregatePlan {
@@ -45,7 +47,7 @@ function planOf(p: Plan): PartialAggregatePlan {
     timeIndex: fieldIndex(SCHEMA, 'time'),
     keyIndex: p.key === null ? -1 : fieldIndex(SCHEMA, p.key),
     slideUs: p.slideUs,
-    startTimeUs: 0,
+    startTimeUs: p.startTimeUs ?? 0,
     store: p.aggregates === null ? { kind: 'count', name: 'count' } : { kind: 'aggregates', aggregates: resolveAggregates(parseAggregates(p.aggregates), SCHEMA) },
   };
 }
@@ -135,6 +137,8 @@ const plans = fc.constantFrom<Plan>(
   { key: 'action', slideUs: 2_000_000, aggregates: 'count, avg(temperature), max(temperature), min(temperature)' },
   { key: '_corrupt_record', slideUs: 10_000_000, aggregates: 'sum(n), count(temperature), max(time)' },
   { key: 'action', slideUs: 600_000_000, aggregates: 'sum(temperature), min(n)' },
+  // Windows offset by a start time: negative times and times just below an offset start fall in the window before.
+  { key: 'action', slideUs: 10_000_000, aggregates: null, startTimeUs: 3_000_000 },
 );
 
 t.test('the fused reader gives what the rows and partialAggregate give, chunk after chunk', async (t) => {
