@@ -19,7 +19,7 @@ export * from './core/output-mode.js';
 export { parseDDL, schemaToDDL, dataTypeToDDL } from './core/ddl.js';
 export { stringToTimestampUs, formatTimestampIso, formatTimestampShow, formatTimestampUtcMillis, defaultTimeZone, isValidTimeZone } from './core/timestamp.js';
 export { appendJsonRecord, appendJsonValue, convertJsonValue, convertJsonRecord, type JsonConvertOptions } from './core/json-convert.js';
-export { inferJsonSchema, jsonRecordsToRows, showString, type ShowOptions } from './core/show.js';
+export { inferJsonSchema, inferJsonLinesSchema, jsonRecordsToRows, showString, type ShowOptions } from './core/show.js';
 export * from './protocol.js';
 export { Checkpoint, MIN_BATCHES_TO_RETAIN, type OffsetLogEntry, type CommitLogEntry, type CheckpointRecovery } from './checkpoint/checkpoint.js';
 export { Stage, checkSnapshot, STAGE_HIGH_WATER_MARK, type Checkpointable, type PlanContext } from './stages/stage.js';
@@ -71,5 +71,6 @@ export { buildProgress, type StreamingQueryProgress, type SourceProgress } from 
 export { StreamingQuery, StreamingQueryManager, startQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions, type StreamingQueryListener, type StreamingQueryEvents } from './query/streaming-query.js';
 export { generateDataset, generateLines, partFileName, ACTIONS, GEN_DEFAULTS, MAX_OUT_OF_ORDER_SECONDS, type GenerateOptions, type GenerateDatasetOptions } from './gen.js';
 export { clickstream, clickLine, writeClickstream, CLICK_ACTIONS, type ClickEvent, type Clickstream, type ClickstreamOptions } from './gen-clickstream.js';
+export { iotReadings, iotLines, iotLine, iotDeviceNames, iotMaxDisorderSeconds, writeIotDataset, IOT_DEFAULTS, IOT_SCHEMA, type IotReading, type IotOptions, type WriteIotOptions } from './gen-iot.js';
 export { showDirectory, type ShowDirectoryOptions } from './cli/show.js';
 export { serveUi, type ServeUiOptions, type UiServer } from './ui/server.js';

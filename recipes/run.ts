@@ -36,6 +36,7 @@ import { recipe as eventsFromYourProgram } from './events-from-your-program.js';
 import { recipe as foreachBatchUpsert } from './foreach-batch-upsert.js';
 import { recipe as sessionsPerUser } from './sessions-per-user.js';
 import { recipe as exactlyOnceCounts } from './exactly-once-counts.js';
+import { recipe as iotTemperatures } from './iot-temperatures.js';
 
 /** Every recipe, in the notebook's order, then the ones beyond it. */
 export const RECIPES: readonly Recipe[] = [
@@ -52,6 +53,7 @@ export const RECIPES: readonly Recipe[] = [
   foreachBatchUpsert,
   sessionsPerUser,
   exactlyOnceCounts,
+  iotTemperatures,
 ];
 
 const USAGE = `Usage: npm run recipe -- NAME [--data DIR] [--work DIR]
@@ -103,8 +105,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   for (const recipe of selected) {
     process.stdout.write(`\n##### ${recipe.name}: ${recipe.summary}\n\n`);
-    // The generated notebook data set is not what a clickstream recipe reads; data given with --data is.
-    const data = values.data ?? (recipe.data === 'clickstream' ? undefined : dataDir);
+    // The generated notebook data set is not what a clickstream or IoT recipe reads; data given with --data is.
+    const data = values.data ?? ((recipe.data ?? 'notebook') === 'notebook' ? dataDir : undefined);
     try {
       await recipe.run({ workDir: join(workRoot, recipe.name), ...(data === undefined ? {} : { dataDir: data }) });
     } catch (err) {

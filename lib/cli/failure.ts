@@ -38,7 +38,6 @@ const RUN_HINTS: Readonly<Record<string, string>> = {
   ERR_DEDUP_WITHOUT_WATERMARK: '--drop-duplicates-within-watermark needs --watermark; or use --drop-duplicates',
   ERR_STATEFUL_CORRECTNESS: 'use --output-mode append, where late rows are dropped before any result is written',
   ERR_PATH_NOT_FOUND: '--input names no file or directory: check the path (tidemark gen DIR writes a sample data set)',
-  ERR_UNKNOWN_COLUMN: 'the columns come from --schema (and window, session_window, count after the aggregation): check the names',
   ERR_EVENT_TIME_NOT_TIMESTAMP: '--event-time must name a timestamp column of --schema',
 };
 

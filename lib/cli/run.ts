@@ -1,7 +1,7 @@
 /**
  * `tidemark run`: the notebook's streaming query from the command line —
  * a file source (or a NATS JetStream stream), `ParseSchema`, an optional `Watermark`, `Window` and
- * `KeyedCount`, into a JSON or Parquet file sink, a NATS subject or the console.
+ * `KeyedCount` (or `KeyedAggregate` with `--agg`), into a JSON or Parquet file sink, a NATS subject or the console.
  *
  * With a bounded trigger (`available-now`, `once`) it runs until the input
  * available at the start is processed; otherwise until SIGINT/SIGTERM, which
@@ -18,6 +18,9 @@ import { ParseSchema, type ParseMode } from '../stages/parse-schema.js';
 import { Watermark } from '../stages/watermark.js';
 import { Window } from '../stages/window.js';
 import { KeyedCount } from '../stages/keyed-count.js';
+import { KeyedAggregate } from '../stages/keyed-aggregate.js';
+import { parseAggregates, resolveAggregates, type AggregateSpec } from '../core/aggregate-spec.js';
+import { WINDOW_TYPE, type Schema } from '../core/schema.js';
 import { SessionWindow } from '../stages/session-window.js';
 import { DropDuplicates } from '../stages/drop-duplicates.js';
 import { TidemarkError, isTidemarkError } from '../errors.js';
@@ -49,21 +52,25 @@ export { progressLine } from './summary.js';
 /** `tidemark run --help`. */
 export const RUN_USAGE = `Usage: tidemark run --input DIR|nats://HOST:PORT/STREAM --schema DDL
                     [--group-by COLS] (--window DURATION | --session-window GAP)
+                    [--agg AGGREGATES]
                     --output-mode append|update|complete
                     (--output DIR|nats://HOST:PORT/SUBJECT --checkpoint DIR
                      | --console [--checkpoint DIR])
                     [flags]
 
-Counts the events of a directory of JSON-lines files per group and event-time
-window, as Spark's
+Counts (or, with --agg, aggregates) the events of a directory of JSON-lines
+files per group and event-time window, as Spark's
   spark.readStream.schema(DDL).json(DIR)
     .withWatermark(TIME, DELAY)
     .groupBy(col(COL)…, window(col(TIME), DURATION, SLIDE, START)).count()
     .writeStream.outputMode(MODE).trigger(…).start()
-The result columns are the grouping columns, then window, then count.
-With --session-window GAP instead of --window, the groups are Spark's
+(.agg(AGGREGATES) in place of .count() with --agg). The result columns are
+the grouping columns with window after them (or where --group-by names it:
+--group-by window,action), then count (or the aggregates, in the order
+given); --window without --group-by counts per window. With
+--session-window GAP instead of --window, the groups are Spark's
 session_window(col(TIME), GAP) per key: the result columns are the grouping
-columns, then session_window, then count.
+columns, then session_window, then count (or the aggregates).
 
 Input:
   --input DIR                     directory of JSON-lines files (new files are picked up),
@@ -104,6 +111,14 @@ Aggregation:
   --session-window GAP            instead of --window: sessions per key that end GAP after
                                   their last event, e.g. "10 minutes" (append or complete)
   --watermark DELAY               allowed lateness, e.g. "2 hours" (required for append)
+  --agg AGGREGATES                the aggregates per group, in Spark's expressions,
+                                  comma-separated: count (the default), count(*),
+                                  count(COL), sum(COL), avg(COL), min(COL), max(COL),
+                                  each optionally "AS NAME"; e.g.
+                                  "count,avg(temperature),max(temperature)". Result
+                                  columns are named as Spark names them (avg(temperature));
+                                  nulls are skipped, a group with only nulls gets null
+                                  (count(COL): 0)
 
 Deduplication (before the aggregation):
   --drop-duplicates COLS          Spark's dropDuplicates(COLS): let through the first row
@@ -152,6 +167,7 @@ const FLAGS: Record<string, FlagSpec> = {
   input: { type: 'string' },
   schema: { type: 'string' },
   'group-by': { type: 'string', multiple: true },
+  agg: { type: 'string' },
   window: { type: 'string' },
   'session-window': { type: 'string' },
   'drop-duplicates': { type: 'string', multiple: true },
@@ -194,6 +210,12 @@ export interface RunOptions {
   readonly window?: string;
   /** Session gap: `session_window(time, gap)` instead of a window. */
   readonly sessionWindow?: string;
+  /**
+   * The aggregates per group in Spark's expressions (`"count, avg(temperature)"`),
+   * result columns in this order after the grouping columns and the window;
+   * `count` (Spark's `.count()`) when absent.
+   */
+  readonly aggregates?: string;
   /** `dropDuplicates(columns)` (null: every column), or `dropDuplicatesWithinWatermark` with `withinWatermark`, before the aggregation. */
   readonly dropDuplicates?: { readonly columns: readonly string[] | null; readonly withinWatermark: boolean };
   readonly slide?: string;
@@ -237,9 +259,11 @@ export interface RunOptions {
 /**
  * The {@link startQuery} options for a run: `FileSource → ParseSchema →
  * [Watermark] → [DropDuplicates] → Window → KeyedCount([...groupBy, 'window'])
- * → sink`, or `… → SessionWindow([...groupBy, 'session_window']) → sink`.
+ * → sink` (`KeyedAggregate` for aggregates other than a plain `count`), or
+ * `… → SessionWindow([...groupBy, 'session_window']) → sink`.
  *
- * @throws TidemarkError from the stages' and sinks' constructors (bad interval, schema, zone…)
+ * @throws TidemarkError from the stages' and sinks' constructors (bad interval, schema, zone…);
+ *   for `--agg`, an unknown function or column named with the flag and what exists
  */
 export function buildQuery(options: RunOptions): StartQueryOptions {
   const eventTime = options.eventTime ?? 'time';
@@ -253,20 +277,25 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     ...(options.latestFirst === undefined ? {} : { latestFirst: options.latestFirst }),
     ...(options.ignoreMissingFiles === undefined ? {} : { ignoreMissingFiles: options.ignoreMissingFiles }),
   });
-  const stages: Transform[] = [
-    new ParseSchema({
-      schema: options.schema,
-      ...(options.mode === undefined ? {} : { mode: options.mode }),
-      ...(timeZone === undefined ? {} : { timeZone }),
-      ...(options.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: options.maxEventTimeAhead }),
-    }),
-  ];
+  const parse = new ParseSchema({
+    schema: options.schema,
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+    ...(timeZone === undefined ? {} : { timeZone }),
+    ...(options.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: options.maxEventTimeAhead }),
+  });
+  const stages: Transform[] = [parse];
+  // The window column is there for the aggregates too (Window appends it); a session's is not.
+  const aggregates = options.aggregates === undefined ? null : aggregateFlag(options.aggregates, options.window === undefined ? parse.schema : withWindowColumn(parse.schema));
   if (options.watermark !== undefined) stages.push(new Watermark({ eventTime, delay: options.watermark }));
   const dedup = options.dropDuplicates;
   if (dedup !== undefined) stages.push(new DropDuplicates({ columns: dedup.columns, withinWatermark: dedup.withinWatermark }));
   if (options.sessionWindow !== undefined) {
     const gap = options.sessionWindow;
-    stages.push(flagged('--session-window', () => new SessionWindow({ timeColumn: eventTime, gap, groupBy: withColumn(options.groupBy, 'session_window') })));
+    stages.push(
+      flagged('--session-window', () =>
+        new SessionWindow({ timeColumn: eventTime, gap, groupBy: withColumn(options.groupBy, 'session_window'), ...(aggregates === null ? {} : { aggregates }) }),
+      ),
+    );
   } else if (options.window !== undefined) {
     stages.push(
       new Window({
@@ -276,7 +305,9 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
         ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
       }),
     );
-    stages.push(new KeyedCount({ groupBy: withColumn(options.groupBy, 'window') }));
+    const groupBy = withColumn(options.groupBy, 'window');
+    // A plain count stays KeyedCount: the same plan, and checkpoints, as without --agg.
+    stages.push(aggregates === null || isPlainCount(aggregates) ? new KeyedCount({ groupBy }) : new KeyedAggregate({ groupBy, aggregates }));
   }
   const sink =
     options.sink.kind === 'console'
@@ -313,6 +344,25 @@ function jetStreamSource(options: RunOptions): JetStreamSource {
 function jetStreamSink(url: string, timeZone: string | undefined): JetStreamSink {
   const address = parseNatsUrl(url, 'subject', 'output');
   return new JetStreamSink({ servers: address.servers, subject: address.name, ...(timeZone === undefined ? {} : { timeZone }) });
+}
+
+// --agg, parsed and resolved against the aggregation's input now, so an unknown function or
+// column is refused naming the flag before the query (and its checkpoint) starts.
+function aggregateFlag(text: string, input: Schema): AggregateSpec[] {
+  return flagged('--agg', () => {
+    const specs = parseAggregates(text, '--agg');
+    resolveAggregates(specs, input, { option: '--agg' });
+    return specs;
+  });
+}
+
+function withWindowColumn(schema: Schema): Schema {
+  return { fields: [...schema.fields, { name: 'window', dataType: WINDOW_TYPE, nullable: true }] };
+}
+
+// `count` alone, unnamed: Spark's `.count()`.
+function isPlainCount(specs: readonly AggregateSpec[]): boolean {
+  return specs.length === 1 && specs[0]!.fn === 'count' && specs[0]!.alias === null && specs[0]!.star !== true;
 }
 
 // A stage built from a flag's value: its option error names the flag.
@@ -384,6 +434,9 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   const schema = requiredFlag('run', args, 'schema');
   const groupBy = listFlag(args, 'group-by');
   const { window, sessionWindow, dropDuplicates } = parseGroupingFlags(args, groupBy);
+  const aggregates = stringFlag(args, 'agg');
+  if (aggregates !== undefined && aggregates.trim().length === 0) throw new UsageError('flag --agg needs aggregates, e.g. "count,avg(temperature)"', 'run');
+  if (aggregates !== undefined && window === undefined && sessionWindow === undefined) throw new UsageError('flag --agg needs --window or --session-window', 'run');
   const outputMode = choiceFlag('run', args, 'output-mode', ['append', 'update', 'complete'] as const);
   if (outputMode === undefined) throw new UsageError('missing required flag --output-mode', 'run');
   const output = stringFlag(args, 'output');
@@ -430,6 +483,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     groupBy,
     ...(window === undefined ? {} : { window }),
     ...(sessionWindow === undefined ? {} : { sessionWindow }),
+    ...(aggregates === undefined ? {} : { aggregates }),
     ...(dropDuplicates === undefined ? {} : { dropDuplicates }),
     outputMode,
     sink: output === undefined ? { kind: 'console' } : isNatsUrl(output) ? { kind: 'nats', url: output } : { kind: format ?? 'json', path: output },

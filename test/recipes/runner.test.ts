@@ -30,6 +30,7 @@ const NAMES = [
   'foreach-batch-upsert',
   'sessions-per-user',
   'exactly-once-counts',
+  'iot-temperatures',
 ];
 
 t.test('--list names every recipe, in the notebook order', async (t) => {
