@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { generateDataset, generateLines } from '../../lib/gen.js';
+import { writeIotDataset } from '../../lib/gen-iot.js';
 import { readCommittedJsonLines, readSinkLog } from '../../lib/sinks/file-sink-log.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -235,4 +236,31 @@ t.test('tidemark show and plot refuse a Parquet output with the way to read it, 
   const plot = await tidemark(['plot', join(root, 'out'), '-o', join(root, 'chart.svg')]);
   t.equal(plot.code, 1);
   t.match(plot.stderr, message);
+});
+
+t.test('--agg output in Parquet: count as BIGINT, avg as DOUBLE (null for a device whose readings are all null), the values of the JSON run', async (t) => {
+  const root = t.testdir();
+  await writeIotDataset(join(root, 'in'), { files: 2, lines: 400, seed: 3 });
+  const args = (out: string, extra: readonly string[]): string[] => [
+    'run', '--input', join(root, 'in'), '--schema', 'time timestamp, device string, temperature double', '--group-by', 'device', '--window', '5 minutes',
+    '--agg', 'count,avg(temperature)', '--watermark', '1 minute', '--output-mode', 'append', '--output', join(root, out), '--checkpoint', join(root, `chk-${out}`),
+    '--trigger', 'available-now', '--drain', ...extra,
+  ];
+  t.equal((await tidemark(args('json', []))).code, 0);
+  t.equal((await tidemark(args('parquet', ['--format', 'parquet']))).code, 0);
+  const expected: string[] = [];
+  for await (const { text } of readCommittedJsonLines(join(root, 'json'))) {
+    if (text.length === 0) continue;
+    const r = JSON.parse(text) as { device: string; window: { start: string }; count: number; 'avg(temperature)'?: number };
+    expected.push(`${r.device} ${new Date(r.window.start).toISOString()} ${r.count} ${r['avg(temperature)'] ?? null}`);
+  }
+  const files = await committedList(join(root, 'parquet'));
+  t.strictSame(await query(`SELECT column_name, column_type FROM (DESCRIBE SELECT count, "avg(temperature)" FROM read_parquet(${files}))`), [
+    ['count', 'BIGINT'],
+    ['avg(temperature)', 'DOUBLE'],
+  ]);
+  const rows = await query(`SELECT device, strftime("window".start, '%Y-%m-%dT%H:%M:%S.000Z'), count, "avg(temperature)" FROM read_parquet(${files})`);
+  const actual = rows.map(([device, start, count, avg]) => `${String(device)} ${String(start)} ${String(count)} ${avg === null ? null : Number(avg)}`);
+  t.ok(expected.some((l) => l.endsWith(' null')), 'a device with only null readings has a null average');
+  t.strictSame(actual.sort(), expected.sort());
 });
