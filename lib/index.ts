@@ -18,7 +18,7 @@ export { TidemarkError, isTidemarkError, type TidemarkErrorCode } from './errors
 export { parseDDL } from './core/ddl.js';
 export { schema, field, Types, type Schema, type Field, type DataType } from './core/schema.js';
 export { RecordBatch, type Row } from './core/batch.js';
-export type { StreamItem } from './protocol.js';
+export type { RowOf, InputRowOf } from './core/row-types.js';
 
 // Sources
 export { FileSource, type FileSourceOptions } from './sources/file-source.js';
@@ -54,7 +54,7 @@ export { publishFiles, type PublishOptions } from './cli/publish.js';
 // Queries
 export { startQuery, streams, StreamingQuery, StreamingQueryManager, type StartQueryOptions, type StreamingQueryListener } from './query/streaming-query.js';
 export { microBatches, type ExecutionOptions } from './query/executor.js';
-export { planQuery, type QueryPlan } from './query/planner.js';
+export { planQuery } from './query/planner.js';
 export type { StreamingQueryProgress } from './query/progress.js';
 export type { TriggerOption } from './query/trigger.js';
 export type { OutputMode } from './core/output-mode.js';

@@ -5,7 +5,7 @@
  * fails the assertion, and an accepted mistake makes `@ts-expect-error`
  * itself an error ("Unused '@ts-expect-error' directive").
  */
-import type { InputRowOf, RowOf } from '../../lib/core/row-types.js';
+import type { InputRowOf, RowOf } from '../../lib/index.js';
 import type { Row } from '../../lib/core/batch.js';
 import { MemorySource } from '../../lib/sources/memory-source.js';
 import { MemorySink } from '../../lib/sinks/memory-sink.js';
