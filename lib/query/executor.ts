@@ -23,7 +23,7 @@ import type { OutputMode } from '../core/output-mode.js';
 import { EventTimeStats, WatermarkTracker } from '../core/watermark.js';
 import { formatTimestampUtcMillis } from '../core/timestamp.js';
 import { Checkpoint, type CheckpointRecovery, type OffsetLogEntry } from '../checkpoint/checkpoint.js';
-import { barrier as newBarrier, type BarrierItem, type CommitPort, type PlanEntry, type StageSnapshot, type StreamItem } from '../protocol.js';
+import { barrier as newBarrier, type BarrierItem, type CommitPort, type PlanEntry, type RecoveredState, type StreamItem } from '../protocol.js';
 import { isSource, notASource, sleep, type Offset, type Source } from '../sources/source.js';
 import { DEFAULT_TRIGGER, isBounded, parseTrigger, type Trigger, type TriggerOption } from './trigger.js';
 import { buildProgress, type StreamingQueryProgress } from './progress.js';
@@ -298,7 +298,7 @@ export class MicroBatchExecution extends Readable {
       kind: 'open',
       schema: this.source.schema,
       outputMode: this.#options.outputMode,
-      recovered: last === null ? null : { batchId: last.batchId, snapshots: renumberLegacySnapshots(last.snapshots) },
+      recovered: last === null ? null : { batchId: last.batchId, states: renumberLegacyStates(last.states) },
       nextOperatorId: 0,
       aggregated: false,
       statefulOperators: [],
@@ -579,15 +579,15 @@ function byKind(entries: readonly PlanEntry[]): Map<string, PlanEntry> {
 }
 
 // Checkpoints of the release before gave ParseSchema, Watermark and Window operator ids too (they
-// checkpointed their configuration): drop their snapshots and renumber the stateful ones in order.
-function renumberLegacySnapshots(snapshots: Readonly<Record<string, StageSnapshot>>): Record<string, StageSnapshot> {
-  const ids = Object.keys(snapshots).map(Number).sort((a, b) => a - b);
-  if (!ids.some((id) => LEGACY_CONFIGURATION_ONLY.has(snapshots[String(id)]!.stage))) return { ...snapshots };
-  const out: Record<string, StageSnapshot> = {};
+// checkpointed their configuration): drop their states and renumber the stateful ones in order.
+function renumberLegacyStates(states: Readonly<Record<string, RecoveredState>>): Record<string, RecoveredState> {
+  const ids = Object.keys(states).map(Number).sort((a, b) => a - b);
+  if (!ids.some((id) => LEGACY_CONFIGURATION_ONLY.has(states[String(id)]!.stage))) return { ...states };
+  const out: Record<string, RecoveredState> = {};
   let next = 0;
   for (const id of ids) {
-    const snapshot = snapshots[String(id)]!;
-    if (!LEGACY_CONFIGURATION_ONLY.has(snapshot.stage)) out[String(next++)] = snapshot;
+    const state = states[String(id)]!;
+    if (!LEGACY_CONFIGURATION_ONLY.has(state.stage)) out[String(next++)] = state;
   }
   return out;
 }

@@ -19,8 +19,8 @@ import { outputModeName, parseOutputMode, type OutputMode } from '../core/output
 import { WINDOW_TYPE, fieldIndex, simpleString, type Field, type Schema } from '../core/schema.js';
 import { allocatingSlots, planSessionWindow, sessionGapUs, SessionWindowState, type EmittedSessions, type SessionStateSnapshot } from '../core/session-window.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
-import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
-import { Stage, checkSnapshot, type PlanContext } from './stage.js';
+import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
+import { Stage, checkSnapshot, wholeState, wholeStateImage, type PlanContext } from './stage.js';
 
 /** Options of {@link SessionWindow}. */
 export interface SessionWindowOptions {
@@ -300,14 +300,15 @@ export class SessionWindow extends Stage {
     return names;
   }
 
-  override snapshot(): StageSnapshot {
-    return { stage: 'SessionWindow', version: SNAPSHOT_VERSION, configuration: this.configuration(), state: this.#state!.snapshot() };
+  // Not incremental: the whole state, every batch (the checkpoint writes it as a snapshot).
+  override snapshot(): StateImage {
+    return wholeStateImage('SessionWindow', SNAPSHOT_VERSION, this.configuration(), this.#state!.snapshot());
   }
 
-  override restore(snapshot: StageSnapshot): void {
+  override restore(snapshot: StateImage | StageSnapshot): void {
     const state = this.#state;
     if (state === null) throw new TidemarkError('ERR_PROTOCOL', 'SessionWindow must be planned before it is restored');
     checkSnapshot(snapshot, 'SessionWindow', SNAPSHOT_VERSION, this.configuration());
-    state.restore(snapshot.state as SessionStateSnapshot);
+    state.restore(wholeState(snapshot) as SessionStateSnapshot);
   }
 }
