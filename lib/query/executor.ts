@@ -18,7 +18,7 @@
  */
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { TidemarkError } from '../errors.js';
+import { invalidOption, TidemarkError } from '../errors.js';
 import type { OutputMode } from '../core/output-mode.js';
 import { EventTimeStats, WatermarkTracker } from '../core/watermark.js';
 import { formatTimestampUtcMillis } from '../core/timestamp.js';
@@ -36,6 +36,8 @@ export interface ExecutionOptions {
   trigger?: TriggerOption;
   /** Spark's `spark.sql.streaming.noDataMicroBatches.enabled`; default true. */
   noDataMicroBatches?: boolean;
+  /** Spark's `spark.sql.streaming.stateStore.minDeltasForSnapshot`: state deltas between two snapshots; default 10. */
+  minDeltasForSnapshot?: number;
   /** The query's output mode, announced to the stages in `open`. */
   outputMode?: OutputMode;
   /**
@@ -116,6 +118,10 @@ export class MicroBatchExecution extends Readable {
     this.source = source;
     this.#options = { ...options };
     this.#trigger = parseTrigger(options.trigger);
+    const deltas = options.minDeltasForSnapshot;
+    if (deltas !== undefined && !(Number.isSafeInteger(deltas) && deltas >= 0)) {
+      throw invalidOption('minDeltasForSnapshot', `minDeltasForSnapshot must be a whole number of deltas, 0 or more (0: a snapshot every batch); got ${String(deltas)}`);
+    }
     this.#checkpoint = checkpoint;
     this.runId = runId;
     const emitter = source as unknown as Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>;
@@ -263,6 +269,7 @@ export class MicroBatchExecution extends Readable {
   async #execute(): Promise<void> {
     const checkpoint = this.#checkpoint ?? (await Checkpoint.open(this.#options.checkpointLocation ?? null));
     this.#checkpoint = checkpoint;
+    if (this.#options.minDeltasForSnapshot !== undefined) checkpoint.minDeltasForSnapshot = this.#options.minDeltasForSnapshot;
     const recovery = await checkpoint.recover();
     const last = recovery.lastCommitted;
     const latestConf = recovery.pending?.offsets.conf ?? last?.offsets.conf ?? {};
