@@ -164,7 +164,7 @@ export class DropDuplicates extends Stage {
         barrier.evictedUpToMs = Math.max(barrier.evictedUpToMs ?? -Infinity, Math.floor(outcome.maxEvictedEventTimeUs / 1000));
       }
     }
-    barrier.progress.stateOperators.push({
+    const progress: Record<string, unknown> = {
       operatorName: this.withinWatermark ? 'dedupeWithinWatermark' : 'dedupe',
       numRowsTotal: outcome.numRowsTotal,
       numRowsUpdated: outcome.numRowsUpdated,
@@ -177,8 +177,9 @@ export class DropDuplicates extends Stage {
       numShufflePartitions: 1,
       numStateStoreInstances: 1,
       customMetrics: { numDroppedDuplicateRows: outcome.numDroppedDuplicateRows },
-    });
-    this.stamp(barrier);
+    };
+    barrier.progress.stateOperators.push(progress);
+    this.stamp(barrier, progress);
   }
 
   // Not incremental: the whole state, every batch (the checkpoint writes it as a snapshot).

@@ -248,7 +248,7 @@ export class SessionWindow extends Stage {
         barrier.evictedUpToMs = Math.max(barrier.evictedUpToMs ?? -Infinity, Math.floor(maxEndUs / 1000));
       }
     }
-    barrier.progress.stateOperators.push({
+    const progress: Record<string, unknown> = {
       operatorName: 'sessionWindowStateStoreSaveExec',
       numRowsTotal: outcome.numRowsTotal,
       numRowsUpdated: outcome.numRowsUpdated,
@@ -261,13 +261,14 @@ export class SessionWindow extends Stage {
       numShufflePartitions: 1,
       numStateStoreInstances: 1,
       customMetrics: {},
-    });
+    };
+    barrier.progress.stateOperators.push(progress);
     // One bounded batch at a time, so a large flush waits for the consumer.
     for (let from = 0; from < emitted.length; from += this.#maxRowsPerBatch) {
       const to = Math.min(emitted.length, from + this.#maxRowsPerBatch);
       yield { kind: 'rows', batch: this.#output(emitted, from, to) };
     }
-    this.stamp(barrier);
+    this.stamp(barrier, progress);
     yield barrier;
   }
 
