@@ -176,7 +176,11 @@ export async function measureCommits(options: { keys: number; batches: number; r
   const lastId = measuredIds[measuredIds.length - 1]!;
   for (const op of await readdir(stateDir)) {
     try {
-      stateFileBytes = Math.max(stateFileBytes, (await stat(join(stateDir, op, '0', `${lastId + 1}.json`))).size);
+      // A delta, or every minDeltasForSnapshot batches a snapshot.
+      for (const kind of ['delta', 'snapshot']) {
+        const size = await stat(join(stateDir, op, '0', `${lastId + 1}.${kind}`)).then((s) => s.size, () => 0);
+        stateFileBytes = Math.max(stateFileBytes, size);
+      }
     } catch {
       // an operator without that version
     }
