@@ -26,7 +26,7 @@ import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
-import { writeFileAtomic } from '../checkpoint/atomic-file.js';
+import { writeFileAtomicPieces } from '../checkpoint/atomic-file.js';
 import { columnKindOf, isNullAt, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
 import { jacksonDouble, jacksonFloat } from '../core/java-number.js';
@@ -125,22 +125,34 @@ export class CheckpointSink extends Sink {
   }
 
   protected override async writeBatch(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
-    let content = '';
     let count = 0;
-    for (const batch of batches) {
-      let writer = this.#writers.get(batch.schema);
-      if (writer === undefined) {
-        writer = new LineWriter(batch.schema, this.timeZone);
-        this.#writers.set(batch.schema, writer);
+    for (const batch of batches) count += batch.length;
+    const writers = this.#writers;
+    const timeZone = this.timeZone;
+    // The file is written in pieces of about a megabyte: a drain of millions of groups never becomes one string.
+    function* pieces(): Generator<string> {
+      let content = '';
+      for (const batch of batches) {
+        let writer = writers.get(batch.schema);
+        if (writer === undefined) {
+          writer = new LineWriter(batch.schema, timeZone);
+          writers.set(batch.schema, writer);
+        }
+        for (let i = 0; i < batch.length; i++) {
+          content += writer.line(batch, i) + '\n';
+          if (content.length >= PIECE_CHARS) {
+            yield content;
+            content = '';
+          }
+        }
       }
-      for (let i = 0; i < batch.length; i++) content += writer.line(batch, i) + '\n';
-      count += batch.length;
+      if (content.length > 0) yield content;
     }
     // One file per batch, even an empty one, like Spark's partition 0.
     const file = join(this.#dir, `part-00000-${randomUUID()}-c000.json`);
     writing.add(file);
     try {
-      await writeFileAtomic(file, content);
+      await writeFileAtomicPieces(file, pieces());
       await writeSinkLogEntry(this.#dir, batchId, [await sinkLogFileFor(file)]);
     } finally {
       writing.delete(file);
@@ -148,6 +160,9 @@ export class CheckpointSink extends Sink {
     return count;
   }
 }
+
+// Characters of output lines gathered before they are written.
+const PIECE_CHARS = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // JSON lines, by the rules of Spark's JacksonGenerator.
