@@ -24,19 +24,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  Checkpoint,
-  KeyedCount,
-  MemorySink,
-  MemorySource,
-  StreamingQueryManager,
-  Watermark,
-  Window,
-  startQuery,
-  type BarrierItem,
-  type StateImage,
-  type StreamingQueryProgress,
-} from 'tidemark';
+import { KeyedCount, MemorySink, MemorySource, StreamingQueryManager, Watermark, Window, startQuery, type StreamingQueryProgress } from 'tidemark';
+import { Checkpoint, type BarrierItem, type StateImage } from 'tidemark/internals';
 import { CLI, DATA_ROOT, flags, intFlag, isMain, median, percentile } from './common.js';
 
 /** Summary of a list of milliseconds. */

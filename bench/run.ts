@@ -11,27 +11,39 @@
  * set's reference); the process exits 1 if any differ or a scenario fails,
  * never because of a time.
  *
+ * Issue 12's aggregate query runs on IoT readings (`writeIotDataset`, 40
+ * devices, 5 % null temperatures): `tidemark run --agg
+ * "count,sum(temperature),avg(temperature),min(temperature),max(temperature)"`
+ * per device and 5-minute window beside the same command with `--agg count`
+ * and DuckDB's `GROUP BY` (2 threads); every group of each is checked against
+ * DuckDB's answer computed once before the rounds (bench/iot-oracle.ts:
+ * counts equal, doubles within 1e-9).
+ *
  * Flags: --runs N (3), --files N / --lines N / --seed N (data set; default
- * 50 × 200,000, seed 1), --scenarios a,b,… (subset), --no-pin (skip the
- * `taskset -c 0` runs), --no-checkpoint (skip checkpoint-commit.js),
- * --out FILE (results; default bench/results/<yyyy-mm-dd>.json, or
- * <date>-<files>x<lines>.json for another data set).
+ * 50 × 200,000, seed 1), --iot-readings N / --iot-files N (IoT set; default
+ * 2,000,000 in 20 files; 0 readings skips the IoT scenarios), --scenarios
+ * a,b,… (subset), --no-pin (skip the `taskset -c 0` runs), --no-checkpoint
+ * (skip checkpoint-commit.js), --out FILE (results; default
+ * bench/results/<yyyy-mm-dd>.json, or <date>-<files>x<lines>.json for
+ * another data set).
  *
  * @module
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
+  CLI,
   DATA_DEFAULTS,
   DATA_ROOT,
   DIST_BENCH,
   RESULTS_DIR,
   ROOT,
   countsFromJson,
+  dataFiles,
   diffCounts,
   flags,
   intFlag,
@@ -45,6 +57,7 @@ import { ensureDataSet, expectedSliding, expectedTumbling, warmPageCache, type D
 import type { ProbeReport } from './probe.js';
 import { readTidemarkOutput, tidemarkArgs } from './scenarios/tidemark.js';
 import { formatCheckpointBench, type CheckpointBenchResult } from './checkpoint-commit.js';
+import { compareTables, duckdbAggregates, ensureIotDataSet, oracleRunArgs, tidemarkAggregates, type OracleRow, type OracleTable } from './iot-oracle.js';
 
 /** A scenario as the runner runs it. */
 interface Scenario {
@@ -53,12 +66,14 @@ interface Scenario {
   readonly description: string;
   /** Run under `taskset -c 0`. */
   readonly pinned: boolean;
-  /** Which counts it must produce: the notebook's, the sliding ones, or none (bytes only). */
-  readonly expect: 'tumbling' | 'sliding' | 'bytes';
+  /** Which counts it must produce: the notebook's, the sliding ones, none (bytes only), or the IoT groups (checked by `check`). */
+  readonly expect: 'tumbling' | 'sliding' | 'bytes' | 'iot';
   /** `node` arguments (after the probe) for a run using scratch directory `runDir`. */
   args(runDir: string): string[];
   /** Its counts, from its stdout or its output directory. */
   result(stdout: string, runDir: string): Promise<{ counts: Counts | null; events: number; bytes: number; problems: string[] }>;
+  /** For `expect: 'iot'`: how its groups differ from the oracle's (none: right). */
+  check?(stdout: string, runDir: string): Promise<string[]>;
 }
 
 /** One run of one scenario. */
@@ -132,6 +147,65 @@ const ALL: ReadonlyArray<(data: DataSet) => Scenario> = [
   tidemarkScenario('tidemark', 'tidemark run: 1 hour tumbling, watermark 2 h, checkpoint + JSON sink', undefined),
   tidemarkScenario('tidemark-sliding', 'tidemark run: 1 hour every 10 minutes', '10 minutes'),
 ];
+
+/** The IoT readings the aggregate scenarios read, and DuckDB's answer on them. */
+interface IotSet {
+  readonly dir: string;
+  readonly readings: number;
+  readonly bytes: number;
+  readonly oracle: OracleTable;
+}
+
+/** The oracle's table with only the counts: what `--agg count` must write. */
+function countsOnly(table: OracleTable): OracleTable {
+  return new Map([...table].map(([key, row]) => [key, [row[0], null, null, null, null] as OracleRow]));
+}
+
+function describeComparison(c: ReturnType<typeof compareTables>, problems: readonly string[]): string[] {
+  return [
+    ...(c.differing === 0 ? [] : [`${c.differing} groups differ from DuckDB's (${c.actualGroups} groups, expected ${c.expectedGroups}): ${c.examples.join('; ')}`]),
+    ...problems.slice(0, 5),
+  ];
+}
+
+function tidemarkIotScenario(name: string, description: string, agg: string | null): (iot: IotSet) => Scenario {
+  return (iot) => ({
+    name,
+    description,
+    pinned: false,
+    expect: 'iot',
+    args: (runDir) => {
+      const args = oracleRunArgs(iot.dir, join(runDir, 'checkpoint'), join(runDir, 'output'), ['--max-files-per-trigger', '10']);
+      if (agg !== null) args[args.indexOf('--agg') + 1] = agg;
+      return [cliSnapshot ?? CLI, ...args];
+    },
+    result: async () => ({ counts: null, events: iot.readings, bytes: iot.bytes, problems: [] }),
+    check: async (_stdout, runDir) => {
+      const out = await tidemarkAggregates(join(runDir, 'output'));
+      return describeComparison(compareTables(agg === 'count' ? countsOnly(iot.oracle) : iot.oracle, out.table), out.problems);
+    },
+  });
+}
+
+/** The aggregate scenarios (issue 12), on the IoT readings. */
+const IOT: ReadonlyArray<(iot: IotSet) => Scenario> = [
+  (iot) => ({
+    name: 'duckdb-iot-2',
+    description: 'DuckDB read_ndjson GROUP BY device, 5-minute window: count, sum, avg, min, max; threads=2',
+    pinned: false,
+    expect: 'iot',
+    args: () => [scenarioScript('duckdb-iot'), iot.dir, '--threads', '2'],
+    result: async () => ({ counts: null, events: iot.readings, bytes: iot.bytes, problems: [] }),
+    check: async (stdout) => {
+      const groups = (JSON.parse(stdout.trim().split('\n').pop()!) as { groups: Array<[string, number, ...OracleRow]> }).groups;
+      const table: OracleTable = new Map(groups.map(([device, start, ...row]) => [`${device}\t${start}`, row]));
+      return describeComparison(compareTables(iot.oracle, table), []);
+    },
+  }),
+  tidemarkIotScenario('tidemark-iot-count', 'tidemark run --agg count: count per device and 5-minute window, watermark 10 min, checkpoint + JSON sink', 'count'),
+  tidemarkIotScenario('tidemark-iot-agg', 'tidemark run --agg "count,sum,avg,min,max(temperature)", the same query otherwise', null),
+];
+
 const PINNED: ReadonlyArray<(data: DataSet) => Scenario> = [
   programScenario('duckdb-1', 'DuckDB threads=1, pinned to cpu 0', 'tumbling', ['--threads', '1'], true, 'duckdb'),
   tidemarkScenario('tidemark', 'tidemark run, pinned to cpu 0', undefined, true),
@@ -234,7 +308,7 @@ interface SummaryRow {
   readonly runs: number;
 }
 
-function summarise(records: readonly RunRecord[], scenarios: readonly Scenario[], data: DataSet, references: readonly string[]): SummaryRow[] {
+function summarise(records: readonly RunRecord[], scenarios: readonly Scenario[], data: Pick<DataSet, 'events' | 'bytes'>, references: readonly string[]): SummaryRow[] {
   const rows: SummaryRow[] = [];
   for (const s of scenarios) {
     const mine = records.filter((r) => r.scenario === s.name && r.exitCode === 0);
@@ -285,6 +359,8 @@ const { values } = flags(process.argv.slice(2), {
   files: { type: 'string' },
   lines: { type: 'string' },
   seed: { type: 'string' },
+  'iot-readings': { type: 'string' },
+  'iot-files': { type: 'string' },
   scenarios: { type: 'string' },
   'no-pin': { type: 'boolean' },
   'no-checkpoint': { type: 'boolean' },
@@ -306,7 +382,24 @@ log(`data: ${data.dir}: ${data.files.length} files, ${data.events.toLocaleString
 const pin = values['no-pin'] !== true && hasTaskset();
 if (values['no-pin'] !== true && !pin) log('taskset not available: skipping the runs pinned to one core');
 const wanted = values.scenarios === undefined ? null : new Set(values.scenarios.split(',').map((s) => s.trim()));
-const scenarios = [...ALL, ...(pin ? PINNED : [])].map((make) => make(data)).filter((s) => wanted === null || wanted.has(s.name) || wanted.has(s.name.replace(/@cpu0$/, '')));
+const notebookScenarios = [...ALL, ...(pin ? PINNED : [])].map((make) => make(data)).filter((s) => wanted === null || wanted.has(s.name) || wanted.has(s.name.replace(/@cpu0$/, '')));
+const iotReadings = intFlag(values['iot-readings'], 'iot-readings', 2_000_000);
+const iotFiles = intFlag(values['iot-files'], 'iot-files', 20);
+const iotWanted = iotReadings > 0 && (wanted === null || ['duckdb-iot-2', 'tidemark-iot-count', 'tidemark-iot-agg'].some((n) => wanted.has(n)));
+let iot: IotSet | null = null;
+if (iotWanted) {
+  const dir = await ensureIotDataSet(iotReadings, iotFiles, dataOptions.seed);
+  let bytes = 0;
+  const files = await dataFiles(dir);
+  for (const file of files) bytes += (await stat(file)).size;
+  await warmPageCache(files);
+  const started = performance.now();
+  iot = { dir, readings: iotReadings, bytes, oracle: await duckdbAggregates(join(dir, 'part-*.json')) };
+  log(`iot: ${dir}: ${files.length} files, ${iotReadings.toLocaleString('en-US')} readings, ${(bytes / 1e6).toFixed(0)} MB; DuckDB's answer (the oracle): ${iot.oracle.size} groups in ${(performance.now() - started).toFixed(0)} ms`);
+}
+const iotSet = iot;
+const iotScenarios = iotSet === null ? [] : IOT.map((make) => make(iotSet)).filter((s) => wanted === null || wanted.has(s.name));
+const scenarios = [...notebookScenarios, ...iotScenarios];
 if (scenarios.length === 0) throw new Error(`no scenario matches --scenarios ${values.scenarios}`);
 
 const expected = { tumbling: expectedTumbling(data.panes), sliding: expectedSliding(data.panes) };
@@ -355,6 +448,10 @@ for (let round = 0; round < runs; round++) {
         problems.push(...result.problems);
         if (s.expect === 'bytes') {
           if (result.bytes !== data.bytes) problems.push(`read ${result.bytes} bytes, the data set has ${data.bytes}`);
+        } else if (s.expect === 'iot') {
+          comparedWith = "DuckDB's GROUP BY (the oracle)";
+          problems.push(...(await s.check!(proc.stdout, runDir)));
+          countsOk = problems.length === 0;
         } else {
           let reference: Counts;
           if (s.expect === 'sliding') {
@@ -404,8 +501,8 @@ for (let round = 0; round < runs; round++) {
 if (!failed) await rm(scratch, { recursive: true, force: true });
 else await rm(join(scratch, 'build'), { recursive: true, force: true });
 
-const unpinned = scenarios.filter((s) => !s.pinned);
-const pinnedScenarios = scenarios.filter((s) => s.pinned);
+const unpinned = notebookScenarios.filter((s) => !s.pinned);
+const pinnedScenarios = notebookScenarios.filter((s) => s.pinned);
 const mainRefs: Array<readonly [string, string]> = [
   ['duckdb-2', 'vs duckdb-2'],
   ['bare-loop', 'vs bare loop'],
@@ -413,6 +510,11 @@ const mainRefs: Array<readonly [string, string]> = [
 const pinRefs: Array<readonly [string, string]> = [['duckdb-1@cpu0', 'vs duckdb-1@cpu0']];
 const mainRows = summarise(records, unpinned, data, mainRefs.map(([r]) => r));
 const pinRows = summarise(records, pinnedScenarios, data, pinRefs.map(([r]) => r));
+const iotRefs: Array<readonly [string, string]> = [
+  ['duckdb-iot-2', 'vs duckdb-iot-2'],
+  ['tidemark-iot-count', 'vs count'],
+];
+const iotRows = iot === null ? [] : summarise(records, iotScenarios, { events: iot.readings, bytes: iot.bytes }, iotRefs.map(([r]) => r));
 
 const out: string[] = [];
 out.push(
@@ -420,17 +522,24 @@ out.push(
     `${runs} interleaved rounds; medians; "vs X" = median over rounds of wall(X) / wall(scenario), > 1 is faster`,
 );
 out.push(`machine: ${String(info['cpuModel'])}, ${String(info['cpus'])} cpus, node ${String(info['node'])}`);
-out.push('');
-out.push(renderTable(mainRows, mainRefs));
+if (mainRows.length > 0) {
+  out.push('');
+  out.push(renderTable(mainRows, mainRefs));
+}
 if (pinRows.length > 0) {
   out.push('');
   out.push('pinned to one core (taskset -c 0):');
   out.push(renderTable(pinRows, pinRefs));
 }
+if (iot !== null && iotRows.length > 0) {
+  out.push('');
+  out.push(`aggregates (issue 12): ${iot.readings.toLocaleString('en-US')} IoT readings, ${(iot.bytes / 1e6).toFixed(0)} MB, ${iot.oracle.size} (device, 5-minute window) groups; "counts" = every group equal to DuckDB's (doubles within 1e-9):`);
+  out.push(renderTable(iotRows, iotRefs));
+}
 
 // The issue's targets, for the reader (informational: never the exit status).
 const targets: Array<{ target: string; value: string; met: boolean | null }> = [];
-const row = (name: string): SummaryRow | undefined => mainRows.find((r) => r.scenario === name) ?? pinRows.find((r) => r.scenario === name);
+const row = (name: string): SummaryRow | undefined => mainRows.find((r) => r.scenario === name) ?? pinRows.find((r) => r.scenario === name) ?? iotRows.find((r) => r.scenario === name);
 const ratio = (s: string, ref: string): number | null => pairedRatio(records, s, ref);
 const addRatio = (label: string, s: string, ref: string, min: number): void => {
   const v = ratio(s, ref);
@@ -446,6 +555,15 @@ targets.push({
   value: slideOverTumble === null ? '-' : `${slideOverTumble.toFixed(2)}×`,
   met: slideOverTumble === null ? null : slideOverTumble <= 1.3,
 });
+// wall(aggregate) / wall(count) on the IoT readings, paired (issue 12).
+const aggOverCount = ratio('tidemark-iot-count', 'tidemark-iot-agg');
+targets.push({
+  target: 'IoT: aggregate / count wall ≤ 1.3×',
+  value: aggOverCount === null ? '-' : `${aggOverCount.toFixed(2)}×`,
+  met: aggOverCount === null ? null : aggOverCount <= 1.3,
+});
+const aggVsDuck = ratio('tidemark-iot-agg', 'duckdb-iot-2');
+if (aggVsDuck !== null) targets.push({ target: 'IoT: tidemark aggregate vs duckdb-iot-2 (informational)', value: `${aggVsDuck.toFixed(2)}×`, met: null });
 for (const name of ['tidemark', 'tidemark-sliding']) {
   const r = row(name);
   if (r?.peakRssMiB != null) targets.push({ target: `${name} peak RSS ≤ 256 MiB`, value: `${r.peakRssMiB.toFixed(0)} MiB`, met: r.peakRssMiB <= 256 });
@@ -467,7 +585,7 @@ if (values['no-checkpoint'] !== true) {
   }
 }
 out.push('');
-out.push('targets (issue 6):');
+out.push('targets (issues 6 and 12):');
 out.push(table(['target', 'measured', ''], targets.map((t) => [t.target, t.value, t.met === null ? '' : t.met ? 'met' : 'not met'])));
 
 const distAtEnd = await distFingerprint(join(ROOT, 'dist'));
@@ -497,9 +615,10 @@ await writeFile(
       machine: info,
       dist: { atStart: distAtStart, atEnd: distAtEnd },
       data: { dir: data.dir, files: data.files.length, linesPerFile: data.lines, seed: data.seed, events: data.events, bytes: data.bytes, warmReadMs: warmMs },
+      iot: iot === null ? null : { dir: iot.dir, readings: iot.readings, bytes: iot.bytes, groups: iot.oracle.size },
       runs,
       scenarios: scenarios.map((s) => ({ name: s.name, description: s.description, pinned: s.pinned, command: ['node', ...s.args('<run-dir>')].map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ') })),
-      summary: [...mainRows, ...pinRows],
+      summary: [...mainRows, ...pinRows, ...iotRows],
       loadAverageAtEnd: loadavg().map((v) => Math.round(v * 100) / 100),
       targets,
       checkpoint,

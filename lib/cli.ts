@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `tidemark` command: dispatches to `run`, `show`, `plot`, `gen` and `demo`.
+ * The `tidemark` command: dispatches to `run`, `publish`, `show`, `plot`, `gen` and `demo`.
  * Each command's module is imported only when that command runs, so
  * `tidemark --help` loads almost nothing.
  *
@@ -19,12 +19,14 @@ const USAGE = `Usage: tidemark <command> [flags]
 Spark Structured Streaming's event-time windowed aggregation as Node streams.
 
 Commands:
-  run    run a windowed count over a directory of JSON files, into JSON files
-         or the console
-  show   print a JSON output directory as spark.read.json(DIR).show() does
-  plot   draw counts per window as a line chart (SVG or PNG)
-  gen    write a synthetic data set shaped like the notebook's
-  demo   generate data, run the notebook's query and show its output
+  run      run a windowed count over a directory of JSON files (or a NATS
+           JetStream stream), into JSON files, the console or a NATS subject
+  publish  publish the events of JSON-lines files to a partitioned NATS
+           JetStream stream
+  show     print a JSON output directory as spark.read.json(DIR).show() does
+  plot     draw counts per window as a line chart (SVG or PNG)
+  gen      write a synthetic data set shaped like the notebook's
+  demo     generate data, run the notebook's query and show its output
 
 Flags:
   -h, --help     print this help
@@ -38,6 +40,7 @@ interface CommandModule {
 
 const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   run: () => import('./cli/run.js'),
+  publish: () => import('./cli/publish.js'),
   show: () => import('./cli/show.js'),
   plot: () => import('./cli/plot.js'),
   gen: () => import('./cli/gen.js'),

@@ -54,6 +54,11 @@ export type TidemarkErrorCode =
   | 'ERR_UNKNOWN_FUNCTION'
   | 'ERR_DATATYPE_MISMATCH'
   | 'ERR_ARITHMETIC_OVERFLOW'
+  | 'ERR_NATS_UNAVAILABLE'
+  | 'ERR_NATS_REFUSED'
+  | 'ERR_STREAM_NOT_FOUND'
+  | 'ERR_DATA_LOSS'
+  | 'ERR_SOURCE_FAILED'
   | 'ERR_PLAN_INPUT';
 
 /** Where an error happened, when it is about input: file, line, option. */

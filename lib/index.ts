@@ -1,49 +1,65 @@
 /**
- * tidemark: Spark Structured Streaming's event-time windowed aggregation as
- * composable Node streams.
+ * tidemark: Spark Structured Streaming's event-time processing — windows,
+ * watermarks, aggregations, sessions, deduplication, output modes,
+ * checkpoints, exactly-once file output — as composable Node streams.
+ *
+ * This entry holds what programs compose: sources, stages, sinks, the query
+ * driver, errors, and the schema and row types. The building blocks under
+ * them (the protocol's helpers, the rule modules, the checkpoint store, the
+ * JSON reader) are in `tidemark/internals`.
  *
  * @packageDocumentation
  */
-export { TidemarkError, isTidemarkError, type TidemarkErrorCode, type ErrorLocation } from './errors.js';
-export * from './core/schema.js';
-export * from './core/batch.js';
-export * from './core/interval.js';
-export * from './core/window.js';
-export * from './core/watermark.js';
-export * from './core/output-mode.js';
-export { parseDDL, schemaToDDL, dataTypeToDDL } from './core/ddl.js';
-export { stringToTimestampUs, formatTimestampIso, formatTimestampShow, formatTimestampUtcMillis, defaultTimeZone, isValidTimeZone } from './core/timestamp.js';
-export { appendJsonRecord, appendJsonValue, convertJsonValue, convertJsonRecord, type JsonConvertOptions } from './core/json-convert.js';
-export { inferJsonSchema, jsonRecordsToRows, showString, type ShowOptions } from './core/show.js';
-export * from './protocol.js';
-export { Checkpoint, MIN_BATCHES_TO_RETAIN, type OffsetLogEntry, type CommitLogEntry, type CheckpointRecovery } from './checkpoint/checkpoint.js';
-export { Stage, checkSnapshot, STAGE_HIGH_WATER_MARK, type Checkpointable, type PlanContext } from './stages/stage.js';
+
+// Errors
+export { TidemarkError, isTidemarkError, type TidemarkErrorCode } from './errors.js';
+
+// Schemas and rows
+export { parseDDL } from './core/ddl.js';
+export { schema, field, Types, type Schema, type Field, type DataType } from './core/schema.js';
+export { RecordBatch, type Row } from './core/batch.js';
+export type { StreamItem } from './protocol.js';
+
+// Sources
+export { FileSource, type FileSourceOptions } from './sources/file-source.js';
+export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';
+export { JetStreamSource, type JetStreamSourceOptions } from './sources/jetstream-source.js';
+export { IterableSource, type IterableSourceOptions } from './sources/iterable-source.js';
+export { SourceBase, type Source, type SourceContext, type Offset } from './sources/source.js';
+
+// Stages
+export { ParseSchema, type ParseSchemaOptions, type ParseMode } from './stages/parse-schema.js';
 export { Watermark, type WatermarkOptions } from './stages/watermark.js';
 export { Window, type WindowOptions } from './stages/window.js';
+export { KeyedAggregate, type KeyedAggregateOptions } from './stages/keyed-aggregate.js';
 export { KeyedCount, type KeyedCountOptions } from './stages/keyed-count.js';
 export { SessionWindow, type SessionWindowOptions } from './stages/session-window.js';
 export { DropDuplicates, type DropDuplicatesOptions } from './stages/drop-duplicates.js';
-export { checkStatefulOperators, checkGlobalWatermarkLimit, type StatefulOperatorInfo, type StatefulOperatorKind } from './core/stateful-chain.js';
-export { Sort, type SortOptions, type SortKey } from './stages/sort.js';
+export { Sort, type SortOptions } from './stages/sort.js';
 export { ReceiptTime, type ReceiptTimeOptions } from './stages/receipt-time.js';
-export { filterRows, mapRows, isPlannable, type Plannable } from './stages/row-stages.js';
-export { SourceBase, isSource, sleep, type Source, type SourceContext, type Offset, type PlanMode } from './sources/source.js';
-export { MicroBatchExecution, microBatches, type ExecutionOptions, type ExecutionStatus } from './query/executor.js';
-export { planQuery, type PlanOptions, type QueryPlan } from './query/planner.js';
-export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';
-export { FileSource, FILE_LINES_SCHEMA, type FileSourceOptions } from './sources/file-source.js';
-export { ParseSchema, type ParseSchemaOptions } from './stages/parse-schema.js';
-export { JsonReader, type JsonReaderOptions, type ParseMode, type LineLocation } from './core/json-reader.js';
-export { compileScanner, JsonLineScanner, ByteInterner } from './core/json-scanner.js';
-export { Sink, checkSinkPlan, OUTPUT_SAMPLE_ROWS, type SinkPlan } from './sinks/sink.js';
-export { MemorySink } from './sinks/memory-sink.js';
+export { filterRows, mapRows } from './stages/row-stages.js';
+export { Stage, type PlanContext } from './stages/stage.js';
+
+// Sinks
+export { Sink, type SinkPlan } from './sinks/sink.js';
 export { CheckpointSink, type CheckpointSinkOptions } from './sinks/checkpoint-sink.js';
 export { ConsoleSink, type ConsoleSinkOptions } from './sinks/console-sink.js';
-export { readCommittedJsonLines, readSinkLog, readSinkOwner, writeSinkLogEntry, latestSinkBatchId, hasSinkLog, type SinkLogFile, type SinkOwner, type CommittedLine } from './sinks/file-sink-log.js';
-export { parseTrigger, isBounded, DEFAULT_TRIGGER, type Trigger, type TriggerOption } from './query/trigger.js';
-export { buildProgress, type StreamingQueryProgress, type SourceProgress } from './query/progress.js';
-export { StreamingQuery, StreamingQueryManager, startQuery, streams, RECENT_PROGRESS_LIMIT, type StartQueryOptions, type StreamingQueryListener, type StreamingQueryEvents } from './query/streaming-query.js';
-export { generateDataset, generateLines, partFileName, ACTIONS, GEN_DEFAULTS, MAX_OUT_OF_ORDER_SECONDS, type GenerateOptions, type GenerateDatasetOptions } from './gen.js';
-export { clickstream, clickLine, writeClickstream, CLICK_ACTIONS, type ClickEvent, type Clickstream, type ClickstreamOptions } from './gen-clickstream.js';
-export { showDirectory, type ShowDirectoryOptions } from './cli/show.js';
+export { MemorySink } from './sinks/memory-sink.js';
+export { JetStreamSink, type JetStreamSinkOptions } from './sinks/jetstream-sink.js';
+export { ForEachBatchSink, type ForEachBatchFunction, type ForEachBatchContext } from './sinks/foreach-batch-sink.js';
+
+// Publishing files to a NATS JetStream stream, partitioned by a key (tidemark publish)
+export { publishFiles, type PublishOptions } from './cli/publish.js';
+
+// Queries
+export { startQuery, streams, StreamingQuery, StreamingQueryManager, type StartQueryOptions, type StreamingQueryListener } from './query/streaming-query.js';
+export { microBatches, type ExecutionOptions } from './query/executor.js';
+export { planQuery, type QueryPlan } from './query/planner.js';
+export type { StreamingQueryProgress } from './query/progress.js';
+export type { TriggerOption } from './query/trigger.js';
+export type { OutputMode } from './core/output-mode.js';
+
+// Reading what a query wrote, and watching it run
+export { showDirectory } from './cli/show.js';
+export { readCommittedJsonLines } from './sinks/file-sink-log.js';
 export { serveUi, type ServeUiOptions, type UiServer } from './ui/server.js';

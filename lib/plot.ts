@@ -51,6 +51,11 @@ export interface PlotOptions {
    * `quantitative` for plain numbers such as batch ids.
    */
   xType?: 'temporal' | 'quantitative' | 'ordinal';
+  /**
+   * Whether the y axis starts at 0 (default true, right for counts); false
+   * fits it to the values, for a column such as an average temperature.
+   */
+  yZero?: boolean;
 }
 
 /** Options of {@link renderPng}. */
@@ -212,7 +217,7 @@ export function buildLineChartSpec(rows: readonly Record<string, unknown>[], opt
         title: options.x,
         ...(xType === 'temporal' ? { scale: { type: 'utc' as const } } : {}),
       },
-      y: { field: fieldRef(options.y), type: 'quantitative', title: options.y },
+      y: { field: fieldRef(options.y), type: 'quantitative', title: options.y, ...(options.yZero === false ? { scale: { zero: false } } : {}) },
       color: { field: fieldRef(options.series), type: 'nominal', title: options.series },
     },
   };

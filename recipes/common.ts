@@ -10,18 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Transform } from 'node:stream';
-import {
-  CheckpointSink,
-  KeyedCount,
-  ParseSchema,
-  Watermark,
-  Window,
-  generateDataset,
-  writeClickstream,
-  type CheckpointSinkOptions,
-  type ClickstreamOptions,
-  type TriggerOption,
-} from 'tidemark';
+import { CheckpointSink, KeyedCount, ParseSchema, Watermark, Window, type CheckpointSinkOptions, type TriggerOption } from 'tidemark';
+import { generateDataset, writeClickstream, writeIotDataset, type ClickstreamOptions } from 'tidemark/internals';
 
 /** The notebook's session time zone: its tables print `2016-07-26T07:30:00.000+05:30`. */
 export const NOTEBOOK_TIME_ZONE = 'Asia/Kolkata';
@@ -82,8 +72,8 @@ export interface Recipe {
   readonly summary: string;
   /** Runs the recipe; resolves when its queries have stopped. */
   readonly run: (options?: RecipeOptions) => Promise<unknown>;
-  /** What it reads when given no `dataDir`: the notebook's data set (default), or a clickstream of its own. */
-  readonly data?: 'notebook' | 'clickstream';
+  /** What it reads when given no `dataDir`: the notebook's data set (default), or a clickstream or IoT readings of its own. */
+  readonly data?: 'notebook' | 'clickstream' | 'iot';
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -133,6 +123,24 @@ export async function setUpClickstream(name: string, options: RecipeOptions = {}
   if (dataDir === undefined) {
     dataDir = join(workDir, 'clicks');
     if (!(await exists(dataDir))) await writeClickstream(dataDir, { ...CLICKSTREAM_DATA, ...extra });
+  }
+  return setUp(name, { ...options, workDir, dataDir, timeZone: options.timeZone ?? 'UTC' });
+}
+
+/** The IoT readings the aggregation recipe reads when given no data: 12 files of 400 readings (40 devices, 30 minutes). */
+export const IOT_DATA = { files: 12, lines: 400, seed: 1 } as const;
+
+/**
+ * {@link setUp} for the recipes that read IoT readings: generates
+ * {@link IOT_DATA} into `workDir/readings` when no `dataDir` is given and it
+ * is not there yet. Times print in UTC unless `timeZone` says otherwise.
+ */
+export async function setUpIot(name: string, options: RecipeOptions = {}): Promise<RecipeSetup> {
+  const workDir = resolve(options.workDir ?? (await mkdtemp(join(tmpdir(), `tidemark-${name}-`))));
+  let dataDir = options.dataDir;
+  if (dataDir === undefined) {
+    dataDir = join(workDir, 'readings');
+    if (!(await exists(dataDir))) await writeIotDataset(dataDir, IOT_DATA);
   }
   return setUp(name, { ...options, workDir, dataDir, timeZone: options.timeZone ?? 'UTC' });
 }

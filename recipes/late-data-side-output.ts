@@ -31,18 +31,8 @@
 import { copyFile, mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import {
-  FileSource,
-  KeyedCount,
-  ParseSchema,
-  Watermark,
-  Window,
-  formatTimestampIso,
-  showDirectory,
-  startQuery,
-  type Row,
-  type StreamItem,
-} from 'tidemark';
+import { FileSource, KeyedCount, ParseSchema, Watermark, Window, showDirectory, startQuery, type Row, type StreamItem } from 'tidemark';
+import { formatTimestampIso } from 'tidemark/internals';
 import { NOTEBOOK_SCHEMA, printer, runIfMain, setUp, type Recipe, type RecipeOptions } from './common.js';
 
 /** Where the recipe wrote. */

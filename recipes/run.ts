@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateDataset } from 'tidemark';
+import { generateDataset } from 'tidemark/internals';
 import { RECIPE_DATA, type Recipe } from './common.js';
 import { recipe as readFileStream } from './read-file-stream.js';
 import { recipe as jsonSinkAppend } from './json-sink-append.js';
@@ -32,8 +32,11 @@ import { recipe as watermark } from './watermark.js';
 import { recipe as slidingWindows } from './sliding-windows.js';
 import { recipe as eventTimeVsReceiptTime } from './event-time-vs-receipt-time.js';
 import { recipe as lateDataSideOutput } from './late-data-side-output.js';
+import { recipe as eventsFromYourProgram } from './events-from-your-program.js';
+import { recipe as foreachBatchUpsert } from './foreach-batch-upsert.js';
 import { recipe as sessionsPerUser } from './sessions-per-user.js';
 import { recipe as exactlyOnceCounts } from './exactly-once-counts.js';
+import { recipe as iotTemperatures } from './iot-temperatures.js';
 
 /** Every recipe, in the notebook's order, then the ones beyond it. */
 export const RECIPES: readonly Recipe[] = [
@@ -46,8 +49,11 @@ export const RECIPES: readonly Recipe[] = [
   slidingWindows,
   eventTimeVsReceiptTime,
   lateDataSideOutput,
+  eventsFromYourProgram,
+  foreachBatchUpsert,
   sessionsPerUser,
   exactlyOnceCounts,
+  iotTemperatures,
 ];
 
 const USAGE = `Usage: npm run recipe -- NAME [--data DIR] [--work DIR]
@@ -99,8 +105,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   for (const recipe of selected) {
     process.stdout.write(`\n##### ${recipe.name}: ${recipe.summary}\n\n`);
-    // The generated notebook data set is not what a clickstream recipe reads; data given with --data is.
-    const data = values.data ?? (recipe.data === 'clickstream' ? undefined : dataDir);
+    // The generated notebook data set is not what a clickstream or IoT recipe reads; data given with --data is.
+    const data = values.data ?? ((recipe.data ?? 'notebook') === 'notebook' ? dataDir : undefined);
     try {
       await recipe.run({ workDir: join(workRoot, recipe.name), ...(data === undefined ? {} : { dataDir: data }) });
     } catch (err) {

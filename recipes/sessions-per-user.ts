@@ -27,7 +27,8 @@
  * @module
  */
 import { join } from 'node:path';
-import { FileSource, ParseSchema, SessionWindow, Watermark, WINDOW_TYPE, Types, showString, startQuery, type Schema } from 'tidemark';
+import { FileSource, ParseSchema, SessionWindow, Watermark, Types, startQuery, type Schema } from 'tidemark';
+import { WINDOW_TYPE, showString } from 'tidemark/internals';
 // Charts load Vega: they live in their own entry point, so importing 'tidemark' stays light.
 import { plotRows, readChartRows } from 'tidemark/plot';
 import { CLICKSTREAM_SCHEMA, printer, runIfMain, setUpClickstream, type Recipe, type RecipeOptions } from './common.js';

@@ -7,12 +7,12 @@ import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { readCases, runConformance, RUNNABLE_KINDS, type AggregationResult, type ConformanceCase, type WindowAssignmentResult } from '../lib/conformance/runner.js';
+import { readCases, runConformance, RUNNABLE_KINDS, type AggregationResult, type ConformanceCase, type WindowAssignmentResult } from './conformance/runner.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/spark-cases.json', import.meta.url));
 const sessionFixture = fileURLToPath(new URL('./fixtures/session-cases.json', import.meta.url));
 const dedupFixture = fileURLToPath(new URL('./fixtures/dedup-cases.json', import.meta.url));
-const runner = fileURLToPath(new URL('../dist/conformance/runner.js', import.meta.url));
+const runner = fileURLToPath(new URL('../dist-conformance/runner.js', import.meta.url));
 
 type Expected = ConformanceCase & {
   expected_after_each_batch?: unknown[][] | null;

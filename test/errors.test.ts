@@ -154,6 +154,14 @@ t.test('something that is not a tidemark source is refused at start, naming the 
   });
 });
 
+t.test('the sources the refusal names are the ones the package exports', async (t) => {
+  const api = (await import('../lib/index.js')) as Record<string, unknown>;
+  const { notASource } = await import('../lib/sources/source.js');
+  const named = notASource({}).message.match(/\b[A-Z]\w+Source\b/g) ?? [];
+  t.strictSame(named, ['FileSource', 'MemorySource', 'IterableSource', 'JetStreamSource']);
+  for (const name of named) t.type(api[name], 'function', `${name} is exported`);
+});
+
 t.test('a query option given to a source is refused, naming where it belongs', async (t) => {
   t.throws(() => new FileSource({ path: '.', checkpointLocation: './chk' } as never), {
     code: 'ERR_INVALID_OPTION',

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { field, schema, Types } from '../lib/core/schema.js';
+import { field, schema, Types, type Schema } from '../lib/core/schema.js';
 import type { Row } from '../lib/core/batch.js';
 import { MemorySource } from '../lib/sources/memory-source.js';
 import { MemorySink } from '../lib/sinks/memory-sink.js';
@@ -40,10 +40,12 @@ export async function runWithDriver(args: {
   checkpointLocation: string;
   outputMode: OutputMode;
   stages: () => Transform[];
+  /** The source's schema; the notebook's by default. */
+  schema?: Schema;
 }): Promise<Map<number, Row[]>> {
   const manager = new StreamingQueryManager();
   const written = new Map<number, Row[]>();
-  let source = new MemorySource({ schema: eventSchema });
+  let source = new MemorySource({ schema: args.schema ?? eventSchema });
   const start = async (): Promise<StreamingQuery> => {
     const sink = new MemorySink();
     sink.on('batch', (id: number, rows: Row[]) => written.set(id, rows));

@@ -120,6 +120,20 @@ t.test('x is temporal for epoch ms, ordinal for other strings, and xType overrid
   t.equal(xEncoding([{ t: 3, a: 'Open', n: 1 }], { x: 't', series: 'a', y: 'n', xType: 'quantitative' }), 'quantitative');
 });
 
+t.test('an aggregate column such as avg(temperature) is drawn as y; yZero false fits the axis to the values', async (t) => {
+  const rows = [
+    { device: 'dev-01', window: { start: '2024-03-01T00:00:00.000Z' }, 'avg(temperature)': 21.5 },
+    { device: 'dev-40', window: { start: '2024-03-01T00:00:00.000Z' } },
+  ];
+  const spec = buildLineChartSpec(rows, { x: 'start', series: 'device', y: 'avg(temperature)' }) as unknown as { data: { values: unknown[] }; encoding: Record<string, unknown> };
+  t.same(spec.data.values, [{ start: Date.UTC(2024, 2, 1), device: 'dev-01', 'avg(temperature)': 21.5 }], 'a null average (left out of the line) is no point');
+  t.same(spec.encoding['y'], { field: 'avg(temperature)', type: 'quantitative', title: 'avg(temperature)' }, 'from 0 by default, as counts are');
+  const fitted = buildLineChartSpec(rows, { x: 'start', series: 'device', y: 'avg(temperature)', yZero: false }) as unknown as { encoding: Record<string, unknown> };
+  t.same(fitted.encoding['y'], { field: 'avg(temperature)', type: 'quantitative', title: 'avg(temperature)', scale: { zero: false } });
+  const svg = await renderSvg(fitted as never);
+  t.match(svg, /<text[^>]*>avg\(temperature\)<\/text>/, 'the axis title');
+});
+
 t.test('rows without an x or a numeric y are left out', async (t) => {
   const rows = [
     { action: 'Open', window: { start: '2016-07-26T07:30:00.000+05:30' }, count: 3 },

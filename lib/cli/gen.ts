@@ -1,25 +1,34 @@
 /**
- * `tidemark gen DIR [--files N] [--lines N] [--seed N]`: writes a synthetic
- * data set shaped like the notebook's (`{"time":…,"action":"Open"}` lines)
- * with {@link generateDataset} and prints one summary line.
+ * `tidemark gen DIR [--kind notebook|iot] [--files N] [--lines N] [--seed N]`:
+ * writes a synthetic data set shaped like the notebook's
+ * (`{"time":…,"action":"Open"}` lines, {@link generateDataset}) or IoT
+ * temperature readings (`{"time":…,"device":"dev-07","temperature":21.375}`,
+ * {@link writeIotDataset}) and prints one summary line.
  *
  * @module
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { generateDataset, GEN_DEFAULTS } from '../gen.js';
-import { integerFlag, parseCommandArgs, processIO, UsageError, type CommandIO, type FlagSpec } from './args.js';
+import { IOT_DEFAULTS, writeIotDataset } from '../gen-iot.js';
+import { choiceFlag, integerFlag, parseCommandArgs, processIO, UsageError, type CommandIO, type FlagSpec } from './args.js';
 
 /** `tidemark gen --help`. */
-export const GEN_USAGE = `Usage: tidemark gen DIR [--files N] [--lines N] [--seed N]
+export const GEN_USAGE = `Usage: tidemark gen DIR [--kind notebook|iot] [--files N] [--lines N] [--seed N]
 
-Writes a synthetic data set shaped like the notebook's into DIR (created if
-missing): N JSON-lines files part-00000.json, part-00001.json, … of
-{"time":<epoch seconds>,"action":"Open|Close|Click|Scroll"} events, then
-prints one summary line (files, events, bytes). The same seed gives the same
-bytes.
+Writes a synthetic data set into DIR (created if missing): N JSON-lines files
+part-00000.json, part-00001.json, …, then prints one summary line (files,
+events, bytes). The same seed gives the same bytes.
+
+  notebook  shaped like the notebook's: {"time":<epoch seconds>,
+            "action":"Open|Close|Click|Scroll"} events
+  iot       temperature readings of ${IOT_DEFAULTS.devices} devices, each every ${IOT_DEFAULTS.intervalSeconds} s:
+            {"time":<epoch seconds>,"device":"dev-07","temperature":21.375},
+            ${Math.round(IOT_DEFAULTS.nullFraction * 100)} % of them null, and always null for dev-${IOT_DEFAULTS.devices};
+            read them with --schema "time timestamp, device string, temperature double"
 
 Flags:
+  --kind K     notebook (default) or iot
   --files N    number of files (default ${GEN_DEFAULTS.files})
   --lines N    events per file (default ${GEN_DEFAULTS.lines})
   --seed N     pseudo-random seed (default ${GEN_DEFAULTS.seed})
@@ -27,6 +36,7 @@ Flags:
 `;
 
 const FLAGS: Record<string, FlagSpec> = {
+  kind: { type: 'string' },
   files: { type: 'string' },
   lines: { type: 'string' },
   seed: { type: 'string' },
@@ -46,6 +56,8 @@ export interface GenSummary {
 
 /** Options of {@link generate}: those of {@link generateDataset} that the command exposes. */
 export interface GenCommandOptions {
+  /** What to write: the notebook's events (default) or IoT readings. */
+  readonly kind?: 'notebook' | 'iot';
   readonly files?: number;
   readonly lines?: number;
   readonly seed?: number;
@@ -58,11 +70,12 @@ export interface GenCommandOptions {
  */
 export async function generate(dir: string, options: GenCommandOptions = {}): Promise<GenSummary> {
   const root = resolve(dir);
-  const { files, events } = await generateDataset(root, {
+  const sizes = {
     ...(options.files === undefined ? {} : { files: options.files }),
     ...(options.lines === undefined ? {} : { lines: options.lines }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
-  });
+  };
+  const { files, events } = options.kind === 'iot' ? await writeIotDataset(root, sizes) : await generateDataset(root, sizes);
   let bytes = 0;
   for (const f of files) bytes += (await stat(f)).size;
   return { dir: root, files, events, bytes };
@@ -88,10 +101,12 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   }
   const dir = args.positionals[0];
   if (dir === undefined || dir.length === 0) throw new UsageError('missing the data set directory DIR', 'gen');
+  const kind = choiceFlag('gen', args, 'kind', ['notebook', 'iot'] as const);
   const files = integerFlag('gen', args, 'files');
   const lines = integerFlag('gen', args, 'lines');
   const seed = integerFlag('gen', args, 'seed');
   const summary = await generate(dir, {
+    ...(kind === undefined ? {} : { kind }),
     ...(files === undefined ? {} : { files }),
     ...(lines === undefined ? {} : { lines }),
     ...(seed === undefined ? {} : { seed }),

@@ -1,7 +1,7 @@
 /**
  * `tidemark run`: the notebook's streaming query from the command line —
- * a file source, `ParseSchema`, an optional `Watermark`, `Window` and
- * `KeyedCount`, into a JSON file sink or the console.
+ * a file source (or a NATS JetStream stream), `ParseSchema`, an optional `Watermark`, `Window` and
+ * `KeyedCount` (or `KeyedAggregate` with `--agg`), into a JSON file sink, a NATS subject or the console.
  *
  * With a bounded trigger (`available-now`, `once`) it runs until the input
  * available at the start is processed; otherwise until SIGINT/SIGTERM, which
@@ -11,10 +11,16 @@
  */
 import type { Transform } from 'node:stream';
 import { FileSource } from '../sources/file-source.js';
+import { JetStreamSource } from '../sources/jetstream-source.js';
+import { JetStreamSink } from '../sinks/jetstream-sink.js';
+import { isNatsUrl, parseNatsUrl } from '../core/jetstream-offsets.js';
 import { ParseSchema, type ParseMode } from '../stages/parse-schema.js';
 import { Watermark } from '../stages/watermark.js';
 import { Window } from '../stages/window.js';
 import { KeyedCount } from '../stages/keyed-count.js';
+import { KeyedAggregate } from '../stages/keyed-aggregate.js';
+import { parseAggregates, resolveAggregates, type AggregateSpec } from '../core/aggregate-spec.js';
+import { WINDOW_TYPE, type Schema } from '../core/schema.js';
 import { SessionWindow } from '../stages/session-window.js';
 import { DropDuplicates } from '../stages/drop-duplicates.js';
 import { TidemarkError, isTidemarkError } from '../errors.js';
@@ -40,22 +46,27 @@ import {
 import { parseUiFlags, startCliUi, UI_FLAGS, withUiDefault, type UiFlags } from './ui-flags.js';
 
 /** `tidemark run --help`. */
-export const RUN_USAGE = `Usage: tidemark run --input DIR --schema DDL
-                    --group-by COL (--window DURATION | --session-window GAP)
+export const RUN_USAGE = `Usage: tidemark run --input DIR|nats://HOST:PORT/STREAM --schema DDL
+                    [--group-by COLS] (--window DURATION | --session-window GAP)
+                    [--agg AGGREGATES]
                     --output-mode append|update|complete
-                    (--output DIR --checkpoint DIR | --console [--checkpoint DIR])
+                    (--output DIR|nats://HOST:PORT/SUBJECT --checkpoint DIR
+                     | --console [--checkpoint DIR])
                     [flags]
 
-Counts the events of a directory of JSON-lines files per group and event-time
-window, as Spark's
+Counts (or, with --agg, aggregates) the events of a directory of JSON-lines
+files per group and event-time window, as Spark's
   spark.readStream.schema(DDL).json(DIR)
     .withWatermark(TIME, DELAY)
     .groupBy(col(COL)…, window(col(TIME), DURATION, SLIDE, START)).count()
     .writeStream.outputMode(MODE).trigger(…).start()
-The result columns are the grouping columns, then window, then count.
-With --session-window GAP instead of --window, the groups are Spark's
+(.agg(AGGREGATES) in place of .count() with --agg). The result columns are
+the grouping columns with window after them (or where --group-by names it:
+--group-by window,action), then count (or the aggregates, in the order
+given); --window without --group-by counts per window. With
+--session-window GAP instead of --window, the groups are Spark's
 session_window(col(TIME), GAP) per key: the result columns are the grouping
-columns, then session_window, then count.
+columns, then session_window, then count (or the aggregates).
 
 Input:
   --input DIR                     directory of JSON-lines files (new files are picked up),
@@ -77,6 +88,16 @@ Input:
   --ignore-missing-files          skip, with a warning, a file removed between the
                                   planning and the reading of its batch
 
+Input from NATS JetStream (--input nats://HOST:PORT/STREAM, subjects STREAM.<partition>,
+as tidemark publish writes them; several servers: nats://H1:P1,H2:P2/STREAM):
+  --partitions LIST               the partitions this process reads, e.g. 0,1 or 0-3
+                                  (default: all); processes with disjoint lists and
+                                  their own checkpoints share the work
+  --max-offsets-per-trigger N     at most N messages per micro-batch (shared among the
+                                  partitions as Spark's Kafka source shares them)
+  --starting-offsets S            earliest (default), latest, or JSON such as
+                                  '{"STREAM":{"0":1200,"1":-2}}' (-2 earliest, -1 latest)
+
 Aggregation:
   --group-by COL                  grouping column; repeat or comma-separate for several
   --event-time COL                event-time column (default: time)
@@ -86,6 +107,14 @@ Aggregation:
   --session-window GAP            instead of --window: sessions per key that end GAP after
                                   their last event, e.g. "10 minutes" (append or complete)
   --watermark DELAY               allowed lateness, e.g. "2 hours" (required for append)
+  --agg AGGREGATES                the aggregates per group, in Spark's expressions,
+                                  comma-separated: count (the default), count(*),
+                                  count(COL), sum(COL), avg(COL), min(COL), max(COL),
+                                  each optionally "AS NAME"; e.g.
+                                  "count,avg(temperature),max(temperature)". Result
+                                  columns are named as Spark names them (avg(temperature));
+                                  nulls are skipped, a group with only nulls gets null
+                                  (count(COL): 0)
 
 Deduplication (before the aggregation):
   --drop-duplicates COLS          Spark's dropDuplicates(COLS): let through the first row
@@ -101,6 +130,10 @@ Deduplication (before the aggregation):
 Output:
   --output-mode MODE              append, update or complete
   --output DIR                    write JSON files to DIR (Spark's file sink)
+  --output nats://HOST:PORT/SUBJECT
+                                  publish each row as a JSON message to SUBJECT, with a
+                                  Nats-Msg-Id (query, batch, row) that drops a re-executed
+                                  batch's copies (a new stream for SUBJECT keeps ids 1 hour)
   --console                       print each micro-batch's rows instead
   --checkpoint DIR                checkpoint directory (required with --output)
   --trigger T                     available-now or once (stop when the input present
@@ -126,6 +159,7 @@ const FLAGS: Record<string, FlagSpec> = {
   input: { type: 'string' },
   schema: { type: 'string' },
   'group-by': { type: 'string', multiple: true },
+  agg: { type: 'string' },
   window: { type: 'string' },
   'session-window': { type: 'string' },
   'drop-duplicates': { type: 'string', multiple: true },
@@ -144,6 +178,9 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-file-age': { type: 'string' },
   'latest-first': { type: 'boolean' },
   'ignore-missing-files': { type: 'boolean' },
+  partitions: { type: 'string' },
+  'max-offsets-per-trigger': { type: 'string' },
+  'starting-offsets': { type: 'string' },
   drain: { type: 'boolean' },
   'time-zone': { type: 'string' },
   mode: { type: 'string' },
@@ -154,7 +191,7 @@ const FLAGS: Record<string, FlagSpec> = {
 
 /** What `tidemark run` runs: its flags, parsed. */
 export interface RunOptions {
-  /** Input directory. */
+  /** Input directory, or `nats://HOST:PORT/STREAM`. */
   readonly input: string;
   /** DDL schema of the input. */
   readonly schema: string;
@@ -164,6 +201,12 @@ export interface RunOptions {
   readonly window?: string;
   /** Session gap: `session_window(time, gap)` instead of a window. */
   readonly sessionWindow?: string;
+  /**
+   * The aggregates per group in Spark's expressions (`"count, avg(temperature)"`),
+   * result columns in this order after the grouping columns and the window;
+   * `count` (Spark's `.count()`) when absent.
+   */
+  readonly aggregates?: string;
   /** `dropDuplicates(columns)` (null: every column), or `dropDuplicatesWithinWatermark` with `withinWatermark`, before the aggregation. */
   readonly dropDuplicates?: { readonly columns: readonly string[] | null; readonly withinWatermark: boolean };
   readonly slide?: string;
@@ -176,8 +219,8 @@ export interface RunOptions {
   readonly outputMode: string;
   /** Checkpoint directory; in memory when absent (console only). */
   readonly checkpoint?: string;
-  /** Sink: a JSON output directory, or the console. */
-  readonly sink: { readonly kind: 'json'; readonly path: string } | { readonly kind: 'console' };
+  /** Sink: a JSON output directory, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
+  readonly sink: { readonly kind: 'json'; readonly path: string } | { readonly kind: 'nats'; readonly url: string } | { readonly kind: 'console' };
   /** Trigger string: `available-now`, `once`, `processingTime=…`; back to back when absent. */
   readonly trigger?: string;
   readonly maxFilesPerTrigger?: number;
@@ -189,6 +232,12 @@ export interface RunOptions {
   readonly latestFirst?: boolean;
   /** Spark's `ignoreMissingFiles`. */
   readonly ignoreMissingFiles?: boolean;
+  /** NATS input: the partitions read (`0,1`, `0-3`); all by default. */
+  readonly partitions?: string;
+  /** NATS input: Spark's `maxOffsetsPerTrigger`. */
+  readonly maxOffsetsPerTrigger?: number;
+  /** NATS input: Spark's `startingOffsets`. */
+  readonly startingOffsets?: string;
   readonly drain?: boolean;
   readonly timeZone?: string;
   readonly mode?: ParseMode;
@@ -198,14 +247,16 @@ export interface RunOptions {
 /**
  * The {@link startQuery} options for a run: `FileSource → ParseSchema →
  * [Watermark] → [DropDuplicates] → Window → KeyedCount([...groupBy, 'window'])
- * → sink`, or `… → SessionWindow([...groupBy, 'session_window']) → sink`.
+ * → sink` (`KeyedAggregate` for aggregates other than a plain `count`), or
+ * `… → SessionWindow([...groupBy, 'session_window']) → sink`.
  *
- * @throws TidemarkError from the stages' and sinks' constructors (bad interval, schema, zone…)
+ * @throws TidemarkError from the stages' and sinks' constructors (bad interval, schema, zone…);
+ *   for `--agg`, an unknown function or column named with the flag and what exists
  */
 export function buildQuery(options: RunOptions): StartQueryOptions {
   const eventTime = options.eventTime ?? 'time';
   const timeZone = options.timeZone;
-  const source = new FileSource({
+  const source = isNatsUrl(options.input) ? jetStreamSource(options) : new FileSource({
     path: options.input,
     // JSON lines go to ParseSchema as byte chunks: its compiled scanner reads them without a string per line.
     framing: 'chunks',
@@ -214,20 +265,25 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     ...(options.latestFirst === undefined ? {} : { latestFirst: options.latestFirst }),
     ...(options.ignoreMissingFiles === undefined ? {} : { ignoreMissingFiles: options.ignoreMissingFiles }),
   });
-  const stages: Transform[] = [
-    new ParseSchema({
-      schema: options.schema,
-      ...(options.mode === undefined ? {} : { mode: options.mode }),
-      ...(timeZone === undefined ? {} : { timeZone }),
-      ...(options.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: options.maxEventTimeAhead }),
-    }),
-  ];
+  const parse = new ParseSchema({
+    schema: options.schema,
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+    ...(timeZone === undefined ? {} : { timeZone }),
+    ...(options.maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead: options.maxEventTimeAhead }),
+  });
+  const stages: Transform[] = [parse];
+  // The window column is there for the aggregates too (Window appends it); a session's is not.
+  const aggregates = options.aggregates === undefined ? null : aggregateFlag(options.aggregates, options.window === undefined ? parse.schema : withWindowColumn(parse.schema));
   if (options.watermark !== undefined) stages.push(new Watermark({ eventTime, delay: options.watermark }));
   const dedup = options.dropDuplicates;
   if (dedup !== undefined) stages.push(new DropDuplicates({ columns: dedup.columns, withinWatermark: dedup.withinWatermark }));
   if (options.sessionWindow !== undefined) {
     const gap = options.sessionWindow;
-    stages.push(flagged('--session-window', () => new SessionWindow({ timeColumn: eventTime, gap, groupBy: [...options.groupBy, 'session_window'] })));
+    stages.push(
+      flagged('--session-window', () =>
+        new SessionWindow({ timeColumn: eventTime, gap, groupBy: withColumn(options.groupBy, 'session_window'), ...(aggregates === null ? {} : { aggregates }) }),
+      ),
+    );
   } else if (options.window !== undefined) {
     stages.push(
       new Window({
@@ -237,12 +293,16 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
         ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
       }),
     );
-    stages.push(new KeyedCount({ groupBy: [...options.groupBy, 'window'] }));
+    const groupBy = withColumn(options.groupBy, 'window');
+    // A plain count stays KeyedCount: the same plan, and checkpoints, as without --agg.
+    stages.push(aggregates === null || isPlainCount(aggregates) ? new KeyedCount({ groupBy }) : new KeyedAggregate({ groupBy, aggregates }));
   }
   const sink =
     options.sink.kind === 'json'
       ? new CheckpointSink({ path: options.sink.path, ...(timeZone === undefined ? {} : { timeZone }) })
-      : new ConsoleSink(timeZone === undefined ? {} : { timeZone });
+      : options.sink.kind === 'nats'
+        ? jetStreamSink(options.sink.url, timeZone)
+        : new ConsoleSink(timeZone === undefined ? {} : { timeZone });
   return {
     ...(options.name === undefined ? {} : { name: options.name }),
     source,
@@ -253,6 +313,44 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     ...(options.trigger === undefined ? {} : { trigger: parseTrigger(options.trigger as TriggerOption) }),
     ...(options.drain === undefined ? {} : { drain: options.drain }),
   };
+}
+
+// `--input nats://HOST:PORT/STREAM`: the stream's partitions (all, or those of --partitions).
+function jetStreamSource(options: RunOptions): JetStreamSource {
+  const address = parseNatsUrl(options.input, 'stream', 'input');
+  return new JetStreamSource({
+    servers: address.servers,
+    stream: address.name,
+    framing: 'chunks',
+    ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+    ...(options.maxOffsetsPerTrigger === undefined ? {} : { maxOffsetsPerTrigger: options.maxOffsetsPerTrigger }),
+    ...(options.startingOffsets === undefined ? {} : { startingOffsets: options.startingOffsets }),
+  });
+}
+
+// `--output nats://HOST:PORT/SUBJECT`.
+function jetStreamSink(url: string, timeZone: string | undefined): JetStreamSink {
+  const address = parseNatsUrl(url, 'subject', 'output');
+  return new JetStreamSink({ servers: address.servers, subject: address.name, ...(timeZone === undefined ? {} : { timeZone }) });
+}
+
+// --agg, parsed and resolved against the aggregation's input now, so an unknown function or
+// column is refused naming the flag before the query (and its checkpoint) starts.
+function aggregateFlag(text: string, input: Schema): AggregateSpec[] {
+  return flagged('--agg', () => {
+    const specs = parseAggregates(text, '--agg');
+    resolveAggregates(specs, input, { option: '--agg' });
+    return specs;
+  });
+}
+
+function withWindowColumn(schema: Schema): Schema {
+  return { fields: [...schema.fields, { name: 'window', dataType: WINDOW_TYPE, nullable: true }] };
+}
+
+// `count` alone, unnamed: Spark's `.count()`.
+function isPlainCount(specs: readonly AggregateSpec[]): boolean {
+  return specs.length === 1 && specs[0]!.fn === 'count' && specs[0]!.alias === null && specs[0]!.star !== true;
 }
 
 // A stage built from a flag's value: its option error names the flag.
@@ -336,6 +434,9 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   const schema = requiredFlag('run', args, 'schema');
   const groupBy = listFlag(args, 'group-by');
   const { window, sessionWindow, dropDuplicates } = parseGroupingFlags(args, groupBy);
+  const aggregates = stringFlag(args, 'agg');
+  if (aggregates !== undefined && aggregates.trim().length === 0) throw new UsageError('flag --agg needs aggregates, e.g. "count,avg(temperature)"', 'run');
+  if (aggregates !== undefined && window === undefined && sessionWindow === undefined) throw new UsageError('flag --agg needs --window or --session-window', 'run');
   const outputMode = choiceFlag('run', args, 'output-mode', ['append', 'update', 'complete'] as const);
   if (outputMode === undefined) throw new UsageError('missing required flag --output-mode', 'run');
   const output = stringFlag(args, 'output');
@@ -362,15 +463,25 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   const timeZone = optional('time-zone');
   const name = optional('name');
   const maxEventTimeAhead = optional('max-event-time-ahead');
+  const partitions = optional('partitions');
+  const maxOffsetsPerTrigger = integerFlag('run', args, 'max-offsets-per-trigger');
+  const startingOffsets = optional('starting-offsets');
+  // Each input has its own flags: one given for the other input would be ignored.
+  const natsInput = isNatsUrl(input);
+  const fileOnly = ['max-files-per-trigger', 'max-file-age', 'latest-first', 'ignore-missing-files'].filter((f) => args.values[f] !== undefined);
+  const natsOnly = ['partitions', 'max-offsets-per-trigger', 'starting-offsets'].filter((f) => args.values[f] !== undefined);
+  if (natsInput && fileOnly.length > 0) throw new UsageError(`flag --${fileOnly[0]} applies to a file input, not to --input ${input}`, 'run');
+  if (!natsInput && natsOnly.length > 0) throw new UsageError(`flag --${natsOnly[0]} applies to a NATS input (--input nats://HOST:PORT/STREAM)`, 'run');
   const options: RunOptions = {
     input,
     schema,
     groupBy,
     ...(window === undefined ? {} : { window }),
     ...(sessionWindow === undefined ? {} : { sessionWindow }),
+    ...(aggregates === undefined ? {} : { aggregates }),
     ...(dropDuplicates === undefined ? {} : { dropDuplicates }),
     outputMode,
-    sink: output !== undefined ? { kind: 'json', path: output } : { kind: 'console' },
+    sink: output === undefined ? { kind: 'console' } : isNatsUrl(output) ? { kind: 'nats', url: output } : { kind: 'json', path: output },
     ...(slide === undefined ? {} : { slide }),
     ...(startTime === undefined ? {} : { startTime }),
     ...(eventTime === undefined ? {} : { eventTime }),
@@ -386,6 +497,9 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(mode === undefined ? {} : { mode }),
     ...(name === undefined ? {} : { name }),
     ...(maxEventTimeAhead === undefined ? {} : { maxEventTimeAhead }),
+    ...(partitions === undefined ? {} : { partitions }),
+    ...(maxOffsetsPerTrigger === undefined ? {} : { maxOffsetsPerTrigger }),
+    ...(startingOffsets === undefined ? {} : { startingOffsets }),
   };
   return { help: false, progress: booleanFlag(args, 'progress'), options, ui: parseUiFlags('run', args) };
 }
@@ -428,7 +542,8 @@ function parseGroupingFlags(
     if (groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
     throw new UsageError('missing required flag --window (or --session-window)', 'run');
   }
-  if (grouped && groupBy.length === 0) throw new UsageError('missing required flag --group-by', 'run');
+  // Spark refuses a session window with no other key; a time window alone is counted per window.
+  if (sessionWindow !== undefined && groupBy.filter((c) => c !== 'session_window').length === 0) throw new UsageError('flag --session-window needs --group-by (Spark refuses a session window with no other grouping column)', 'run');
   return {
     ...(window === undefined ? {} : { window }),
     ...(sessionWindow === undefined ? {} : { sessionWindow }),
@@ -471,4 +586,10 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     await ui?.close();
   }
   return 0;
+}
+
+// The grouping columns with the window column: where the user listed it (`--group-by window,action`),
+// else after them, as in the notebook's `groupBy(col("action"), window(...))`.
+function withColumn(groupBy: readonly string[], column: string): string[] {
+  return groupBy.includes(column) ? [...groupBy] : [...groupBy, column];
 }

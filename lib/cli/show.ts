@@ -14,7 +14,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
-import { inferJsonSchema, jsonRecordsToRows, showString } from '../core/show.js';
+import { inferJsonLinesSchema, jsonRecordsToRows, showString } from '../core/show.js';
 import { isValidTimeZone } from '../core/timestamp.js';
 import { readCommittedJsonLines } from '../sinks/file-sink-log.js';
 import { integerFlag, parseCommandArgs, processIO, stringFlag, truncateFlag, UsageError, type CommandIO, type FlagSpec } from './args.js';
@@ -92,8 +92,9 @@ export async function showDirectory(dir: string, options: ShowDirectoryOptions =
   const files = [...byFile.keys()].sort((a, b) => sizes.get(b)! - sizes.get(a)!);
   const lines = files.flatMap((f) => byFile.get(f)!);
 
-  // A malformed line infers as a struct with only `_corrupt_record` (PERMISSIVE).
-  const schema = inferJsonSchema(lines.map((l) => (l.record === undefined ? { [CORRUPT_RECORD]: l.text } : l.record)));
+  // From the text: `20.0` is a double, as Jackson's tokens tell Spark. A malformed line infers as a
+  // struct with only `_corrupt_record` (PERMISSIVE).
+  const schema = inferJsonLinesSchema(lines.map((l) => l.text));
   const corrupt = schema.fields.findIndex((f) => f.name === CORRUPT_RECORD && f.dataType.type === 'string');
   const timeZone = options.timeZone;
   const rows: unknown[][] = [];

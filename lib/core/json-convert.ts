@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { Buffer } from 'node:buffer';
+import { base64ToBytes } from './base64.js';
 import type { ColumnBuilder } from './batch.js';
 import type { DataType, Schema } from './schema.js';
 import { civilToEpochDays, formatDateDays, stringToDateDays, stringToTimestampNtzUs, stringToTimestampUs } from './timestamp.js';
@@ -210,7 +210,7 @@ function decimalString(text: string, precision: number, scale: number): string |
 function base64Bytes(s: string): Uint8Array | typeof FAIL {
   const text = s.replace(/[\s]+/g, '');
   if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return FAIL;
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  return base64ToBytes(text);
 }
 
 function convertStruct(v: unknown, fields: readonly { readonly name: string; readonly dataType: DataType }[], timeZone: string, mode: number): Converted {

@@ -196,16 +196,117 @@ function canonicalize(t: InferredType): DataType | undefined {
  * STRING, conflicts widen (BIGINT + DOUBLE → DOUBLE) or fall back to STRING,
  * top-level arrays contribute their elements, non-object records add a
  * `_corrupt_record` column. Integral float tokens (`1.0`) are indistinguishable
- * from integers after `JSON.parse` and infer as BIGINT (Spark: DOUBLE).
+ * from integers after `JSON.parse` and infer as BIGINT (Spark: DOUBLE):
+ * {@link inferJsonLinesSchema} reads the text and keeps them apart.
  *
  * @throws TidemarkError `ERR_UNABLE_TO_INFER_SCHEMA` when there is no record.
  */
 export function inferJsonSchema(records: Iterable<unknown>): Schema {
+  return schemaOfTypes(mapIterable(records, inferField));
+}
+
+/**
+ * The schema `spark.read.json` infers from JSON lines, from their text as
+ * Jackson's tokens give it: a number written with a fraction or an exponent
+ * (`20.0`, `1.0E10`) is a DOUBLE even when its value is whole, as in Spark —
+ * so a sink's `avg(temperature)` of `20.0` reads back as a double and
+ * `show()` prints `20.0`, not `20`. Integers beyond BIGINT are DECIMAL by
+ * their exact digits. A line that is not JSON is a record with only a
+ * `_corrupt_record` string (PERMISSIVE). Otherwise as {@link inferJsonSchema}.
+ *
+ * @throws TidemarkError `ERR_UNABLE_TO_INFER_SCHEMA` when there is no line.
+ */
+export function inferJsonLinesSchema(lines: Iterable<string>): Schema {
+  return schemaOfTypes(mapIterable(lines, inferJsonText));
+}
+
+function* mapIterable<T, U>(items: Iterable<T>, f: (item: T) => U): Iterable<U> {
+  for (const item of items) yield f(item);
+}
+
+const CORRUPT_LINE_T: InferredType = { k: 'struct', f: [{ name: CORRUPT_RECORD, t: STRING_T }] };
+const LONG_MIN_BIG = -(2n ** 63n);
+const LONG_LIMIT_BIG = 2n ** 63n;
+
+// The type of one JSON line, from its tokens; a line JSON.parse refuses is a corrupt record.
+function inferJsonText(text: string): InferredType {
+  try {
+    JSON.parse(text);
+  } catch {
+    return CORRUPT_LINE_T;
+  }
+  // Valid JSON from here on: the scan below need not check its syntax.
+  let i = 0;
+  const space = (): void => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const string = (): string => {
+    const start = i++;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const value = (): InferredType => {
+    space();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      // Duplicate keys: the last value, at the first one's place (what JSON.parse gives inferField).
+      const fields = new Map<string, InferredType>();
+      space();
+      if (text[i] === '}') i++;
+      else {
+        for (;;) {
+          space();
+          const name = string();
+          space();
+          i++; // ':'
+          fields.set(name, value());
+          space();
+          if (text[i++] === '}') break; // else ','
+        }
+      }
+      const f = [...fields].map(([name, t]) => ({ name, t }));
+      f.sort((a, b) => compareNames(a.name, b.name));
+      return { k: 'struct', f };
+    }
+    if (c === '[') {
+      i++;
+      let e: InferredType = NULL_T;
+      space();
+      if (text[i] === ']') i++;
+      else {
+        for (;;) {
+          e = compatibleType(e, value());
+          space();
+          if (text[i++] === ']') break;
+        }
+      }
+      return { k: 'array', e };
+    }
+    if (c === '"') return string().length === 0 ? NULL_T : STRING_T;
+    if (c === 't') return (i += 4), BOOLEAN_T;
+    if (c === 'f') return (i += 5), BOOLEAN_T;
+    if (c === 'n') return (i += 4), NULL_T;
+    const start = i;
+    while (i < text.length && '+-0123456789.eE'.includes(text[i]!)) i++;
+    const token = text.slice(start, i);
+    // Jackson's VALUE_NUMBER_FLOAT: Spark infers DOUBLE (prefersDecimal is off).
+    if (/[.eE]/.test(token)) return DOUBLE_T;
+    const n = BigInt(token);
+    if (n >= LONG_MIN_BIG && n < LONG_LIMIT_BIG) return LONG_T;
+    const digits = token.replace('-', '').length;
+    return digits <= MAX_DECIMAL_PRECISION ? { k: 'decimal', p: digits, s: 0 } : DOUBLE_T;
+  };
+  return value();
+}
+
+function schemaOfTypes(types: Iterable<InferredType>): Schema {
   let root: InferredType = { k: 'struct', f: [] };
   let seen = false;
-  for (const r of records) {
+  for (const type of types) {
     seen = true;
-    root = compatibleRootType(root, inferField(r));
+    root = compatibleRootType(root, type);
   }
   if (!seen) {
     throw new TidemarkError('ERR_UNABLE_TO_INFER_SCHEMA', '[UNABLE_TO_INFER_SCHEMA] Unable to infer schema for JSON. It must be specified manually.');

@@ -170,8 +170,13 @@ const PIECE_CHARS = 1 << 20;
 /** Writes the JSON text of a non-null value of a column at row `i`. */
 type ColumnWriter = (column: Column, i: number) => string;
 
-/** Compiled once per schema: one writer per field, field names pre-escaped. */
-class LineWriter {
+/**
+ * A row as the JSON sink writes it (Spark's `JacksonGenerator` rules: null
+ * fields left out, timestamps in the given zone). Compiled once per schema:
+ * one writer per field, field names pre-escaped. Other sinks that write
+ * JSON rows (`JetStreamSink`) use it, so every JSON output reads the same.
+ */
+export class LineWriter {
   readonly #names: string[];
   readonly #writers: ColumnWriter[];
 

@@ -37,7 +37,8 @@ import { ensureDirectory, removeStaleTemporaries, writeFileAtomic } from '../che
 import { readChecked } from '../checkpoint/checksum.js';
 import { CompactibleFileLog, type LogCodec } from '../checkpoint/compactible-file-log.js';
 import { COMPACT_INTERVAL, isCompactionBatch as isCompaction, logFileName } from '../core/compactible-log.js';
-import { isVisibleName, sourceLogPath, toFileUri } from '../core/file-selection.js';
+import { isVisibleName } from '../core/file-selection.js';
+import { sourceLogPath, toFileUri } from '../checkpoint/file-uri.js';
 
 /** One data file in the log: Spark's `SinkFileStatus`, keys in Spark's order. */
 export interface SinkLogFile {

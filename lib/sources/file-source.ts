@@ -39,20 +39,16 @@ import { TidemarkError, lineTooLong } from '../errors.js';
 import { BatchBuilder, StringDictionary, type RecordBatch } from '../core/batch.js';
 import { giveReadBuffer, takeReadBuffer } from '../core/read-buffers.js';
 import { field, schema, Types, type Schema } from '../core/schema.js';
+import { archivePath, checkArchiveDir, InputPattern, listInputFiles } from './file-listing.js';
+import { sourceLogPath, toFileUri } from '../checkpoint/file-uri.js';
 import {
-  archivePath,
-  checkArchiveDir,
   compressionOf,
   createSelectionState,
   formatSourceLogFile,
-  InputPattern,
-  listInputFiles,
   needsListing,
   parseFileSourceOptions,
   parseSourceLogFile,
   selectBatch,
-  sourceLogPath,
-  toFileUri,
   type Compression,
   type FileEntry,
   type FileSourceOptions as SelectionOptions,
@@ -231,7 +227,7 @@ export class FileSource extends SourceBase {
       else entries.push(entry);
     }
     this.#lastLogId = (await this.#sourceLog.latestBatchId()) ?? -1;
-    this.#state = createSelectionState(this.#selection, all);
+    this.#state = createSelectionState(this.#selection, all.map((e) => ({ path: sourceLogPath(e.path), timestamp: e.timestamp })));
   }
 
   override async prepareForAvailableNow(): Promise<void> {

@@ -11,6 +11,7 @@ import { RUN_USAGE } from '../../lib/cli/run.js';
 import { SHOW_USAGE } from '../../lib/cli/show.js';
 import { GEN_USAGE } from '../../lib/cli/gen.js';
 import { DEMO_USAGE } from '../../lib/cli/demo.js';
+import { PUBLISH_USAGE } from '../../lib/cli/publish.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -33,7 +34,7 @@ t.test('--help prints the command list on stdout and exits 0', async (t) => {
   t.equal(r.code, 0);
   t.equal(r.stderr, '');
   t.match(r.stdout, /^Usage: tidemark <command> \[flags\]\n/);
-  for (const command of ['run', 'show', 'gen', 'demo']) t.match(r.stdout, new RegExp(`\\n  ${command} `), `lists ${command}`);
+  for (const command of ['run', 'publish', 'show', 'gen', 'demo']) t.match(r.stdout, new RegExp(`\\n  ${command} `), `lists ${command}`);
   t.equal((await tidemark(['-h'])).stdout, r.stdout, '-h is --help');
 });
 
@@ -81,9 +82,11 @@ const HELP: Record<string, { usage: string; flags: string[] }> = {
       '--input', '--schema', '--group-by', '--window', '--slide', '--start-time', '--event-time', '--watermark', '--output-mode',
       '--checkpoint', '--output', '--console', '--trigger', '--max-files-per-trigger', '--max-file-age', '--latest-first',
       '--ignore-missing-files', '--drain', '--time-zone', '--mode', '--name', '--progress', '--help',
+      '--partitions', '--max-offsets-per-trigger', '--starting-offsets',
       '--session-window', '--drop-duplicates', '--drop-duplicates-within-watermark',
     ],
   },
+  publish: { usage: PUBLISH_USAGE, flags: ['--to', '--partitions', '--key', '--replicas', '--max-in-flight', '--connect-timeout', '--help'] },
   show: { usage: SHOW_USAGE, flags: ['--truncate', '-n', '--num-rows', '--time-zone', '--help'] },
   gen: { usage: GEN_USAGE, flags: ['--files', '--lines', '--seed', '--help'] },
   demo: { usage: DEMO_USAGE, flags: ['--dir', '--help'] },

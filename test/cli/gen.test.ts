@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateLines, GEN_DEFAULTS } from '../../lib/gen.js';
+import { iotLines } from '../../lib/gen-iot.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -44,6 +45,21 @@ t.test('the files hold the generator lines for the seed, in order', async (t) =>
   await tidemark(['gen', dir, '--files', '2', '--lines', '4', '--seed', '3']);
   const text = (await readFile(join(dir, 'part-00000.json'), 'utf8')) + (await readFile(join(dir, 'part-00001.json'), 'utf8'));
   t.equal(text, [...generateLines({ files: 2, lines: 4, seed: 3 })].map((l) => l + '\n').join(''));
+});
+
+t.test('--kind iot writes the IoT readings for the seed', async (t) => {
+  const dir = join(t.testdir(), 'data');
+  const r = await tidemark(['gen', dir, '--kind', 'iot', '--files', '2', '--lines', '40', '--seed', '3']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, `wrote 2 files, 80 events, ${await totalBytes(dir)} bytes to ${dir}\n`);
+  const text = (await readFile(join(dir, 'part-00000.json'), 'utf8')) + (await readFile(join(dir, 'part-00001.json'), 'utf8'));
+  t.equal(text, [...iotLines({ files: 2, lines: 40, seed: 3 })].map((l) => l + '\n').join(''));
+});
+
+t.test('--kind takes notebook or iot', async (t) => {
+  const r = await tidemark(['gen', join(t.testdir(), 'data'), '--kind', 'sensors']);
+  t.equal(r.code, 2);
+  t.equal(r.stderr, "tidemark: flag --kind must be one of notebook, iot, got 'sensors'\nRun 'tidemark gen --help' for usage.\n");
 });
 
 t.test('defaults: 10 files of 1000 lines', async (t) => {

@@ -270,7 +270,8 @@ t.test('a bad trigger is refused with exit 1', async (t) => {
   t.equal(r.stderr, "tidemark: Unknown trigger 'sometimes': use 'once', 'available-now' or 'processingTime=<interval>' (code ERR_INVALID_OPTION)\n");
 });
 
-for (const flag of ['--input', '--schema', '--group-by', '--window', '--output-mode']) {
+// --group-by is optional: --window alone counts per window (test/cli/group-by-window.test.ts).
+for (const flag of ['--input', '--schema', '--window', '--output-mode']) {
   t.test(`${flag} is required`, async (t) => {
     const root = t.testdir();
     const args = notebookArgs(root);

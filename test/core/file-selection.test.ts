@@ -1,22 +1,19 @@
 import t from 'tap';
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
+import { archivePath, checkArchiveDir, listFiles } from '../../lib/sources/file-listing.js';
+import { sourceLogPath, toFileUri } from '../../lib/checkpoint/file-uri.js';
 import {
-  archivePath,
-  checkArchiveDir,
   createSelectionState,
   effectiveMaxFileAgeMs,
   formatSourceLogFile,
   isVisibleName,
-  listFiles,
   needsListing,
   parseFileSourceOptions,
   parseSourceLogFile,
   SeenFilesMap,
   selectBatch,
-  sourceLogPath,
   timeStringAsMs,
-  toFileUri,
   type FileEntry,
   type FileSourceOptions,
   type SelectionState,
@@ -186,7 +183,7 @@ t.test('a restarted source does not take files recorded in the source log again'
   const batch0 = selectBatch(first, [file('a.json', 1000)], options);
   const log = formatSourceLogFile(batch0.map((f) => ({ path: toFileUri(f.path), timestamp: f.mtimeMs, batchId: 0 })));
 
-  const restarted = createSelectionState(options, parseSourceLogFile(log, '/ckpt/sources/0/0'));
+  const restarted = createSelectionState(options, parseSourceLogFile(log, '/ckpt/sources/0/0').map((e) => ({ path: sourceLogPath(e.path), timestamp: e.timestamp })));
   t.equal(restarted.seen.size, 1);
   t.strictSame(names(selectBatch(restarted, [file('a.json', 1000), file('b.json', 2000)], options)), ['b.json']);
 });

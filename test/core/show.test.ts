@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { parseDDL, schemaToDDL } from '../../lib/core/ddl.js';
-import { inferJsonSchema, jsonRecordsToRows, showString } from '../../lib/core/show.js';
+import { inferJsonLinesSchema, inferJsonSchema, jsonRecordsToRows, showString } from '../../lib/core/show.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 const parseLines = (text: string): unknown[] =>
@@ -162,6 +162,35 @@ t.test('inference adds _corrupt_record for non-object records and unwraps top-le
   t.equal(infer({ a: 1 }, 42), '_corrupt_record STRING, a BIGINT');
   t.equal(infer([{ a: 1 }, { b: 'x' }], null), 'a BIGINT, b STRING');
   t.equal(infer({}), '');
+});
+
+const inferLines = (...lines: string[]): string => schemaToDDL(inferJsonLinesSchema(lines));
+
+t.test('inference from the text: a number with a fraction or an exponent is a DOUBLE even when whole, as Jackson\'s tokens tell Spark', async (t) => {
+  t.equal(inferLines('{"max":20.0}'), 'max DOUBLE');
+  t.equal(inferLines('{"max":1.0E10}', '{"max":20}'), 'max DOUBLE');
+  t.equal(inferLines('{"n":20}'), 'n BIGINT');
+  t.equal(inferLines('{"n":-9223372036854775808}'), 'n BIGINT');
+  t.equal(inferLines('{"n":9223372036854775808}'), 'n DECIMAL(19,0)', 'beyond BIGINT by its exact digits');
+  t.equal(inferLines('{"n":123456789012345678901234567890123456789}'), 'n DOUBLE', 'more than 38 digits');
+  t.equal(inferLines('{"a":[1,2.0]}'), 'a ARRAY<DOUBLE>');
+});
+
+t.test('inference from the text gives what inference from parsed records gives for everything else', async (t) => {
+  const records: unknown[] = [
+    { b: 1, a: { z: true, y: 'x', 'q"\\u00e9': null }, C: 1.5 },
+    { a: { b: 1 } },
+    { a: '' },
+    [{ d: [] }, { e: {} }],
+    { '': 1, s: 'a\\"b' },
+    42,
+  ];
+  t.equal(schemaToDDL(inferJsonLinesSchema(records.map((r) => JSON.stringify(r)))), schemaToDDL(inferJsonSchema(records)));
+  t.equal(inferLines('{"a":1,"a":"x"}'), 'a STRING', 'a repeated key: the last value');
+});
+
+t.test('inference from the text makes a line that is not JSON a _corrupt_record', async (t) => {
+  t.equal(inferLines('{"a":1}', 'not json'), '_corrupt_record STRING, a BIGINT');
 });
 
 t.test('inference without records is refused as Spark refuses it', async (t) => {

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { clickstream, writeClickstream } from 'tidemark';
+import { clickstream, writeClickstream } from 'tidemark/internals';
 import { CLICKSTREAM_DATA } from '../../recipes/common.js';
 import { run, type ExactlyOnceResult } from '../../recipes/exactly-once-counts.js';
 import { capture, committedBatches, CRASH_MESSAGE, CrashingJsonSink, crashesAt, describeCrash, golden, readGolden, sortTableRows } from './harness.js';

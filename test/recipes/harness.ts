@@ -11,7 +11,8 @@ import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { CheckpointSink, generateDataset, type CheckpointSinkOptions, type RecordBatch } from 'tidemark';
+import { CheckpointSink, type CheckpointSinkOptions, type RecordBatch } from 'tidemark';
+import { generateDataset } from 'tidemark/internals';
 import { RECIPE_DATA } from '../../recipes/common.js';
 
 /** Golden files: `test/fixtures/recipes/<name>`. Set TIDEMARK_UPDATE_GOLDEN=1 to rewrite them from the current output. */

@@ -26,8 +26,11 @@ const NAMES = [
   'sliding-windows',
   'event-time-vs-receipt-time',
   'late-data-side-output',
+  'events-from-your-program',
+  'foreach-batch-upsert',
   'sessions-per-user',
   'exactly-once-counts',
+  'iot-temperatures',
 ];
 
 t.test('--list names every recipe, in the notebook order', async (t) => {

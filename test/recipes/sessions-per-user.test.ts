@@ -6,7 +6,7 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { clickstream, writeClickstream } from 'tidemark';
+import { clickstream, writeClickstream } from 'tidemark/internals';
 import { CLICKSTREAM_DATA } from '../../recipes/common.js';
 import { run, type SessionsResult } from '../../recipes/sessions-per-user.js';
 import { capture, committedBatches, CRASH_MESSAGE, CrashingJsonSink, crashesAt, describeCrash, golden, readGolden } from './harness.js';

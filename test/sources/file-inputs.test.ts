@@ -15,7 +15,7 @@ import { MemorySink } from '../../lib/sinks/memory-sink.js';
 import { CheckpointSink } from '../../lib/sinks/checkpoint-sink.js';
 import { Checkpoint } from '../../lib/checkpoint/checkpoint.js';
 import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
-import { InputPattern, listInputFiles } from '../../lib/core/file-selection.js';
+import { InputPattern, listInputFiles } from '../../lib/sources/file-listing.js';
 import type { StreamingQueryProgress } from '../../lib/query/progress.js';
 import type { Row } from '../../lib/core/batch.js';
 

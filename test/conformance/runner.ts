@@ -12,20 +12,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Transform } from 'node:stream';
-import { isTidemarkError } from '../errors.js';
-import { field, schema, Types, type DataType } from '../core/schema.js';
-import type { Row } from '../core/batch.js';
-import { parseOutputMode } from '../core/output-mode.js';
-import { MemorySource } from '../sources/memory-source.js';
-import { MemorySink } from '../sinks/memory-sink.js';
-import { Watermark } from '../stages/watermark.js';
-import { Window } from '../stages/window.js';
-import { KeyedCount } from '../stages/keyed-count.js';
-import { KeyedAggregate } from '../stages/keyed-aggregate.js';
-import { SessionWindow } from '../stages/session-window.js';
-import { DropDuplicates } from '../stages/drop-duplicates.js';
-import { startQuery, StreamingQueryManager, type StreamingQuery } from '../query/streaming-query.js';
-import type { StreamingQueryProgress } from '../query/progress.js';
+// The built package, as a user's program would use it: the runner drives the public API.
+import {
+  isTidemarkError,
+  field,
+  schema,
+  Types,
+  MemorySource,
+  MemorySink,
+  Watermark,
+  Window,
+  KeyedCount,
+  KeyedAggregate,
+  SessionWindow,
+  DropDuplicates,
+  startQuery,
+  StreamingQueryManager,
+  type DataType,
+  type Row,
+  type StreamingQuery,
+  type StreamingQueryProgress,
+} from 'tidemark';
+import { parseOutputMode } from 'tidemark/internals';
 
 /** A scenario's window fields. */
 interface CaseWindow {
