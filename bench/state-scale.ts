@@ -24,7 +24,9 @@
  * phase, recovery time, rows drained. No figure is asserted; the issue's
  * targets are printed beside them.
  *
- * `node dist-bench/state-scale.js [--groups 1000000] [--per-batch 10000] [--min-deltas 10] [--keep] [--json]`
+ * `node dist-bench/state-scale.js [--groups 1000000] [--per-batch 10000] [--min-deltas 10] [--keep] [--no-drain] [--json]`
+ * (`--keep --no-drain` leaves `bench/data/_scratch/state-scale-<pid>/` with every group in its checkpoint;
+ * `node dist-bench/state-scale.js --phase restart --root DIR` then restarts it alone, e.g. under `--cpu-prof`.)
  *
  * @module
  */
@@ -168,14 +170,15 @@ function phaseProcess(phase: string, root: string, minDeltas: number): Promise<P
 const MiB = 1024 * 1024;
 
 /** The whole scenario. */
-export async function runStateScale(o: { groups: number; perBatch: number; minDeltas: number; keep: boolean }): Promise<StateScaleResult> {
+export async function runStateScale(o: { groups: number; perBatch: number; minDeltas: number; keep: boolean; drain?: boolean }): Promise<StateScaleResult> {
   const root = join(DATA_ROOT, '_scratch', `state-scale-${process.pid}`);
   await rm(root, { recursive: true, force: true });
   const files = await writeInput(join(root, 'in'), o.groups, o.perBatch);
   try {
     const load = await phaseProcess('load', root, o.minDeltas);
     const restart = await phaseProcess('restart', root, o.minDeltas);
-    const drain = await phaseProcess('drain', root, o.minDeltas);
+    // Without the drain (--no-drain, with --keep) the checkpoint keeps every group: for profiling a restart.
+    const drain: PhaseReport = o.drain === false ? { phase: 'drain', wallMs: NaN, maxRssBytes: NaN, rows: o.groups } : await phaseProcess('drain', root, o.minDeltas);
     const data = (load.batches ?? []).filter((b) => b.numInputRows > 0);
     const last = data[data.length - 1]!;
     return {
@@ -222,13 +225,14 @@ if (isMain(import.meta.url)) {
     phase: { type: 'string' },
     root: { type: 'string' },
     keep: { type: 'boolean' },
+    'no-drain': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   const minDeltas = values['min-deltas'] === '0' ? 0 : intFlag(values['min-deltas'], 'min-deltas', 10);
   if (typeof values.phase === 'string') {
     process.stdout.write(JSON.stringify(await runPhase(values.phase, values.root as string, minDeltas)) + '\n');
   } else {
-    const result = await runStateScale({ groups: intFlag(values.groups, 'groups', 1_000_000), perBatch: intFlag(values['per-batch'], 'per-batch', 10_000), minDeltas, keep: values.keep === true });
+    const result = await runStateScale({ groups: intFlag(values.groups, 'groups', 1_000_000), perBatch: intFlag(values['per-batch'], 'per-batch', 10_000), minDeltas, keep: values.keep === true, drain: values['no-drain'] !== true });
     process.stdout.write(values.json === true ? JSON.stringify(result) + '\n' : formatStateScale(result) + '\n');
     if (result.drainRows !== result.groups || result.restartStateRows !== result.groups) process.exitCode = 1;
   }

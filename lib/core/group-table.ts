@@ -162,6 +162,25 @@ export class StringPool {
     return this.#size;
   }
 
+  /** Makes room for `more` strings of `bytes` bytes in all, at once (a restore knows how many come). */
+  reserve(more: number, bytes: number): void {
+    let index = this.#index.length;
+    while ((this.#size + more) * 2 > index) index *= 2;
+    if (index !== this.#index.length) this.#rehash(index);
+    const ids = this.#next + more;
+    if (ids > this.#starts.length) {
+      this.#starts = growU32(this.#starts, ids);
+      this.#lengths = growI32(this.#lengths, ids);
+      this.#hashes = growI32(this.#hashes, ids);
+      this.#refs = growI32(this.#refs, ids);
+    }
+    if (this.#top + bytes > this.#arena.length) {
+      const grown = new Uint8Array(this.#top + bytes);
+      grown.set(this.#arena.subarray(0, this.#top));
+      this.#arena = grown;
+    }
+  }
+
   /**
    * A hash of `id`'s text that does not depend on ids (the same in every
    * run): FNV-1a over its UTF-16 code units, which for ASCII are its bytes.
@@ -440,6 +459,15 @@ export class GroupTable {
     return this.#capacity;
   }
 
+  /** Makes room for `more` groups at once: slots and index sized once (a restore knows how many come). */
+  reserve(more: number): void {
+    const slots = this.#size + more;
+    if (slots > this.#capacity) this.#grow(slots);
+    let index = this.#index.length;
+    while (slots * 2 > index) index *= 2;
+    if (index !== this.#index.length) this.#rehash(index);
+  }
+
   /** True when `slot` holds a group. */
   isLive(slot: number): boolean {
     return this.#used[slot] === 1;
@@ -574,12 +602,14 @@ export class GroupTable {
    * A cursor over groups given lane by lane (a checkpoint record): numbers
    * per float64 or flag lane, strings per string lane as a dictionary of
    * UTF-8 strings (`bytes`, each ending at `ends[k]`) and an id per group
-   * (-1 for null), null flags per lane.
+   * (-1 for null), null flags per lane. Without `lookup` the cursor only
+   * inserts: no string is looked up in the pool first.
    */
   laneCursor(
     lanes: ReadonlyArray<{ readonly numbers: Float64Array } | { readonly bytes: Uint8Array; readonly ends: Int32Array; readonly ids: Int32Array }>,
     nulls: ReadonlyArray<Uint8Array | null>,
     length: number,
+    lookup = true,
   ): KeyCursor {
     const laneCount = this.layout.lanes.length;
     const numbers = new Array<Float64Array | null>(laneCount).fill(null);
@@ -595,7 +625,8 @@ export class GroupTable {
       const { bytes, ends } = lane;
       const startOf = (k: number): number => (k === 0 ? 0 : ends[k - 1]!);
       local[l] = lane.ids;
-      translate[l] = Int32Array.from({ length: ends.length }, (_, k) => pool.lookupBytes(bytes, startOf(k), ends[k]!));
+      // Without `lookup` (groups known to be new) the strings are looked up as they are inserted.
+      translate[l] = lookup ? Int32Array.from({ length: ends.length }, (_, k) => pool.lookupBytes(bytes, startOf(k), ends[k]!)) : new Int32Array(ends.length).fill(-1);
       acquire[l] = (k) => pool.acquireBytes(bytes, startOf(k), ends[k]!);
     });
     return { numbers, local, translate, acquire, nulls, length };

@@ -510,8 +510,38 @@ export class KeyedAggregation {
     this.#removedRecords = [];
   }
 
-  /** Applies a record of {@link KeyedAggregation.snapshotRecords} or {@link KeyedAggregation.deltaRecords}. */
-  applyRecord(record: KeyedStateRecord): void {
+  /**
+   * Makes room at once for the groups of snapshot records about to be
+   * applied: slots, index and string pool sized once instead of grown
+   * step by step through a million inserts.
+   */
+  reserve(records: readonly KeyedStateRecord[]): void {
+    let groups = 0;
+    let strings = 0;
+    let bytes = 0;
+    for (const record of records) {
+      if (!('put' in record)) continue;
+      groups += record.put.size;
+      for (const lane of record.put.lanes ?? []) {
+        if ('utf8' in lane) {
+          strings += lane.ends.length;
+          bytes += lane.utf8.length;
+        }
+      }
+    }
+    if (groups === 0) return;
+    this.table.reserve(groups);
+    this.table.pool.reserve(strings, bytes);
+    this.#ensureCapacity();
+  }
+
+  /**
+   * Applies a record of {@link KeyedAggregation.snapshotRecords} or
+   * {@link KeyedAggregation.deltaRecords}. `fresh`: the record's groups are
+   * known not to be held (a snapshot's: each key once, restored after a
+   * clear), so they are inserted without a lookup first.
+   */
+  applyRecord(record: KeyedStateRecord, fresh = false): void {
     const put = 'put' in record;
     const groups = put ? record.put : record.remove;
     const table = this.table;
@@ -532,7 +562,8 @@ export class KeyedAggregation {
       for (const i of at) mask[i] = 1;
       return mask;
     });
-    const cursor = table.laneCursor(lanes, nulls, n);
+    const insertOnly = put && fresh;
+    const cursor = table.laneCursor(lanes, nulls, n, !insertOnly);
     if (!put) {
       for (let i = 0; i < n; i++) {
         const slot = table.find(cursor, i, table.hashRow(cursor, i));
@@ -544,7 +575,7 @@ export class KeyedAggregation {
     if (sequence === undefined || sequence.length !== n) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', 'keyed state record: a put without the insertion order of its groups');
     const slots = new Int32Array(n);
     for (let i = 0; i < n; i++) {
-      let slot = table.find(cursor, i, table.hashRow(cursor, i));
+      let slot = insertOnly ? -1 : table.find(cursor, i, table.hashRow(cursor, i));
       if (slot >= 0) table.setSequence(slot, sequence[i]!);
       else {
         slot = table.insert(cursor, i, sequence[i]!);

@@ -357,7 +357,10 @@ export class KeyedAggregate extends Stage {
 
   #apply(image: StateImage): void {
     const state = this.keyState;
-    for (const records of image.partitions) for (const record of records) state.applyRecord(record as KeyedStateRecord);
+    // A snapshot's groups are each held once and not yet held (restore clears first; partitions hold disjoint keys).
+    const fresh = image.kind === 'snapshot';
+    if (fresh) for (const records of image.partitions) state.reserve(records as KeyedStateRecord[]);
+    for (const records of image.partitions) for (const record of records) state.applyRecord(record as KeyedStateRecord, fresh);
   }
 
   #image(kind: 'snapshot' | 'delta', partitions: unknown[][]): StateImage {
