@@ -25,7 +25,9 @@
  * a,b,… (subset), --no-pin (skip the `taskset -c 0` runs), --no-checkpoint
  * (skip checkpoint-commit.js), --out FILE (results; default
  * bench/results/<yyyy-mm-dd>.json, or <date>-<files>x<lines>.json for
- * another data set).
+ * another data set), --baseline DIR (also run DIR/dist/cli.js — another
+ * checkout, built — as `tidemark-base`, `tidemark-sliding-base` and
+ * `tidemark-base@cpu0`, paired with the rest).
  *
  * @module
  */
@@ -119,13 +121,13 @@ function programScenario(name: string, description: string, expect: Scenario['ex
 /** The copy of `dist/` the tidemark runs use (set before the rounds). */
 let cliSnapshot: string | undefined;
 
-function tidemarkScenario(name: string, description: string, slide: string | undefined, pinned = false): (data: DataSet) => Scenario {
+function tidemarkScenario(name: string, description: string, slide: string | undefined, pinned = false, cli?: string): (data: DataSet) => Scenario {
   return (data) => ({
     name: pinned ? `${name}@cpu0` : name,
     description,
     pinned,
     expect: slide === undefined ? 'tumbling' : 'sliding',
-    args: (runDir) => tidemarkArgs(data.dir, runDir, { ...(slide === undefined ? {} : { slide }), ...(cliSnapshot === undefined ? {} : { cli: cliSnapshot }) }),
+    args: (runDir) => tidemarkArgs(data.dir, runDir, { ...(slide === undefined ? {} : { slide }), ...(cli !== undefined ? { cli } : cliSnapshot === undefined ? {} : { cli: cliSnapshot }) }),
     result: async (_stdout, runDir) => {
       const out = await readTidemarkOutput(join(runDir, 'output'), 3600);
       const problems: string[] = [];
@@ -365,6 +367,7 @@ const { values } = flags(process.argv.slice(2), {
   'no-pin': { type: 'boolean' },
   'no-checkpoint': { type: 'boolean' },
   out: { type: 'string' },
+  baseline: { type: 'string' },
 });
 const runs = intFlag(values.runs, 'runs', 3);
 const dataOptions = {
@@ -382,7 +385,17 @@ log(`data: ${data.dir}: ${data.files.length} files, ${data.events.toLocaleString
 const pin = values['no-pin'] !== true && hasTaskset();
 if (values['no-pin'] !== true && !pin) log('taskset not available: skipping the runs pinned to one core');
 const wanted = values.scenarios === undefined ? null : new Set(values.scenarios.split(',').map((s) => s.trim()));
-const notebookScenarios = [...ALL, ...(pin ? PINNED : [])].map((make) => make(data)).filter((s) => wanted === null || wanted.has(s.name) || wanted.has(s.name.replace(/@cpu0$/, '')));
+// Another checkout's build, run beside this one in the same rounds: before/after figures under the same load.
+const baseCli = values.baseline === undefined ? undefined : join(values.baseline, 'dist', 'cli.js');
+const BASELINE: ReadonlyArray<(data: DataSet) => Scenario> =
+  baseCli === undefined
+    ? []
+    : [
+        tidemarkScenario('tidemark-base', `tidemark run of ${values.baseline}`, undefined, false, baseCli),
+        tidemarkScenario('tidemark-sliding-base', `tidemark run of ${values.baseline}, 1 hour every 10 minutes`, '10 minutes', false, baseCli),
+        ...(pin ? [tidemarkScenario('tidemark-base', `tidemark run of ${values.baseline}, pinned to cpu 0`, undefined, true, baseCli)] : []),
+      ];
+const notebookScenarios = [...ALL, ...BASELINE, ...(pin ? PINNED : [])].map((make) => make(data)).filter((s) => wanted === null || wanted.has(s.name) || wanted.has(s.name.replace(/@cpu0$/, '')));
 const iotReadings = intFlag(values['iot-readings'], 'iot-readings', 2_000_000);
 const iotFiles = intFlag(values['iot-files'], 'iot-files', 20);
 const iotWanted = iotReadings > 0 && (wanted === null || ['duckdb-iot-2', 'tidemark-iot-count', 'tidemark-iot-agg'].some((n) => wanted.has(n)));
@@ -506,8 +519,9 @@ const pinnedScenarios = notebookScenarios.filter((s) => s.pinned);
 const mainRefs: Array<readonly [string, string]> = [
   ['duckdb-2', 'vs duckdb-2'],
   ['bare-loop', 'vs bare loop'],
+  ...(baseCli === undefined ? [] : ([['tidemark-base', 'vs base']] as const)),
 ];
-const pinRefs: Array<readonly [string, string]> = [['duckdb-1@cpu0', 'vs duckdb-1@cpu0']];
+const pinRefs: Array<readonly [string, string]> = [['duckdb-1@cpu0', 'vs duckdb-1@cpu0'], ...(baseCli === undefined ? [] : ([['tidemark-base@cpu0', 'vs base@cpu0']] as const))];
 const mainRows = summarise(records, unpinned, data, mainRefs.map(([r]) => r));
 const pinRows = summarise(records, pinnedScenarios, data, pinRefs.map(([r]) => r));
 const iotRefs: Array<readonly [string, string]> = [

@@ -9,7 +9,7 @@
 import { TidemarkError, lineTooLong } from '../errors.js';
 import { BatchBuilder, StringDictionary, type ColumnBuilder } from './batch.js';
 import { appendJsonRecord, convertJsonValue } from './json-convert.js';
-import { compileScanner, viewOf, type JsonLineScanner } from './json-scanner.js';
+import { compileScanner, viewOf, type ChunkKernel, type JsonLineScanner } from './json-scanner.js';
 import { fieldIndex, type Schema } from './schema.js';
 import { formatTimestampUtcMillis } from './timestamp.js';
 
@@ -91,6 +91,29 @@ export class JsonReader {
     this.#scanner?.setMaxTimestampUs(this.#maxTimestampUs);
   }
 
+  /**
+   * The scanner's fused kernel for the layout it learned last (see
+   * `JsonLineScanner.compileKernel`), reading the given schema columns (-1:
+   * none), or null: no layout learned yet, or no scanner for this schema.
+   * Compare {@link JsonReader.layoutVersion} to know when to ask again.
+   */
+  kernel(timeIndex: number, keyIndex: number, valueIndexes: readonly number[]): ChunkKernel | null {
+    const data = (i: number): number => (i < 0 || i === this.#corruptIndex ? -1 : i > this.#corruptIndex && this.#corruptIndex >= 0 ? i - 1 : i);
+    return this.#scanner?.compileKernel({ timeField: data(timeIndex), keyField: data(keyIndex), valueFields: valueIndexes.map(data) }) ?? null;
+  }
+
+  /** Changes when the scanner learns a layout or is replaced: kernels asked for before are stale. */
+  get layoutVersion(): number {
+    return this.#scannerGeneration * 65536 + (this.#scanner?.layoutVersion ?? 0);
+  }
+
+  #scannerGeneration = 0;
+
+  /** The dictionary string column `index` of the schema interns into now. */
+  dictionaryOf(index: number): StringDictionary {
+    return this.#dictionaries[index]!;
+  }
+
   #dataDictionaries(): StringDictionary[] {
     return this.#dictionaries.filter((_, i) => i !== this.#corruptIndex);
   }
@@ -122,6 +145,7 @@ export class JsonReader {
       }
     }
     if (replaced) {
+      this.#scannerGeneration++;
       this.#scanner = compileScanner(this.#dataSchema, this.#dataDictionaries());
       this.#scanner?.setMaxTimestampUs(this.#maxTimestampUs);
     }

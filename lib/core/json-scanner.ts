@@ -22,6 +22,8 @@ const enum Kind {
   String,
   Integer,
   Boolean,
+  Double,
+  Float,
 }
 
 const QUOTE = 0x22;
@@ -52,6 +54,10 @@ function kindOf(t: DataType): { kind: Kind; min: number; max: number } | null {
       return { kind: Kind.String, min: 0, max: 0 };
     case 'boolean':
       return { kind: Kind.Boolean, min: 0, max: 1 };
+    case 'double':
+      return { kind: Kind.Double, min: -Infinity, max: Infinity };
+    case 'float':
+      return { kind: Kind.Float, min: -Infinity, max: Infinity };
     case 'byte':
       return { kind: Kind.Integer, min: -128, max: 127 };
     case 'short':
@@ -145,7 +151,309 @@ export function viewOf(bytes: Uint8Array): DataView {
 }
 
 type TemplateFunction = (bytes: Uint8Array, view: DataView, start: number, end: number, columns: readonly ColumnBuilder[]) => number;
-type TemplateFactory = (interners: ReadonlyArray<ByteInterner | null>, limit: Float64Array) => TemplateFunction;
+type CodeHelpers = [readDouble: typeof readDouble, doubleValue: typeof doubleValue];
+type TemplateFactory = (recognizers: ReadonlyArray<StringRecognizer | null>, limit: Float64Array, ...helpers: CodeHelpers) => TemplateFunction;
+
+/**
+ * Where a fused kernel ({@link JsonLineScanner.compileKernel}) puts what it
+ * reads: the event-time figures, the slot (window or pane) of each time, the
+ * group of each (slot, key) and the kept values of each row. The kernel keeps
+ * the hot fields in locals and writes them back when it returns.
+ */
+export interface KernelSink {
+  /** Event-time figures so far (µs; a null time counts as 0 in max and min). */
+  maxUs: number;
+  minUs: number;
+  sumUs: number;
+  /** Rows so far (each line the kernel reads is one). */
+  rows: number;
+  /** Lines the kernel read. */
+  lines: number;
+  /** The current slot: `[lastStart, lastEnd)`, and its groups by key (group + 1, 0: none yet). */
+  lastStart: number;
+  lastEnd: number;
+  cur: Int32Array;
+  /** Rows per group. */
+  counts: Float64Array;
+  /** The group of each row (-1: a null time), and each kept value and whether it is null. */
+  rowGroups: Int32Array;
+  values: Float64Array[];
+  nulls: Uint8Array[];
+  /** Makes the slot holding `t` current (sets `lastStart`, `lastEnd`, `cur`) and returns `cur`. */
+  slotOf(t: number): Int32Array;
+  /**
+   * The group of key `k` (string id + 1, 0: null) in the current slot when `cur` has none for it:
+   * a new one, or the one a key past `cur`'s length already has. May replace `cur` and `counts`.
+   */
+  newGroup(k: number): number;
+  /** Room for more rows than `rows`: replaces `rowGroups`, `values` and `nulls`. */
+  growRows(rows: number): void;
+}
+
+/** What a fused kernel reads besides the layout: indexes of the scanner's fields, -1 for none. */
+export interface KernelTarget {
+  /** The event-time field (a timestamp). */
+  readonly timeField: number;
+  /** The grouping string field. */
+  readonly keyField: number;
+  /** Fields whose values each row keeps (numbers, timestamps in µs). */
+  readonly valueFields: readonly number[];
+}
+
+/** A compiled fused kernel: see {@link JsonLineScanner.compileKernel}. `maxLine`: a longer line stops it. */
+export type ChunkKernel = (bytes: Uint8Array, view: DataView, p: number, end: number, sink: KernelSink, maxLine: number) => number;
+type KernelFactory = (recognizers: ReadonlyArray<StringRecognizer | null>, limit: Float64Array, ...helpers: CodeHelpers) => ChunkKernel;
+
+const RECOGNIZER_BITS = 8;
+const RECOGNIZER_SIZE = 1 << RECOGNIZER_BITS;
+// Larger than any chunk: an empty entry's closing quote is never found.
+const NO_LENGTH = 1 << 30;
+
+/**
+ * Recognises the strings of one field by their first four bytes and their
+ * length, in front of a {@link ByteInterner}: a direct-mapped table keyed by
+ * the first word gives a candidate; its closing quote in the right place and
+ * its last word equal (and, for strings over 8 bytes, the middle) make it
+ * that string. A miss takes the byte loop and the interner, and enters the
+ * string. Only strings the scanner validated (ASCII, no escape or control
+ * character) are entered, so a match is one too.
+ */
+export class StringRecognizer {
+  readonly words = new Int32Array(RECOGNIZER_SIZE);
+  readonly lengths = new Int32Array(RECOGNIZER_SIZE).fill(NO_LENGTH);
+  readonly tails = new Int32Array(RECOGNIZER_SIZE);
+  readonly ids = new Int32Array(RECOGNIZER_SIZE);
+  readonly #bytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(RECOGNIZER_SIZE);
+  #interner: ByteInterner;
+
+  constructor(interner: ByteInterner) {
+    this.#interner = interner;
+  }
+
+  /** Forgets every string (the interner's dictionary was replaced). */
+  reset(interner: ByteInterner): void {
+    this.#interner = interner;
+    this.lengths.fill(NO_LENGTH);
+    this.#bytes.fill(undefined);
+  }
+
+  /** Whether `bytes` from `p` hold the middle of entry `h` (bytes 4 to length - 4): strings over 8 bytes. */
+  same(h: number, bytes: Uint8Array, p: number): boolean {
+    const entry = this.#bytes[h]!;
+    const stop = entry.length - 4;
+    for (let i = 4; i < stop; i++) if (entry[i] !== bytes[p + i]) return false;
+    return true;
+  }
+
+  /** The id of the validated text `bytes[s, e)` whose FNV-1a hash is `hash`, entered for the next time (`end`: the chunk's end). */
+  learn(bytes: Uint8Array, view: DataView, s: number, e: number, hash: number, end: number): number {
+    const id = this.#interner.idOfHashed(bytes, s, e, hash);
+    if (s + 4 <= end) {
+      const word = view.getInt32(s, true);
+      const h = Math.imul(word, -1640531535) >>> (32 - RECOGNIZER_BITS);
+      const length = e - s;
+      this.words[h] = word;
+      this.lengths[h] = length;
+      this.tails[h] = length > 4 ? view.getInt32(e - 4, true) : 0;
+      this.ids[h] = id;
+      this.#bytes[h] = length > 8 ? bytes.slice(s, e) : undefined;
+    }
+    return id;
+  }
+}
+
+/** One field of a learned layout, as the code generator needs it. */
+interface LayoutField {
+  readonly field: number;
+  readonly kind: Kind;
+  /** The bytes before the value: `{"name":` or `,"name":`. */
+  readonly literal: Uint8Array;
+  /** Digits of the value in the line that taught the layout (integers and timestamps; 0: negative or other). */
+  readonly digits: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+// Locals of the generated factory: each string field's recogniser and its arrays.
+function recognizerLocals(layout: readonly LayoutField[]): string {
+  return layout
+    .filter((f) => f.kind === Kind.String)
+    .map((f) => `const R${f.field} = recognizers[${f.field}], W${f.field} = R${f.field}.words, L${f.field} = R${f.field}.lengths, T${f.field} = R${f.field}.tails, I${f.field} = R${f.field}.ids;`)
+    .join('\n');
+}
+
+// Little-endian words: `(w & 0xf0f0f0f0) === 0x30303030 && ((w + 0x06060606) & 0xf0f0f0f0) === 0x30303030`
+// holds exactly when the four bytes are ASCII digits (no byte can carry into the next).
+const HIGH_NIBBLES = 0xf0f0f0f0 | 0;
+const DIGIT_NIBBLES = 0x30303030;
+
+/**
+ * Code that reads field `f` (the `k`-th of the layout) from `p`: its literal,
+ * then its value into `v<k>` (string id, number, timestamp µs, boolean 0/1),
+ * with `z<k>` true for a JSON null when `nulls` allows them. `fail` leaves
+ * the line to the general path.
+ */
+function fieldCode(f: LayoutField, k: number, fail: string, nulls: boolean): string[] {
+  const literal = f.literal;
+  const compares: string[] = [];
+  let i = 0;
+  for (; i + 4 <= literal.length; i += 4) compares.push(`view.getInt32(p + ${i}, true) !== ${(literal[i]! | (literal[i + 1]! << 8) | (literal[i + 2]! << 16) | (literal[i + 3]! << 24)) | 0}`);
+  for (; i + 2 <= literal.length; i += 2) compares.push(`view.getUint16(p + ${i}, true) !== ${literal[i]! | (literal[i + 1]! << 8)}`);
+  for (; i < literal.length; i++) compares.push(`bytes[p + ${i}] !== ${literal[i]}`);
+  const out = [`if (p + ${literal.length} > end || ${compares.join(' || ')}) ${fail}`, `p += ${literal.length};`, `let v${k} = 0;`];
+  const value = valueCode(f, k, fail);
+  if (!nulls) return [...out, ...value];
+  // "null" as a little-endian word.
+  return [...out, `let z${k} = false;`, `if (p + 4 <= end && view.getInt32(p, true) === 1819047278) { z${k} = true; p += 4; } else {`, ...value, '}'];
+}
+
+function valueCode(f: LayoutField, k: number, fail: string): string[] {
+  const v = `v${k}`;
+  switch (f.kind) {
+    case Kind.String:
+      return [
+        `if (p >= end || bytes[p] !== 34) ${fail}`,
+        'p++;',
+        `${v} = -1;`,
+        'if (p + 4 <= end) {',
+        '  const w = view.getInt32(p, true);',
+        `  const h = Math.imul(w, -1640531535) >>> ${32 - RECOGNIZER_BITS};`,
+        `  if (W${f.field}[h] === w) {`,
+        `    const q = p + L${f.field}[h];`,
+        `    if (q < end && bytes[q] === 34 && (q - p <= 4 || (view.getInt32(q - 4, true) === T${f.field}[h] && (q - p <= 8 || R${f.field}.same(h, bytes, p))))) { ${v} = I${f.field}[h]; p = q + 1; }`,
+        '  }',
+        '}',
+        `if (${v} < 0) {`,
+        '  const s = p;',
+        `  let h = ${FNV_OFFSET};`,
+        '  while (p < end && (c = bytes[p]) !== 34) {',
+        `    if (c === 92 || c < 32 || c >= 128) ${fail}`,
+        `    h = Math.imul(h ^ c, ${FNV_PRIME});`,
+        '    p++;',
+        '  }',
+        `  if (p >= end) ${fail}`,
+        `  ${v} = R${f.field}.learn(bytes, view, s, p, h, end);`,
+        '  p++;',
+        '}',
+      ];
+    case Kind.Timestamp:
+    case Kind.Integer: {
+      const out = [...integerCode(f, v, fail)];
+      if (f.min > -Number.MAX_SAFE_INTEGER || f.max < Number.MAX_SAFE_INTEGER) out.push(`if (${v} < ${f.min} || ${v} > ${f.max}) ${fail}`);
+      // A timestamp from a JSON integer is epoch seconds (Spark's JacksonParser).
+      if (f.kind === Kind.Timestamp) out.push(`${v} *= 1000000;`, `if (${v} > limit[0]) ${fail}`);
+      return out;
+    }
+    case Kind.Double:
+    case Kind.Float:
+      return [`{ const stop = readDouble(bytes, p, end); if (stop < 0) ${fail} p = stop; }`, `${v} = ${f.kind === Kind.Float ? 'Math.fround(doubleValue())' : 'doubleValue()'};`];
+    case Kind.Boolean:
+      // "true", "fals" + "e" as little-endian words.
+      return [`if (p + 4 <= end && view.getInt32(p, true) === 1702195828) { ${v} = 1; p += 4; } else if (p + 5 <= end && view.getInt32(p, true) === 1936482662 && bytes[p + 4] === 101) { ${v} = 0; p += 5; } else ${fail}`];
+  }
+}
+
+// An integer of at most 15 digits (no fraction, exponent or leading zero) into `v`: the number of
+// digits the layout was learned with at once, four per compare, else one by one.
+function integerCode(f: LayoutField, v: string, fail: string): string[] {
+  const loop = [
+    `const neg = p < end && bytes[p] === 45;`,
+    'if (neg) p++;',
+    'const d = p;',
+    `while (p < end && (c = bytes[p]) >= 48 && c <= 57) { ${v} = ${v} * 10 + (c - 48); p++; }`,
+    `if (p === d || p - d > ${MAX_EXACT_DIGITS} || (p - d > 1 && bytes[d] === 48)) ${fail}`,
+    `if (p < end && ((c = bytes[p]) === 46 || c === 101 || c === 69)) ${fail}`,
+    `if (neg) ${v} = -${v};`,
+  ];
+  const n = f.digits;
+  if (n < 4 || n > MAX_EXACT_DIGITS) return ['{', ...loop, '}'];
+  const checks: string[] = [`p + ${n} <= end`, `bytes[p] !== 48`];
+  const parts: string[] = [];
+  let i = 0;
+  let word = 0;
+  for (; i + 4 <= n; i += 4, word++) {
+    checks.push(`((a${word} = view.getInt32(p + ${i}, true)) & ${HIGH_NIBBLES}) === ${DIGIT_NIBBLES}`, `((a${word} + 101058054) & ${HIGH_NIBBLES}) === ${DIGIT_NIBBLES}`);
+    // Digits d0..d3 (d0 in the low byte): d0 * 10 + d1 and d2 * 10 + d3 in bytes 0 and 2, no carry.
+    parts.push(`(((t = Math.imul(a${word} - ${DIGIT_NIBBLES}, 10) + ((a${word} - ${DIGIT_NIBBLES}) >>> 8)) & 255) * 100 + ((t >>> 16) & 255))`);
+  }
+  for (; i < n; i++) {
+    checks.push(`(b${i} = bytes[p + ${i}] - 48) >= 0`, `b${i} <= 9`);
+    parts.push(`b${i}`);
+  }
+  // Not followed by another digit (nor a fraction or exponent, which the next literal refuses anyway).
+  checks.push(`(p + ${n} === end || (c = bytes[p + ${n}]) < 48 || c > 57)`);
+  let expression = parts[0]!;
+  for (let j = 1, at = 4; j < parts.length; j++) {
+    const digits = at + 4 <= n ? 4 : 1;
+    at += digits;
+    expression = `(${expression}) * ${10 ** digits} + ${parts[j]}`;
+  }
+  const locals = [...Array.from({ length: word }, (_, w) => `a${w} = 0`), ...Array.from({ length: n - word * 4 }, (_, j) => `b${word * 4 + j} = 0`), 't = 0'];
+  return ['{', `let ${locals.join(', ')};`, `if (${checks.join(' && ')}) { ${v} = ${expression}; p += ${n}; } else {`, ...loop, '}', '}'];
+}
+
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
+// The value readDouble read last (a module variable, not an object per call).
+let lastDouble = 0;
+
+/** The number {@link readDouble} read last. */
+function doubleValue(): number {
+  return lastDouble;
+}
+
+/**
+ * Reads a JSON number at `p` when JSON.parse's value for it is one exact
+ * IEEE operation — at most 15 significant digits times or divided by a power
+ * of ten up to 10^22 (Clinger's fast path: both operands exact, one correctly
+ * rounded result) — leaving the value in {@link doubleValue} and returning
+ * where the number ends; -1 for anything else (other numbers, and what is
+ * not a JSON number), which the caller leaves to JSON.parse.
+ */
+function readDouble(bytes: Uint8Array, p: number, end: number): number {
+  let c = 0;
+  const negative = p < end && bytes[p] === 45;
+  if (negative) p++;
+  const digitsStart = p;
+  let mantissa = 0;
+  while (p < end && (c = bytes[p]!) >= 48 && c <= 57) {
+    mantissa = mantissa * 10 + (c - 48);
+    p++;
+  }
+  let digits = p - digitsStart;
+  if (digits === 0 || (digits > 1 && bytes[digitsStart] === 48)) return -1;
+  let scale = 0;
+  if (p < end && bytes[p] === 46) {
+    p++;
+    const fractionStart = p;
+    while (p < end && (c = bytes[p]!) >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      p++;
+    }
+    if (p === fractionStart) return -1;
+    digits += p - fractionStart;
+    scale = fractionStart - p;
+  }
+  if (p < end && ((c = bytes[p]!) === 101 || c === 69)) {
+    p++;
+    const sign = p < end && (bytes[p] === 45 || bytes[p] === 43) ? bytes[p++] : 43;
+    const exponentStart = p;
+    let exponent = 0;
+    while (p < end && (c = bytes[p]!) >= 48 && c <= 57) {
+      exponent = exponent * 10 + (c - 48);
+      p++;
+    }
+    if (p === exponentStart || p - exponentStart > 3) return -1;
+    scale += sign === 45 ? -exponent : exponent;
+  }
+  if (digits > MAX_EXACT_DIGITS) return -1;
+  let value: number;
+  if (scale === 0) value = mantissa;
+  else if (scale > 0 && scale <= 22) value = mantissa * POWERS_OF_TEN[scale]!;
+  else if (scale < 0 && scale >= -22) value = mantissa / POWERS_OF_TEN[-scale]!;
+  else return -1;
+  lastDouble = negative ? -value : value;
+  return p;
+}
 
 /** Reads one JSON line into columns, or declines. Built by {@link compileScanner}. */
 export class JsonLineScanner {
@@ -166,9 +474,16 @@ export class JsonLineScanner {
   // value. Lines of one file nearly always share it, so it is tried first.
   #templateFields: number[] | null = null;
   #templateLiterals: Uint8Array[] = [];
+  // Digits of each integer value of the line that taught the layout: the template reads that
+  // many at once and takes the digit loop only for other lengths.
+  #templateDigits: number[] = [];
   #lineFields: number[] = [];
+  readonly #lineDigits: Int32Array;
   #compiledTemplate: TemplateFunction | null = null;
-  #compact = true;
+  // Fused kernels of the learned layout (see compileKernel), by target; emptied when it changes.
+  #kernels = new Map<string, ChunkKernel>();
+  #layoutVersion = 0;
+  readonly #recognizers: Array<StringRecognizer | null>;
   #pos = 0;
 
   /** @internal */
@@ -178,9 +493,16 @@ export class JsonLineScanner {
     this.#min = fields.map((f) => f.min);
     this.#max = fields.map((f) => f.max);
     this.#interners = fields.map((f, i) => (f.kind === Kind.String ? new ByteInterner(dictionaries[i] ?? new StringDictionary()) : null));
+    this.#recognizers = this.#interners.map((interner) => (interner === null ? null : new StringRecognizer(interner)));
     this.#numbers = new Float64Array(fields.length);
     this.#isNull = new Uint8Array(fields.length);
     this.#seen = new Uint8Array(fields.length);
+    this.#lineDigits = new Int32Array(fields.length);
+  }
+
+  /** Changes each time the scanner learns a layout: a kernel compiled before is stale. */
+  get layoutVersion(): number {
+    return this.#layoutVersion;
   }
 
   /**
@@ -198,7 +520,9 @@ export class JsonLineScanner {
 
   /** Starts interning string field `index` into a new dictionary (the caller bounds dictionary size). */
   resetDictionary(index: number, dictionary: StringDictionary): void {
-    if (this.#interners[index] !== null) this.#interners[index] = new ByteInterner(dictionary);
+    if (this.#interners[index] === null) return;
+    this.#interners[index] = new ByteInterner(dictionary);
+    this.#recognizers[index]!.reset(this.#interners[index]);
   }
 
   /**
@@ -295,6 +619,7 @@ export class JsonLineScanner {
             const digits = p - digitsStart;
             if (digits === 0 || digits > MAX_EXACT_DIGITS || (digits > 1 && bytes[digitsStart] === 0x30)) return -1;
             if (p < end && ((c = bytes[p]!) === 0x2e || c === 0x65 || c === 0x45)) return -1;
+            this.#lineDigits[field] = negative ? 0 : digits;
             if (negative) value = -value;
             if (value < mins[field]! || value > maxes[field]!) return -1;
             // A timestamp from a JSON integer is epoch seconds (Spark's JacksonParser).
@@ -364,67 +689,116 @@ export class JsonLineScanner {
     const encoder = new TextEncoder();
     this.#templateFields = [...fields];
     this.#templateLiterals = fields.map((f, k) => encoder.encode(`${k === 0 ? '{' : ','}"${new TextDecoder().decode(this.#names[f])}":`));
+    this.#templateDigits = fields.map((f) => this.#lineDigits[f]!);
     this.#compiledTemplate = this.#compileTemplate();
+    this.#kernels = new Map();
+    this.#layoutVersion++;
+  }
+
+  // The learned layout, field by field, for code generation.
+  #layout(): LayoutField[] {
+    return this.#templateFields!.map((field, k) => ({
+      field,
+      kind: this.#kinds[field]!,
+      literal: this.#templateLiterals[k]!,
+      digits: this.#templateDigits[k]!,
+      min: this.#min[field]!,
+      max: this.#max[field]!,
+    }));
   }
 
   // The template as straight-line code: constants compared inline, no loop over the layout.
   // Generated because V8 then compiles each comparison to one instruction, which is most of the
   // scanner's time. Any difference from the layout returns -1 and the general scan decides.
   #compileTemplate(): TemplateFunction {
-    const fields = this.#templateFields!;
+    const layout = this.#layout();
     const lines: string[] = ['let c = 0;'];
-    fields.forEach((field, k) => {
-      const literal = this.#templateLiterals[k]!;
-      // Four bytes per compare where the literal allows (little-endian words), then the rest.
-      const compares: string[] = [];
-      let i = 0;
-      for (; i + 4 <= literal.length; i += 4) compares.push(`view.getUint32(p + ${i}, true) !== ${(literal[i]! | (literal[i + 1]! << 8) | (literal[i + 2]! << 16) | (literal[i + 3]! << 24)) >>> 0}`);
-      for (; i + 2 <= literal.length; i += 2) compares.push(`view.getUint16(p + ${i}, true) !== ${literal[i]! | (literal[i + 1]! << 8)}`);
-      for (; i < literal.length; i++) compares.push(`bytes[p + ${i}] !== ${literal[i]}`);
-      const checks = compares.join(' || ');
-      lines.push(`if (p + ${literal.length} > end || ${checks}) return -1;`, `p += ${literal.length};`);
-      const kind = this.#kinds[field];
-      if (kind === Kind.String) {
-        lines.push(
-          'if (p >= end || bytes[p] !== 34) return -1;',
-          `const s${k} = ++p;`,
-          `let h${k} = ${FNV_OFFSET};`,
-          'while (p < end && (c = bytes[p]) !== 34) {',
-          '  if (c === 92 || c < 32 || c >= 128) return -1;',
-          `  h${k} = Math.imul(h${k} ^ c, ${FNV_PRIME});`,
-          '  p++;',
-          '}',
-          'if (p >= end) return -1;',
-          `const v${k} = interners[${field}].idOfHashed(bytes, s${k}, p, h${k});`,
-          'p++;',
-        );
-      } else if (kind === Kind.Timestamp || kind === Kind.Integer) {
-        lines.push(
-          `const n${k} = p < end && bytes[p] === 45;`,
-          `if (n${k}) p++;`,
-          `const d${k} = p;`,
-          `let v${k} = 0;`,
-          `while (p < end && (c = bytes[p]) >= 48 && c <= 57) { v${k} = v${k} * 10 + (c - 48); p++; }`,
-          `if (p === d${k} || p - d${k} > ${MAX_EXACT_DIGITS} || (p - d${k} > 1 && bytes[d${k}] === 48)) return -1;`,
-          `if (n${k}) v${k} = -v${k};`,
-          `if (v${k} < ${this.#min[field]} || v${k} > ${this.#max[field]}) return -1;`,
-          kind === Kind.Timestamp ? `v${k} *= 1000000; if (v${k} > limit[0]) return -1;` : '',
-        );
-      } else {
-        lines.push('return -1;');
-      }
-    });
+    layout.forEach((f, k) => lines.push(...fieldCode(f, k, 'return -1;', false)));
     lines.push('if (p >= end || bytes[p] !== 125) return -1;', 'p++;', 'if (p !== end && bytes[p] !== 10) return -1;');
     for (let f = 0; f < this.#kinds.length; f++) {
-      const k = fields.indexOf(f);
+      const k = layout.findIndex((l) => l.field === f);
       if (k < 0) lines.push(`columns[${f}].appendNull();`);
       else if (this.#kinds[f] === Kind.String) lines.push(`columns[${f}].appendDictId(v${k});`);
+      else if (this.#kinds[f] === Kind.Boolean) lines.push(`columns[${f}].appendBoolean(v${k} === 1);`);
       else lines.push(`columns[${f}].appendNumber(v${k});`);
     }
     lines.push('return p;');
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the scanner is compiled from the schema on purpose
-    const build = new Function('interners', 'limit', `return function scanTemplate(bytes, view, p, end, columns) {\n${lines.join('\n')}\n};`) as TemplateFactory;
-    return build(this.#interners, this.#maxTimestampUs);
+    const build = new Function('recognizers', 'limit', 'readDouble', 'doubleValue', `${recognizerLocals(layout)}\nreturn function scanTemplate(bytes, view, p, end, columns) {\n${lines.join('\n')}\n};`) as TemplateFactory;
+    return build(this.#recognizers, this.#maxTimestampUs, readDouble, doubleValue);
+  }
+
+  /**
+   * The learned layout fused with what a partial aggregation does with each
+   * line (see {@link KernelTarget}), or null before a layout is learned. The
+   * kernel reads line after line from `p` while they have the layout (a
+   * null value allowed anywhere), hands each one's time, key and values to
+   * `sink`, and returns where it stopped: the start of the first line it
+   * could not read (or past the end). It appends nothing for that line; the
+   * caller reads it the general way. Kernels are kept per target until the
+   * layout changes ({@link JsonLineScanner.layoutVersion}).
+   */
+  compileKernel(target: KernelTarget): ChunkKernel | null {
+    if (this.#templateFields === null) return null;
+    const id = `${target.timeField}/${target.keyField}/${target.valueFields.join(',')}`;
+    let kernel = this.#kernels.get(id);
+    if (kernel === undefined) {
+      kernel = this.#buildKernel(target);
+      this.#kernels.set(id, kernel);
+    }
+    return kernel;
+  }
+
+  #buildKernel(target: KernelTarget): ChunkKernel {
+    const layout = this.#layout();
+    const at = (field: number): number => (field < 0 ? -1 : layout.findIndex((l) => l.field === field));
+    const fail = '{ p = ls; break line; }';
+    const timeK = at(target.timeField);
+    if (timeK >= 0 && layout[timeK]!.kind !== Kind.Timestamp) throw new TypeError('the kernel time field must be a timestamp');
+    const keyK = at(target.keyField);
+    if (keyK >= 0 && layout[keyK]!.kind !== Kind.String) throw new TypeError('the kernel key field must be a string');
+    const values = target.valueFields.map(at);
+    const lines: string[] = [
+      'let c = 0;',
+      'let maxUs = g.maxUs, minUs = g.minUs, sumUs = g.sumUs, rows = g.rows, lines = 0;',
+      'let lastStart = g.lastStart, lastEnd = g.lastEnd, cur = g.cur, counts = g.counts;',
+    ];
+    if (values.length > 0) {
+      lines.push('let rowGroups = g.rowGroups, cap = rowGroups.length;');
+      values.forEach((_, j) => lines.push(`let x${j} = g.values[${j}], n${j} = g.nulls[${j}];`));
+    }
+    lines.push('line: for (;;) {', 'const ls = p;', 'if (p >= end) break;');
+    layout.forEach((f, k) => lines.push(...fieldCode(f, k, fail, true)));
+    lines.push(`if (p >= end || bytes[p] !== 125) ${fail}`, 'p++;', `if ((p !== end && bytes[p] !== 10) || p - ls > maxLine) ${fail}`, 'lines++;', 'let gi = -1;');
+    const timeNull = timeK < 0 ? 'true' : `z${timeK}`;
+    const key = keyK < 0 ? '0' : `(z${keyK} ? 0 : v${keyK} + 1)`;
+    lines.push(
+      `if (${timeNull}) {`,
+      '  if (0 > maxUs) maxUs = 0;',
+      '  if (0 < minUs) minUs = 0;',
+      '} else {',
+      `  const t = v${timeK};`,
+      '  if (t > maxUs) maxUs = t;',
+      '  if (t < minUs) minUs = t;',
+      '  sumUs += t;',
+      '  if (!(t >= lastStart && t < lastEnd)) { cur = g.slotOf(t); lastStart = g.lastStart; lastEnd = g.lastEnd; }',
+      `  const k = ${key};`,
+      '  gi = k < cur.length ? cur[k] - 1 : -1;',
+      '  if (gi < 0) { gi = g.newGroup(k); cur = g.cur; counts = g.counts; }',
+      '  counts[gi]++;',
+      '}',
+    );
+    if (values.length > 0) {
+      lines.push('if (rows >= cap) {', 'g.growRows(rows);', 'rowGroups = g.rowGroups; cap = rowGroups.length;');
+      values.forEach((_, j) => lines.push(`x${j} = g.values[${j}]; n${j} = g.nulls[${j}];`));
+      lines.push('}', 'rowGroups[rows] = gi;');
+      values.forEach((k, j) => lines.push(k < 0 ? `x${j}[rows] = 0; n${j}[rows] = 1;` : `if (z${k}) { x${j}[rows] = 0; n${j}[rows] = 1; } else { x${j}[rows] = v${k}; n${j}[rows] = 0; }`));
+    }
+    lines.push('rows++;', 'p++;', '}');
+    lines.push('g.maxUs = maxUs; g.minUs = minUs; g.sumUs = sumUs; g.rows = rows; g.lines += lines;', 'return p;');
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the kernel is compiled from the schema and the plan on purpose
+    const build = new Function('recognizers', 'limit', 'readDouble', 'doubleValue', `${recognizerLocals(layout)}\nreturn function scanKernel(bytes, view, p, end, g, maxLine) {\n${lines.join('\n')}\n};`) as KernelFactory;
+    return build(this.#recognizers, this.#maxTimestampUs, readDouble, doubleValue);
   }
 
   #fieldOf(bytes: Uint8Array, start: number, end: number): number {
@@ -482,9 +856,18 @@ export class JsonLineScanner {
           return true;
         }
         return false;
+      case Kind.Double:
+      case Kind.Float: {
+        const value = this.#double(bytes, end);
+        if (value === null) return false;
+        this.#numbers[field] = this.#kinds[field] === Kind.Float ? Math.fround(value) : value;
+        this.#isNull[field] = 0;
+        return true;
+      }
       default: {
         const value = this.#integer(bytes, end);
         if (value === null || value < this.#min[field]! || value > this.#max[field]!) return false;
+        this.#lineDigits[field] = this.#lastDigits;
         // A timestamp from a JSON integer is epoch seconds (Spark's JacksonParser).
         const number = this.#kinds[field] === Kind.Timestamp ? value * 1_000_000 : value;
         if (this.#kinds[field] === Kind.Timestamp && number > this.#maxTimestampUs[0]!) return false;
@@ -519,7 +902,21 @@ export class JsonLineScanner {
       if (c === 0x2e || c === 0x65 || c === 0x45) return null; // fraction or exponent
     }
     this.#pos = p;
+    this.#lastDigits = negative ? 0 : digits;
     return negative ? -value : value;
+  }
+
+  #lastDigits = 0;
+
+  // A JSON number as JSON.parse reads it, when that is one exact IEEE operation (at most 15
+  // significant digits, a power of ten up to 10^22: Clinger's fast path); null otherwise (and
+  // for anything that is not a JSON number), which leaves the line to the general path.
+  #double(bytes: Uint8Array, end: number): number | null {
+    const p = this.#pos;
+    const stop = readDouble(bytes, p, end);
+    if (stop < 0) return null;
+    this.#pos = stop;
+    return lastDouble;
   }
 
   #literal(bytes: Uint8Array, end: number, word: string): boolean {

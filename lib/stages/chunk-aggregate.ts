@@ -19,8 +19,9 @@ import type { TransformCallback } from 'node:stream';
 import { TidemarkError } from '../errors.js';
 import { RecordBatch, StringDictionary, type Column } from '../core/batch.js';
 import { schemaToDDL } from '../core/ddl.js';
-import { JsonReader, MAX_DICTIONARY_SIZE } from '../core/json-reader.js';
-import { partialAggregate, partialFieldsOf, type PartialAggregatePlan, type PartialAggregates, type StoreSpec } from '../core/partial-aggregate.js';
+import { ChunkAggregator } from '../core/chunk-aggregator.js';
+import { MAX_DICTIONARY_SIZE, type JsonReader } from '../core/json-reader.js';
+import { partialFieldsOf, type PartialAggregatePlan, type PartialAggregates, type StoreSpec } from '../core/partial-aggregate.js';
 import { giveReadBuffer, isReadBuffer } from '../core/read-buffers.js';
 import { WINDOW_TYPE, fieldIndex, type Field, type Schema } from '../core/schema.js';
 import type { PlanEntry, StreamItem } from '../protocol.js';
@@ -85,6 +86,7 @@ export class ChunkAggregate extends Stage {
   readonly #windowEntry: PlanEntry;
   readonly #plan: PartialAggregatePlan;
   // transient
+  readonly #aggregator: ChunkAggregator;
   readonly #reader: JsonReader;
   readonly #chunks: ChunkInput;
   #batchTimestampMs = NaN;
@@ -110,7 +112,8 @@ export class ChunkAggregate extends Stage {
       startTimeUs: this.window.startTimeUs,
       store: this.store,
     };
-    this.#reader = new JsonReader(this.parse.readerOptions());
+    this.#aggregator = new ChunkAggregator({ reader: this.parse.readerOptions(), plan: this.#plan });
+    this.#reader = this.#aggregator.reader;
     this.#chunks = new ChunkInput(this.#reader);
   }
 
@@ -233,11 +236,15 @@ export class ChunkAggregate extends Stage {
         yield item;
         return;
       case 'rows': {
-        // On this thread: the batch is aggregated and dropped before the next chunk, so one builder serves.
-        const builder = this.#reader.scratchBuilder(this.#chunks.capacityOf(item.batch));
-        this.#chunks.readAll(item.batch, builder);
-        const rows = this.#rowsOf(partialAggregate(builder.finish(), this.#plan));
-        if (rows !== null) yield rows;
+        // On this thread, chunk by chunk, as a worker would.
+        for (const chunk of this.#chunks.chunks(item.batch)) {
+          const firstLine = this.#chunks.firstLineOf(chunk);
+          const read = this.#aggregator.read(chunk.bytes, chunk.file, chunk.offset === 0, this.#chunks.maxLineLength, this.#batchTimestampMs, firstLine);
+          if (this.#chunks.handedOver) giveReadBuffer(chunk.bytes.buffer);
+          this.#chunks.chunkRead(chunk.file, firstLine, read);
+          const rows = this.#rowsOf(read.groups);
+          if (rows !== null) yield rows;
+        }
         return;
       }
       default:

@@ -7,14 +7,11 @@
  * @module
  */
 import { parentPort } from 'node:worker_threads';
-import { JsonReader, type JsonReaderOptions } from '../core/json-reader.js';
-import { partialAggregate, type PartialAggregatePlan, type PartialAggregates } from '../core/partial-aggregate.js';
+import { ChunkAggregator, type ChunkAggregatorConfig } from '../core/chunk-aggregator.js';
+import type { PartialAggregates } from '../core/partial-aggregate.js';
 
 /** What a query's chunks are read and aggregated with. */
-export interface ChunkSessionConfig {
-  readonly reader: JsonReaderOptions;
-  readonly plan: PartialAggregatePlan;
-}
+export type ChunkSessionConfig = ChunkAggregatorConfig;
 
 /** A chunk to read: whole lines, numbered from 1 here (the main thread knows where it starts). */
 export interface ChunkRequest {
@@ -41,10 +38,10 @@ export type ChunkReply =
 
 if (parentPort !== null) {
   const port = parentPort;
-  const sessions = new Map<number, { reader: JsonReader; plan: PartialAggregatePlan }>();
+  const sessions = new Map<number, ChunkAggregator>();
   port.on('message', (message: ChunkWorkerMessage) => {
     if (message.type === 'open') {
-      sessions.set(message.session, { reader: new JsonReader(message.config.reader), plan: message.config.plan });
+      sessions.set(message.session, new ChunkAggregator(message.config));
       return;
     }
     if (message.type === 'close') {
@@ -55,12 +52,7 @@ if (parentPort !== null) {
     try {
       const session = sessions.get(request.session);
       if (session === undefined) throw new Error(`no session ${request.session} on this worker`);
-      const reader = session.reader;
-      // The batch is aggregated and dropped here: one builder's arrays serve every chunk.
-      const builder = reader.scratchBuilder(Math.ceil(request.bytes.length / 32));
-      reader.setBatchTimestamp(request.batchTimestampMs);
-      const { lines, records, malformed } = reader.readChunk(request.bytes, builder, request.file, 1, request.fileStart, request.maxLineLength);
-      const groups = partialAggregate(builder.finish(), session.plan);
+      const { lines, records, malformed, groups } = session.read(request.bytes, request.file, request.fileStart, request.maxLineLength, request.batchTimestampMs);
       const buffer = request.giveBack ? (request.bytes.buffer as ArrayBuffer) : null;
       const reply: ChunkReply = { seq: request.seq, ok: true, lines, records, malformed, groups, buffer };
       port.postMessage(reply, buffer === null ? [] : [buffer]);
