@@ -82,8 +82,13 @@ async function cli(argv: readonly string[]): Promise<number> {
     }
     const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (load === undefined) {
-      const what = command.startsWith('-') ? `unknown flag '${command}'` : `unknown command '${command}'`;
-      process.stderr.write(`tidemark: ${what}\nRun 'tidemark --help' for the list of commands.\n`);
+      // Loaded only for a mistake, like the commands.
+      const { closestName } = await import('./core/suggest.js');
+      const flag = command.startsWith('-');
+      const hit = flag ? closestName(command.replace(/^-+/, ''), ['help', 'version']) : closestName(command, Object.keys(COMMANDS));
+      const what = flag ? `unknown flag '${command}'` : `unknown command '${command}'`;
+      const mean = hit === null ? '' : `; did you mean '${flag ? '--' : ''}${hit}'?`;
+      process.stderr.write(`tidemark: ${what}${mean}\nRun 'tidemark --help' for the list of commands.\n`);
       return 2;
     }
     return await (await load()).main(rest);
@@ -95,7 +100,8 @@ async function cli(argv: readonly string[]): Promise<number> {
     }
     // Loaded only on failure, like the commands: `tidemark --help` loads nothing but this file.
     const { describeFailure } = await import('./cli/failure.js');
-    process.stderr.write(`tidemark: ${describeFailure(err).text}\n`);
+    const report = describeFailure(err, command ?? null);
+    process.stderr.write(`tidemark: ${report.text}\n${report.hint === null ? '' : `  ${report.hint}\n`}`);
     return 1;
   }
 }

@@ -59,7 +59,11 @@ export type TidemarkErrorCode =
   | 'ERR_STREAM_NOT_FOUND'
   | 'ERR_DATA_LOSS'
   | 'ERR_SOURCE_FAILED'
-  | 'ERR_PLAN_INPUT';
+  | 'ERR_PLAN_INPUT'
+  | 'ERR_UNKNOWN_FIELD'
+  | 'ERR_TIMESTAMP_IN_SECONDS'
+  | 'ERR_UNSUPPORTED_DATA_TYPE'
+  | 'ERR_UNSUPPORTED_FORMAT';
 
 /** Where an error happened, when it is about input: file, line, option. */
 export interface ErrorLocation {

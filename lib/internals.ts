@@ -9,6 +9,8 @@
  */
 export { TidemarkError, isTidemarkError, type TidemarkErrorCode, type ErrorLocation } from './errors.js';
 export * from './core/schema.js';
+// Row types from a DDL string literal. Meant for the main entry (issue 17), which is at its 80 names for now.
+export type { RowOf, InputRowOf, RowTyped } from './core/row-types.js';
 export * from './core/batch.js';
 export * from './core/interval.js';
 export * from './core/window.js';

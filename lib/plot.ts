@@ -214,8 +214,10 @@ export function buildLineChartSpec(rows: readonly Record<string, unknown>[], opt
       x: {
         field: fieldRef(options.x),
         type: xType,
-        title: options.x,
-        ...(xType === 'temporal' ? { scale: { type: 'utc' as const } } : {}),
+        // Times are drawn in UTC: the title says so, and each label carries the date with the
+        // time (Vega's default labels drop the year and, between midnights, the day).
+        title: xType === 'temporal' ? `${options.x} (UTC)` : options.x,
+        ...(xType === 'temporal' ? { scale: { type: 'utc' as const }, axis: { format: '%Y-%m-%d %H:%M', labelOverlap: true } } : {}),
       },
       y: { field: fieldRef(options.y), type: 'quantitative', title: options.y, ...(options.yZero === false ? { scale: { zero: false } } : {}) },
       color: { field: fieldRef(options.series), type: 'nominal', title: options.series },

@@ -94,7 +94,7 @@ t.test("Keys = start reads the window struct's start: epoch ms on a UTC time axi
   ]);
   t.same(spec['mark'], { type: 'line', point: true });
   t.same(spec['encoding'], {
-    x: { field: 'start', type: 'temporal', title: 'start', scale: { type: 'utc' } },
+    x: { field: 'start', type: 'temporal', title: 'start (UTC)', scale: { type: 'utc' }, axis: { format: '%Y-%m-%d %H:%M', labelOverlap: true } },
     y: { field: 'count', type: 'quantitative', title: 'count' },
     color: { field: 'action', type: 'nominal', title: 'action' },
   });
@@ -107,7 +107,7 @@ t.test('a dotted path reaches into the struct and is escaped for Vega-Lite', asy
   const spec = buildLineChartSpec(windowRows(), { ...NOTEBOOK, x: 'window.start', title: 'Actions per hour', width: 400, height: 200 }) as unknown as Record<string, unknown>;
   const values = (spec['data'] as { values: Record<string, unknown>[] }).values;
   t.same(values[0], { 'window.start': Date.UTC(2016, 6, 26, 2), action: 'Click', count: 600 });
-  t.same((spec['encoding'] as Record<string, unknown>)['x'], { field: 'window\\.start', type: 'temporal', title: 'window.start', scale: { type: 'utc' } });
+  t.same((spec['encoding'] as Record<string, unknown>)['x'], { field: 'window\\.start', type: 'temporal', title: 'window.start (UTC)', scale: { type: 'utc' }, axis: { format: '%Y-%m-%d %H:%M', labelOverlap: true } });
   t.equal(spec['title'], 'Actions per hour');
   t.equal(spec['width'], 400);
   t.equal(spec['height'], 200);
@@ -164,7 +164,7 @@ t.test('a width that is not a positive integer is ERR_INVALID_OPTION', async (t)
   });
 });
 
-t.test('the SVG has the four actions as legend labels and the axis titles start and count', async (t) => {
+t.test('the SVG has the four actions as legend labels, the axis titles start (UTC) and count, and x labels with date and time', async (t) => {
   const svg = await renderSvg(buildLineChartSpec(windowRows(), NOTEBOOK));
   t.match(svg, /^<svg /);
   const texts = svgTexts(svg);
@@ -173,7 +173,10 @@ t.test('the SVG has the four actions as legend labels and the axis titles start 
     ['Click', 'Close', 'Open', 'Scroll'],
     'legend labels, in the colour scale order',
   );
-  t.equal(texts.filter((s) => s === 'start').length, 1, 'x axis title');
+  t.equal(texts.filter((s) => s === 'start (UTC)').length, 1, 'x axis title, with the zone');
+  const xLabels = texts.filter((s) => /^\d{4}-\d\d-\d\d \d\d:\d\d$/.test(s));
+  t.ok(xLabels.length >= 2, `x labels with year, date and time: ${xLabels.join(', ')}`);
+  t.ok(xLabels.every((s) => s.startsWith('2016-07-2')), 'in UTC, the data set day');
   t.equal(texts.filter((s) => s === 'count').length, 1, 'y axis title');
   t.equal(texts.filter((s) => s === 'action').length, 1, 'legend title');
   for (const hex of ['#4c78a8', '#f58518', '#e45756', '#72b7b2']) t.match(svg, `stroke="${hex}"`, `a line in ${hex}`);
@@ -255,7 +258,7 @@ t.test('tidemark plot writes an SVG and a PNG of a sink output directory', async
   }
   const svg = await readFile(join(out, 'chart.svg'), 'utf8');
   const texts = svgTexts(svg);
-  for (const s of ['Actions', 'start', 'count', 'action', ...ACTIONS]) t.ok(texts.includes(s), `SVG text ${s}`);
+  for (const s of ['Actions', 'start (UTC)', 'count', 'action', ...ACTIONS]) t.ok(texts.includes(s), `SVG text ${s}`);
   const img = decodePng(await readFile(join(out, 'nested/chart.png')));
   t.equal(img.width, Number(/^<svg [^>]*width="(\d+)"/.exec(svg)![1]), 'the PNG is the SVG rasterised');
   for (const [action, rgb] of Object.entries(COLOURS)) t.ok(colourStats(img, rgb).count >= 400, `PNG has ${action}'s colour`);
@@ -266,7 +269,7 @@ t.test('tidemark plot defaults to the notebook columns', async (t) => {
   const out = join(root, 'chart.svg');
   t.equal(await runPlot([join(root, 'sink'), '-o', out], collector()), 0);
   const texts = svgTexts(await readFile(out, 'utf8'));
-  t.ok(texts.includes('start') && texts.includes('count') && texts.includes('action'));
+  t.ok(texts.includes('start (UTC)') && texts.includes('count') && texts.includes('action'));
 });
 
 t.test('tidemark plot --help prints the usage on stdout and exits 0', async (t) => {

@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
+import { closestName } from '../core/suggest.js';
 
 /**
  * A command line the CLI cannot use (unknown or missing flag, bad value):
@@ -69,7 +70,7 @@ export function parseCommandArgs(command: string, argv: readonly string[], flags
       allowPositionals: true,
     }) as { values: Record<string, unknown>; positionals: string[] };
   } catch (err) {
-    throw new UsageError(parseArgsMessage(err), command);
+    throw new UsageError(parseArgsMessage(err, Object.keys(flags)), command);
   }
   const help = parsed.values['help'] === true;
   if (!help && parsed.positionals.length > maxPositionals) {
@@ -80,12 +81,15 @@ export function parseCommandArgs(command: string, argv: readonly string[], flags
   return { values, positionals: parsed.positionals, help };
 }
 
-/** `parseArgs`' error, without its advice to use `--` (tidemark commands take no such arguments). */
-function parseArgsMessage(err: unknown): string {
+/**
+ * `parseArgs`' error, without its advice to use `--` (tidemark commands take
+ * no such arguments), and with the closest known flag for an unknown one.
+ */
+export function parseArgsMessage(err: unknown, known: readonly string[] = []): string {
   const message = err instanceof Error ? err.message : String(err);
   const first = message.split('. To specify a positional argument')[0]!;
   const unknown = /^Unknown option '([^']+)'/.exec(first);
-  if (unknown !== null) return `unknown flag '${unknown[1]}'`;
+  if (unknown !== null) return unknownFlagMessage(unknown[1]!, known);
   const missing = /^Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument missing/.exec(first);
   if (missing !== null) return `flag ${missing[1]} needs a value`;
   const ambiguous = /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(first);
@@ -93,6 +97,13 @@ function parseArgsMessage(err: unknown): string {
   const boolean = /^Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(first);
   if (boolean !== null) return `flag ${boolean[1]} takes no value`;
   return first;
+}
+
+/** `unknown flag '--watermarks'; did you mean '--watermark'?` (the flag as typed, `=value` left out). */
+export function unknownFlagMessage(flag: string, known: readonly string[]): string {
+  const name = flag.replace(/=.*$/, '');
+  const hit = name.startsWith('--') ? closestName(name.slice(2), [...known, 'help']) : null;
+  return `unknown flag '${name}'${hit === null ? '' : `; did you mean '--${hit}'?`}`;
 }
 
 /** A string flag's value, or undefined when absent. */
@@ -134,7 +145,7 @@ export function listFlag(args: ParsedArgs, name: string): string[] {
 export function integerFlag(command: string, args: ParsedArgs, name: string, fallback?: number): number | undefined {
   const v = stringFlag(args, name);
   if (v === undefined) return fallback;
-  if (!/^\s*[+-]?\d+\s*$/.test(v)) throw new UsageError(`flag --${name} needs an integer, got '${v}'`, command);
+  if (!/^\s*[+-]?\d+\s*$/.test(v)) throw new UsageError(`--${name}: '${v}' is not an integer; write e.g. --${name} 10`, command);
   const n = Number(v);
   if (!Number.isSafeInteger(n)) throw new UsageError(`flag --${name} is out of range: ${v}`, command);
   return n;
@@ -165,6 +176,10 @@ export function choiceFlag<T extends string>(command: string, args: ParsedArgs, 
   const v = stringFlag(args, name);
   if (v === undefined) return undefined;
   const hit = choices.find((c) => c.toLowerCase() === v.trim().toLowerCase());
-  if (hit === undefined) throw new UsageError(`flag --${name} must be one of ${choices.join(', ')}, got '${v}'`, command);
+  if (hit === undefined) {
+    const close = closestName(v.trim(), choices);
+    const list = choices.length === 2 ? choices.join(' or ') : `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+    throw new UsageError(`--${name}: '${v}' is not one of ${list}${close === null ? '' : `; did you mean '${close}'?`}`, command);
+  }
   return hit;
 }

@@ -17,7 +17,29 @@ export interface FailureReport {
   readonly text: string;
   /** The code shown, or null when the error has none (an unexpected error). */
   readonly code: string | null;
+  /**
+   * The way out, in the command's flags, when the message is Spark's refusal
+   * and says none (`append needs --watermark; or use --output-mode update`):
+   * printed on the next line. Null when the message says it all.
+   */
+  readonly hint: string | null;
 }
+
+/**
+ * `tidemark run`'s way out of each refusal whose message (Spark's, kept
+ * word for word so it can be searched) names no flag. Errors whose own
+ * message already says what to do (a checkpoint in use, an output owned by
+ * another query) have none.
+ */
+const RUN_HINTS: Readonly<Record<string, string>> = {
+  ERR_APPEND_WITHOUT_WATERMARK: 'append needs --watermark (e.g. --watermark "2 hours"); or use --output-mode update',
+  ERR_SESSION_WINDOW_UPDATE_MODE: 'session windows take --output-mode append (with --watermark) or --output-mode complete',
+  ERR_COMPLETE_WITHOUT_AGGREGATION: 'complete needs an aggregation: --group-by with --window or --session-window; or use --output-mode append',
+  ERR_DEDUP_WITHOUT_WATERMARK: '--drop-duplicates-within-watermark needs --watermark; or use --drop-duplicates',
+  ERR_STATEFUL_CORRECTNESS: 'use --output-mode append, where late rows are dropped before any result is written',
+  ERR_PATH_NOT_FOUND: '--input names no file or directory: check the path (tidemark gen DIR writes a sample data set)',
+  ERR_EVENT_TIME_NOT_TIMESTAMP: '--event-time must name a timestamp column of --schema',
+};
 
 interface ErrorFields {
   readonly name?: unknown;
@@ -40,9 +62,16 @@ function isSystemError(err: Error & ErrorFields): boolean {
  * its cause (prefixed `query failed: `); a tidemark error about a line of
  * input adds `at FILE:LINE`; an OS error adds the path it was about (Node
  * puts it in the message of most calls, not of a write to an open file).
- * Anything else is unexpected: its stack, no code.
+ * Anything else is unexpected: its stack, no code. For `run`, a refusal
+ * whose message names no flag gets its way out ({@link FailureReport.hint}).
  */
-export function describeFailure(err: unknown): FailureReport {
+export function describeFailure(err: unknown, command: string | null = null): FailureReport {
+  const report = describe(err);
+  const hint = command === 'run' && report.code !== null ? (RUN_HINTS[report.code] ?? null) : null;
+  return { ...report, hint };
+}
+
+function describe(err: unknown): Omit<FailureReport, 'hint'> {
   if (!(err instanceof Error)) return { text: `unexpected error: ${String(err)}`, code: null };
   const e = err as Error & ErrorFields;
   if (e.name === 'TidemarkError' && e.code === 'ERR_QUERY_FAILED' && e.cause instanceof Error) {
@@ -54,7 +83,7 @@ export function describeFailure(err: unknown): FailureReport {
   return describeKnown(e) ?? { text: `unexpected error: ${e.stack ?? e.message}`, code: null };
 }
 
-function describeKnown(e: Error & ErrorFields): FailureReport | null {
+function describeKnown(e: Error & ErrorFields): Omit<FailureReport, 'hint'> | null {
   if (typeof e.code !== 'string') return null;
   const details = [`code ${e.code}`];
   if (e.name === 'TidemarkError') {

@@ -7,18 +7,19 @@
  *
  * @module
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { generateDataset, GEN_DEFAULTS } from '../gen.js';
+import { generateDataset, GEN_DEFAULTS, partFileName } from '../gen.js';
 import { IOT_DEFAULTS, writeIotDataset } from '../gen-iot.js';
-import { choiceFlag, integerFlag, parseCommandArgs, processIO, UsageError, type CommandIO, type FlagSpec } from './args.js';
+import { booleanFlag, choiceFlag, integerFlag, parseCommandArgs, processIO, UsageError, type CommandIO, type FlagSpec } from './args.js';
 
 /** `tidemark gen --help`. */
-export const GEN_USAGE = `Usage: tidemark gen DIR [--kind notebook|iot] [--files N] [--lines N] [--seed N]
+export const GEN_USAGE = `Usage: tidemark gen DIR [--kind notebook|iot] [--files N] [--lines N] [--seed N] [--force]
 
 Writes a synthetic data set into DIR (created if missing): N JSON-lines files
 part-00000.json, part-00001.json, …, then prints one summary line (files,
-events, bytes). The same seed gives the same bytes.
+events, bytes). The same seed gives the same bytes. A file it would write
+that exists already is refused, unless --force.
 
   notebook  shaped like the notebook's: {"time":<epoch seconds>,
             "action":"Open|Close|Click|Scroll"} events
@@ -32,6 +33,8 @@ Flags:
   --files N    number of files (default ${GEN_DEFAULTS.files})
   --lines N    events per file (default ${GEN_DEFAULTS.lines})
   --seed N     pseudo-random seed (default ${GEN_DEFAULTS.seed})
+  --force      overwrite the files of an earlier data set in DIR (other
+               files in DIR are left as they are)
   -h, --help   print this help
 `;
 
@@ -40,7 +43,29 @@ const FLAGS: Record<string, FlagSpec> = {
   files: { type: 'string' },
   lines: { type: 'string' },
   seed: { type: 'string' },
+  force: { type: 'boolean' },
 };
+
+/**
+ * Refuses to overwrite: the files `gen DIR --files N` would write that DIR
+ * holds already (a query may have read them, and a checkpoint remembers
+ * files by name, so new content under an old name would never be read).
+ *
+ * @throws UsageError naming the first such file, how many more there are, and --force
+ */
+export async function refuseOverwrite(dir: string, files: number): Promise<void> {
+  let names: Set<string>;
+  try {
+    names = new Set(await readdir(dir));
+  } catch {
+    return; // no directory yet (or not one: the generator says so)
+  }
+  const existing: string[] = [];
+  for (let i = 0; i < files; i++) if (names.has(partFileName(i))) existing.push(partFileName(i));
+  if (existing.length === 0) return;
+  const more = existing.length === 1 ? '' : ` and ${existing.length - 1} more of the files gen would write`;
+  throw new UsageError(`${dir} already holds ${existing[0]}${more}; add --force to overwrite them, or choose another DIR`, 'gen');
+}
 
 /** What {@link generate} wrote. */
 export interface GenSummary {
@@ -105,6 +130,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   const files = integerFlag('gen', args, 'files');
   const lines = integerFlag('gen', args, 'lines');
   const seed = integerFlag('gen', args, 'seed');
+  if (!booleanFlag(args, 'force')) await refuseOverwrite(resolve(dir), files ?? (kind === 'iot' ? IOT_DEFAULTS.files : GEN_DEFAULTS.files));
   const summary = await generate(dir, {
     ...(kind === undefined ? {} : { kind }),
     ...(files === undefined ? {} : { files }),

@@ -1,7 +1,7 @@
 /**
  * `tidemark run`: the notebook's streaming query from the command line —
  * a file source (or a NATS JetStream stream), `ParseSchema`, an optional `Watermark`, `Window` and
- * `KeyedCount` (or `KeyedAggregate` with `--agg`), into a JSON file sink, a NATS subject or the console.
+ * `KeyedCount` (or `KeyedAggregate` with `--agg`), into a JSON or Parquet file sink, a NATS subject or the console.
  *
  * With a bounded trigger (`available-now`, `once`) it runs until the input
  * available at the start is processed; otherwise until SIGINT/SIGTERM, which
@@ -44,6 +44,10 @@ import {
   type FlagSpec,
 } from './args.js';
 import { parseUiFlags, startCliUi, UI_FLAGS, withUiDefault, type UiFlags } from './ui-flags.js';
+import { checkRunOptions } from './run-checks.js';
+import { progressLine, RunTotals } from './summary.js';
+
+export { progressLine } from './summary.js';
 
 /** `tidemark run --help`. */
 export const RUN_USAGE = `Usage: tidemark run --input DIR|nats://HOST:PORT/STREAM --schema DDL
@@ -129,7 +133,11 @@ Deduplication (before the aggregation):
 
 Output:
   --output-mode MODE              append, update or complete
-  --output DIR                    write JSON files to DIR (Spark's file sink)
+  --output DIR                    write files to DIR (Spark's file sink, with its
+                                  _spark_metadata log: each batch's file once)
+  --format FORMAT                 json (default) or parquet: the files --output DIR writes
+                                  (Parquet as Spark writes it: DuckDB, pandas and Spark
+                                  read it as it is)
   --output nats://HOST:PORT/SUBJECT
                                   publish each row as a JSON message to SUBJECT, with a
                                   Nats-Msg-Id (query, batch, row) that drops a re-executed
@@ -171,6 +179,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'output-mode': { type: 'string' },
   checkpoint: { type: 'string' },
   output: { type: 'string' },
+  format: { type: 'string' },
   console: { type: 'boolean' },
   trigger: { type: 'string' },
   'max-files-per-trigger': { type: 'string' },
@@ -219,8 +228,11 @@ export interface RunOptions {
   readonly outputMode: string;
   /** Checkpoint directory; in memory when absent (console only). */
   readonly checkpoint?: string;
-  /** Sink: a JSON output directory, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
-  readonly sink: { readonly kind: 'json'; readonly path: string } | { readonly kind: 'nats'; readonly url: string } | { readonly kind: 'console' };
+  /** Sink: an output directory of JSON or Parquet files, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
+  readonly sink:
+    | { readonly kind: 'json' | 'parquet'; readonly path: string }
+    | { readonly kind: 'nats'; readonly url: string }
+    | { readonly kind: 'console' };
   /** Trigger string: `available-now`, `once`, `processingTime=…`; back to back when absent. */
   readonly trigger?: string;
   readonly maxFilesPerTrigger?: number;
@@ -298,11 +310,11 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     stages.push(aggregates === null || isPlainCount(aggregates) ? new KeyedCount({ groupBy }) : new KeyedAggregate({ groupBy, aggregates }));
   }
   const sink =
-    options.sink.kind === 'json'
-      ? new CheckpointSink({ path: options.sink.path, ...(timeZone === undefined ? {} : { timeZone }) })
+    options.sink.kind === 'console'
+      ? new ConsoleSink(timeZone === undefined ? {} : { timeZone })
       : options.sink.kind === 'nats'
         ? jetStreamSink(options.sink.url, timeZone)
-        : new ConsoleSink(timeZone === undefined ? {} : { timeZone });
+        : new CheckpointSink({ path: options.sink.path, format: options.sink.kind, ...(timeZone === undefined ? {} : { timeZone }) });
   return {
     ...(options.name === undefined ? {} : { name: options.name }),
     source,
@@ -361,18 +373,6 @@ function flagged<T>(flag: string, build: () => T): T {
     if (!isTidemarkError(err) || err.option === undefined) throw err;
     throw new TidemarkError(err.code, `flag ${flag}: ${err.message}`, { option: flag, cause: err });
   }
-}
-
-/** One micro-batch as the progress line prints it. */
-export function progressLine(p: StreamingQueryProgress): string {
-  const state = p.stateOperators[0];
-  const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '-');
-  const rate = Number.isFinite(p.processedRowsPerSecond) ? p.processedRowsPerSecond.toFixed(1) : '-';
-  return (
-    `batch ${p.batchId}: ${p.numInputRows} input rows, ${rate} rows/s, ` +
-    `watermark ${p.eventTime?.['watermark'] ?? '-'}, ` +
-    `state ${num(state?.['numRowsTotal'])} rows, dropped ${num(state?.['numRowsDroppedByWatermark'])} rows`
-  );
 }
 
 /** Hooks of {@link executeQuery}. */
@@ -444,6 +444,11 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   if (output !== undefined && toConsole) throw new UsageError('flags --output and --console cannot be used together', 'run');
   if (output === undefined && !toConsole) throw new UsageError('missing required flag --output (or --console)', 'run');
   if (output !== undefined && output.length === 0) throw new UsageError('flag --output needs a non-empty value', 'run');
+  const format = choiceFlag('run', args, 'format', ['json', 'parquet'] as const);
+  if (format !== undefined && output === undefined) throw new UsageError('--format: the console prints rows; --format chooses the files --output writes', 'run');
+  if (format !== undefined && output !== undefined && isNatsUrl(output)) {
+    throw new UsageError('--format: a NATS subject gets one JSON message per row; --format chooses the files --output DIR writes', 'run');
+  }
   const checkpoint = stringFlag(args, 'checkpoint');
   if (output !== undefined && checkpoint === undefined) throw new UsageError('missing required flag --checkpoint', 'run');
   if (checkpoint !== undefined && checkpoint.length === 0) throw new UsageError('flag --checkpoint needs a non-empty value', 'run');
@@ -481,7 +486,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(aggregates === undefined ? {} : { aggregates }),
     ...(dropDuplicates === undefined ? {} : { dropDuplicates }),
     outputMode,
-    sink: output === undefined ? { kind: 'console' } : isNatsUrl(output) ? { kind: 'nats', url: output } : { kind: 'json', path: output },
+    sink: output === undefined ? { kind: 'console' } : isNatsUrl(output) ? { kind: 'nats', url: output } : { kind: format ?? 'json', path: output },
     ...(slide === undefined ? {} : { slide }),
     ...(startTime === undefined ? {} : { startTime }),
     ...(eventTime === undefined ? {} : { eventTime }),
@@ -501,6 +506,8 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(maxOffsetsPerTrigger === undefined ? {} : { maxOffsetsPerTrigger }),
     ...(startingOffsets === undefined ? {} : { startingOffsets }),
   };
+  // Flags against each other and --schema: a bad value is named, with its fix, before anything starts.
+  checkRunOptions(options);
   return { help: false, progress: booleanFlag(args, 'progress'), options, ui: parseUiFlags('run', args) };
 }
 
@@ -567,6 +574,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   // Checked before anything starts, so a bad trigger is refused before the checkpoint is touched.
   if (options.trigger !== undefined) parseTrigger(options.trigger as TriggerOption);
   const showProgress = parsed.progress || process.stderr.isTTY === true;
+  const totals = new RunTotals();
   const manager = new StreamingQueryManager();
   const ui = parsed.ui === null ? null : await startCliUi(parsed.ui, manager, io.stderr, options.timeZone);
   try {
@@ -576,6 +584,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
       // Input left unread is always said, progress lines or not.
       onWarning: (warning: Error) => io.stderr.write(`tidemark: warning: ${warning.message}\n`),
       onProgress: (p: StreamingQueryProgress) => {
+        totals.add(p);
         if (showProgress) io.stderr.write(progressLine(p) + '\n');
         // Always, progress shown or not: one absurd event time makes every later row late.
         const warning = eventTimeWarning(p, options.maxEventTimeAhead);
@@ -585,6 +594,8 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   } finally {
     await ui?.close();
   }
+  // Always, terminal or not: what the run did, in one line a log or a script can keep.
+  io.stderr.write(`tidemark: ${totals.summary()}\n`);
   return 0;
 }
 

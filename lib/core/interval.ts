@@ -170,3 +170,41 @@ function formatSeconds(us: number): string {
   const frac = (abs % US_PER_SECOND).toString().padStart(6, '0').replace(/0+$/, '');
   return sign + whole + (frac.length > 0 ? '.' + frac : '');
 }
+
+const HUMAN_UNITS: readonly (readonly [number, string])[] = [
+  [US_PER_DAY, 'day'],
+  [US_PER_HOUR, 'hour'],
+  [US_PER_MINUTE, 'minute'],
+];
+
+/**
+ * A duration in µs as people write it, and as an interval string parses it
+ * back: `5 minutes`, `1 hour 30 minutes`, `1.5 seconds`, `250 milliseconds`,
+ * `-5 minutes`, `0 seconds`. For messages, where Spark's own texts print
+ * microseconds (`The window duration (-300000000)…`).
+ */
+export function formatDurationUs(us: number): string {
+  if (!Number.isFinite(us)) return String(us);
+  if (us === 0) return '0 seconds';
+  const sign = us < 0 ? '-' : '';
+  let rest = Math.abs(us);
+  const parts: string[] = [];
+  for (const [size, unit] of HUMAN_UNITS) {
+    const n = Math.trunc(rest / size);
+    if (n > 0) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`);
+    rest -= n * size;
+  }
+  if (rest > 0) {
+    if (rest >= US_PER_SECOND || parts.length > 0) {
+      const seconds = formatSeconds(rest);
+      parts.push(`${seconds} ${seconds === '1' ? 'second' : 'seconds'}`);
+    } else if (rest % US_PER_MS === 0) {
+      const ms = rest / US_PER_MS;
+      parts.push(`${ms} ${ms === 1 ? 'millisecond' : 'milliseconds'}`);
+    } else {
+      parts.push(`${rest} ${rest === 1 ? 'microsecond' : 'microseconds'}`);
+    }
+  }
+  // The sign on each part, as Spark's parser reads `-1 hour -30 minutes` (a lone leading '-' applies to its number only).
+  return parts.map((p) => sign + p).join(' ');
+}

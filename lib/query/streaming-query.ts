@@ -22,6 +22,7 @@ import type { Sink } from '../sinks/sink.js';
 import type { Row } from '../core/batch.js';
 import type { TriggerOption } from './trigger.js';
 import type { StreamingQueryProgress } from './progress.js';
+import { progressIterator, type ProgressIterator, type ProgressIteratorOptions } from './progress-iterator.js';
 
 /** Options of {@link startQuery}. */
 export interface StartQueryOptions {
@@ -57,6 +58,13 @@ export interface StartQueryOptions {
   optimize?: boolean;
   /** The registry to register in; the process-wide {@link streams} by default. */
   manager?: StreamingQueryManager;
+  /**
+   * Stops the query when aborted, as {@link StreamingQuery.stop} does: the
+   * micro-batch in flight completes and commits, `awaitTermination()`
+   * resolves. A signal already aborted makes `startQuery` reject with its
+   * reason (an `AbortError`) before the checkpoint is touched.
+   */
+  signal?: AbortSignal;
 }
 
 /** Progress entries kept in `recentProgress` (Spark's `numRecentProgressUpdates`). */
@@ -176,6 +184,21 @@ export class StreamingQuery extends EventEmitter<StreamingQueryEvents> {
   /** Up to the last 100 progress reports, oldest first. */
   get recentProgress(): StreamingQueryProgress[] {
     return [...this.#progress];
+  }
+
+  /**
+   * The progress of every micro-batch committed from now on, as an async
+   * iterator that ends when the query ends (and throws its failure).
+   * Bounded: a consumer that falls more than `bufferSize` (100) reports
+   * behind loses the oldest, counted in `dropped`; the query never waits.
+   *
+   * @example
+   * ```ts
+   * for await (const p of query.progress()) console.log(p.batchId, p.numInputRows)
+   * ```
+   */
+  progress(options: ProgressIteratorOptions = {}): ProgressIterator {
+    return progressIterator(this, options);
   }
 
   /**
@@ -317,6 +340,9 @@ export const streams = new StreamingQueryManager();
  * ```
  */
 export async function startQuery(options: StartQueryOptions): Promise<StreamingQuery> {
+  const signal = options.signal;
+  // Node's convention: an aborted signal refuses the operation with its reason.
+  signal?.throwIfAborted();
   const manager = options.manager ?? streams;
   if (!isSource(options.source)) throw notASource(options.source);
   const outputMode = parseOutputMode(options.outputMode ?? 'append');
@@ -369,5 +395,17 @@ export async function startQuery(options: StartQueryOptions): Promise<StreamingQ
     },
   });
   manager.register(query);
+  if (signal !== undefined) stopOnAbort(query, signal);
   return query;
+}
+
+// The signal stops the query (it may have been aborted while the checkpoint opened); the listener goes with the query.
+function stopOnAbort(query: StreamingQuery, signal: AbortSignal): void {
+  const onAbort = (): void => void query.stop().catch(() => undefined);
+  if (signal.aborted) {
+    onAbort();
+    return;
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  query.once('terminated', () => signal.removeEventListener('abort', onAbort));
 }

@@ -1,6 +1,7 @@
 /**
- * `CheckpointSink`: Spark's JSON file sink (`writeStream.format('json')`).
- * Each micro-batch becomes one JSON Lines file in the output directory,
+ * `CheckpointSink`: Spark's file sink, in JSON (`writeStream.format('json')`)
+ * or Parquet (`format('parquet')`, see `parquet-file.ts`). Each micro-batch
+ * becomes one JSON Lines file (or one Parquet file) in the output directory,
  * made visible by its entry in `<path>/_spark_metadata` (see
  * {@link writeSinkLogEntry}), so the directory reads back exactly-once in
  * Spark and in tidemark alike.
@@ -33,6 +34,12 @@ import { jacksonDouble, jacksonFloat } from '../core/java-number.js';
 import { defaultTimeZone, formatDateDays, formatTimestampIso, isValidTimeZone } from '../core/timestamp.js';
 import { Sink, type SinkPlan, type SinkRun } from './sink.js';
 import { hasSinkBatch, openSinkLog, sinkLogFileFor, writeSinkLogEntry } from './file-sink-log.js';
+import { checkParquetSchema, encodeParquet } from './parquet-file.js';
+
+/** The formats {@link CheckpointSink} writes. */
+export type FileSinkFormat = 'json' | 'parquet';
+
+const FORMATS: readonly FileSinkFormat[] = ['json', 'parquet'];
 
 // Data files this process is writing and has not yet logged: never orphans, whichever sink opens.
 const writing = new Set<string>();
@@ -41,14 +48,19 @@ const writing = new Set<string>();
 export interface CheckpointSinkOptions {
   /** Output directory (created when missing). */
   path: string;
-  /** Only `json` is written. */
-  format?: 'json';
+  /**
+   * `json` (the default: JSON Lines, as Spark's JSON writer) or `parquet`
+   * (snappy-compressed Parquet as Spark writes it with
+   * `outputTimestampType=TIMESTAMP_MICROS`: DuckDB, pyarrow and Spark read it
+   * as it is; strings, booleans, numbers, dates, timestamps and structs of them).
+   */
+  format?: FileSinkFormat;
   /** Session time zone timestamps are printed in; the process's zone by default, as Spark's JVM default. */
   timeZone?: string;
 }
 
 /**
- * The JSON file sink. Append mode only, and it needs a checkpoint location:
+ * The file sink (JSON or Parquet). Append mode only, and it needs a checkpoint location:
  * both are refused at start with Spark's messages.
  *
  * @example
@@ -60,8 +72,8 @@ export interface CheckpointSinkOptions {
 export class CheckpointSink extends Sink {
   /** The output directory as given. */
   readonly path: string;
-  /** Always `json`. */
-  readonly format: 'json';
+  /** `json` or `parquet`. */
+  readonly format: FileSinkFormat;
   /** Zone of the written timestamps. */
   readonly timeZone: string;
   readonly #dir: string;
@@ -73,8 +85,8 @@ export class CheckpointSink extends Sink {
       throw new TidemarkError('ERR_INVALID_OPTION', "'path' is not specified", { option: 'path' });
     }
     const format: unknown = options.format ?? 'json';
-    if (format !== 'json') {
-      throw new TidemarkError('ERR_INVALID_OPTION', `CheckpointSink writes format 'json' only, got ${JSON.stringify(format)}`, { option: 'format' });
+    if (!FORMATS.includes(format as FileSinkFormat)) {
+      throw new TidemarkError('ERR_INVALID_OPTION', `CheckpointSink writes format 'json' or 'parquet', got ${JSON.stringify(format)}`, { option: 'format' });
     }
     const timeZone: unknown = options.timeZone ?? defaultTimeZone();
     if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
@@ -83,7 +95,7 @@ export class CheckpointSink extends Sink {
       });
     }
     this.path = options.path;
-    this.format = 'json';
+    this.format = format as FileSinkFormat;
     this.timeZone = timeZone;
     this.#dir = resolve(options.path);
   }
@@ -113,6 +125,8 @@ export class CheckpointSink extends Sink {
         { option: 'checkpointLocation' },
       );
     }
+    // A column Parquet output cannot hold is refused before anything is written.
+    if (this.format === 'parquet') checkParquetSchema(plan.schema);
     super.plan(plan);
   }
 
@@ -125,6 +139,15 @@ export class CheckpointSink extends Sink {
   }
 
   protected override async writeBatch(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
+    if (this.format === 'parquet') {
+      // The output schema (an empty batch has no batch to take it from).
+      const schema = this.sinkPlan?.schema ?? batches[0]?.schema;
+      if (schema === undefined) throw new TidemarkError('ERR_PROTOCOL', `${this.description} wrote a batch before 'open'`);
+      const count = batches.reduce((n, b) => n + b.length, 0);
+      // Spark's name for snappy Parquet; one file per batch, even an empty one (its schema is the output's).
+      await this.#publish(batchId, `part-00000-${randomUUID()}-c000.snappy.parquet`, [await encodeParquet(schema, batches)]);
+      return count;
+    }
     let count = 0;
     for (const batch of batches) count += batch.length;
     const writers = this.#writers;
@@ -149,15 +172,20 @@ export class CheckpointSink extends Sink {
       if (content.length > 0) yield content;
     }
     // One file per batch, even an empty one, like Spark's partition 0.
-    const file = join(this.#dir, `part-00000-${randomUUID()}-c000.json`);
+    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.json`, pieces());
+    return count;
+  }
+
+  /** Writes the data file atomically (its content piece by piece), then its manifest entry (the commit point). */
+  async #publish(batchId: number, name: string, content: Iterable<string | Uint8Array>): Promise<void> {
+    const file = join(this.#dir, name);
     writing.add(file);
     try {
-      await writeFileAtomicPieces(file, pieces());
+      await writeFileAtomicPieces(file, content);
       await writeSinkLogEntry(this.#dir, batchId, [await sinkLogFileFor(file)]);
     } finally {
       writing.delete(file);
     }
-    return count;
   }
 }
 

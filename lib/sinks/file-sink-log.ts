@@ -263,8 +263,8 @@ export interface OpenedSinkLog {
   readonly removedOrphans: readonly string[];
 }
 
-/** Our data file names (`part-00000-<uuid>-c000.json`): the only unlisted files a sink deletes. */
-const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.json$/;
+/** Our data file names (`part-00000-<uuid>-c000.json`, `….snappy.parquet`): the only unlisted files a sink deletes. */
+const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.(?:json|snappy\.parquet)$/;
 
 /**
  * Opens `outDir` for the query `claim` describes, before its first batch:
@@ -364,7 +364,8 @@ async function visibleFiles(dir: string): Promise<string[]> {
  * file (not `_…`/`.…`) directly in `dir`, by name. Files are streamed one
  * line at a time.
  *
- * @throws TidemarkError `ERR_FILE_SOURCE` when a listed file is gone
+ * @throws TidemarkError `ERR_FILE_SOURCE` when a listed file is gone;
+ *   `ERR_UNSUPPORTED_FORMAT` for a Parquet file (a `format: 'parquet'` sink's output), whose bytes are no lines
  */
 export async function* readCommittedJsonLines(dir: string): AsyncIterable<CommittedLine> {
   const root = resolve(dir);
@@ -372,6 +373,13 @@ export async function* readCommittedJsonLines(dir: string): AsyncIterable<Commit
     ? (await readSinkLog(root)).filter((f) => !f.isDir).map((f) => sourceLogPath(f.path))
     : await visibleFiles(root);
   for (const file of files) {
+    if (file.endsWith('.parquet')) {
+      throw new TidemarkError(
+        'ERR_UNSUPPORTED_FORMAT',
+        `${file} is a Parquet file; only JSON output is read here. Read Parquet output with DuckDB, e.g. SELECT * FROM read_parquet('${join(root, '*.parquet')}')`,
+        { file },
+      );
+    }
     const stream = createReadStream(file, { encoding: 'utf8' });
     const opened = new Promise<void>((ok, fail) => {
       stream.once('open', () => ok());

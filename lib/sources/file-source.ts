@@ -180,6 +180,8 @@ export class FileSource extends SourceBase {
   // Counted since the last progress report (`metrics`).
   #skippedByAge = 0;
   #missingIgnored = 0;
+  // Files opened for the current micro-batch: the CLI's summary counts the files a run read.
+  #filesRead = 0;
 
   constructor(options: FileSourceOptions) {
     super();
@@ -266,6 +268,7 @@ export class FileSource extends SourceBase {
         const compression = compressionOf(path);
         const handle = await this.#openPlanned(path, batchId);
         if (handle === null) continue;
+        this.#filesRead++;
         yield* this.#chunks ? this.#readChunks(path, handle, compression) : this.#readFile(path, handle, compression);
       }
     }
@@ -294,11 +297,12 @@ export class FileSource extends SourceBase {
     }
   }
 
-  /** `numFilesSkippedByAge` and `numMissingFilesIgnored` since the previous report. */
+  /** `numFilesSkippedByAge`, `numMissingFilesIgnored` and `numFilesRead` (files opened) since the previous report. */
   override metrics(): Record<string, string> {
-    const metrics = { numFilesSkippedByAge: String(this.#skippedByAge), numMissingFilesIgnored: String(this.#missingIgnored) };
+    const metrics = { numFilesSkippedByAge: String(this.#skippedByAge), numMissingFilesIgnored: String(this.#missingIgnored), numFilesRead: String(this.#filesRead) };
     this.#skippedByAge = 0;
     this.#missingIgnored = 0;
+    this.#filesRead = 0;
     return metrics;
   }
 

@@ -16,6 +16,8 @@ import { TidemarkError } from '../errors.js';
 import { RecordBatch, type Row } from '../core/batch.js';
 import type { Schema } from '../core/schema.js';
 import { parseDDL } from '../core/ddl.js';
+import { checkInputRows } from '../core/row-check.js';
+import type { InputRowOf, RowOf, RowTyped } from '../core/row-types.js';
 import { SourceBase, type Offset, type PlanMode, type SourceContext } from './source.js';
 
 /** The data of a memory source, shared by the sources reopened from it. */
@@ -34,14 +36,26 @@ class MemoryLog {
 let memorySourceCount = 0;
 
 /** Options of {@link MemorySource}. */
-export interface MemorySourceOptions {
-  /** The rows' schema: a schema value or a Spark DDL string (`"time timestamp, action string"`). */
-  schema: Schema | string;
+export interface MemorySourceOptions<S extends string = string> {
+  /**
+   * The rows' schema: a schema value or a Spark DDL string
+   * (`"time timestamp, action string"`). A string literal types the rows
+   * `addData` takes ({@link InputRowOf}) and the rows read from the source
+   * ({@link RowOf}).
+   */
+  schema: Schema | S;
 }
 
 /**
  * An in-memory source for tests, examples and programs that produce events
  * themselves.
+ *
+ * `addData` refuses rows with a property that is not a column
+ * (`ERR_UNKNOWN_FIELD`, naming it, the closest column and the schema's
+ * columns) and timestamps that look like epoch seconds read as milliseconds
+ * (`ERR_TIMESTAMP_IN_SECONDS`: a number from 10^8 up to 1971-01-01 in ms;
+ * smaller numbers, as tests use, are taken as given, and a `Date` always is).
+ * With a DDL string literal as the schema, TypeScript refuses both already.
  *
  * @example
  * ```ts
@@ -49,13 +63,15 @@ export interface MemorySourceOptions {
  * source.addData([{ time: Date.parse('2016-07-26T03:00:00Z'), action: 'Open' }])
  * ```
  */
-export class MemorySource extends SourceBase {
+export class MemorySource<S extends string = string> extends SourceBase implements RowTyped<RowOf<S>, InputRowOf<S>> {
+  declare readonly '~row'?: RowOf<S>;
+  declare readonly '~input'?: InputRowOf<S>;
   readonly schema: Schema;
   readonly description: string;
   readonly #log: MemoryLog;
   #frozenCount: number | null = null;
 
-  constructor(options: MemorySourceOptions, log?: MemoryLog, description?: string) {
+  constructor(options: MemorySourceOptions<S>, log?: MemoryLog, description?: string) {
     super();
     const s = typeof options?.schema === 'string' ? parseDDL(options.schema) : options?.schema;
     if (s === undefined || !Array.isArray(s.fields)) {
@@ -66,17 +82,29 @@ export class MemorySource extends SourceBase {
     this.description = description ?? `MemoryStream[${s.fields.map((f) => f.name).join(',')}]#${memorySourceCount++}`;
   }
 
-  /** Adds rows (objects in the row view, or a batch); returns the new offset. */
-  addData(rows: readonly Row[] | RecordBatch): number {
-    const batch = rows instanceof RecordBatch ? rows : RecordBatch.fromRows(this.schema, rows);
+  /**
+   * Adds rows (objects in the row view, or a batch); returns the new offset.
+   *
+   * @throws TidemarkError `ERR_UNKNOWN_FIELD` for a property that is not a
+   *   column; `ERR_TIMESTAMP_IN_SECONDS` for a timestamp that looks like epoch
+   *   seconds; `ERR_SCHEMA_MISMATCH` for a value of the wrong type. Nothing is
+   *   added then.
+   */
+  addData(rows: readonly InputRowOf<S>[] | RecordBatch): number {
+    let batch: RecordBatch;
+    if (rows instanceof RecordBatch) batch = rows;
+    else {
+      checkInputRows(this.schema, rows as readonly Row[], 'MemorySource.addData');
+      batch = RecordBatch.fromRows(this.schema, rows as readonly Row[]);
+    }
     this.#log.batches.push(batch);
     for (const listener of [...this.#log.listeners]) listener();
     return this.#log.count;
   }
 
   /** A new source over the same data, for a new run of a query (restart). */
-  reopen(): MemorySource {
-    return new MemorySource({ schema: this.schema }, this.#log, this.description);
+  reopen(): MemorySource<S> {
+    return new MemorySource<S>({ schema: this.schema }, this.#log, this.description);
   }
 
   /** Rows still held (not yet committed), for tests of memory release. */

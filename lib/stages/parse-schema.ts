@@ -28,14 +28,19 @@ import { fieldIndex, type Schema } from '../core/schema.js';
 import { defaultTimeZone, isValidTimeZone } from '../core/timestamp.js';
 import type { StreamItem } from '../protocol.js';
 import { Stage, type PlanContext } from './stage.js';
+import type { NullableRow, RowOf, RowTyped } from '../core/row-types.js';
 import { ChunkInput } from './chunk-input.js';
 
 export type { ParseMode } from '../core/json-reader.js';
 
 /** Options of {@link ParseSchema}. */
-export interface ParseSchemaOptions {
-  /** The rows' schema: a Spark DDL string (`"time timestamp, action string"`) or a schema value. */
-  schema: string | Schema;
+export interface ParseSchemaOptions<S extends string = string> {
+  /**
+   * The rows' schema: a Spark DDL string (`"time timestamp, action string"`)
+   * or a schema value. A string literal types the rows
+   * (`RowOf<typeof parse>`: every column nullable, as a file source makes it).
+   */
+  schema: S | Schema;
   /** What to do with a malformed record; PERMISSIVE by default. Case-insensitive. */
   mode?: ParseMode | Lowercase<ParseMode>;
   /** Column that receives the raw text of a malformed record (PERMISSIVE), when the schema has it. */
@@ -70,7 +75,9 @@ export interface ParseSchemaOptions {
  * Parses JSON lines (the `value` column of a `FileSource`, or of any stream
  * with a `value` string column) into rows of a schema.
  */
-export class ParseSchema extends Stage {
+export class ParseSchema<S extends string = string> extends Stage implements RowTyped<NullableRow<RowOf<S>>> {
+  declare readonly '~row'?: NullableRow<RowOf<S>>;
+  declare readonly '~input'?: NullableRow<RowOf<S>>;
   // configuration
   readonly schema: Schema;
   readonly mode: ParseMode;
@@ -91,7 +98,7 @@ export class ParseSchema extends Stage {
   readonly #reader: JsonReader;
   readonly #chunks: ChunkInput;
 
-  constructor(options: ParseSchemaOptions) {
+  constructor(options: ParseSchemaOptions<S>) {
     super();
     if (options?.schema === undefined) throw new TidemarkError('ERR_INVALID_OPTION', 'ParseSchema needs a schema', { option: 'schema' });
     this.#options = { ...options };

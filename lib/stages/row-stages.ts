@@ -3,6 +3,10 @@
  * through2. They speak the protocol for you: rows go through your function
  * (in the row view, timestamps as epoch ms), every other item is forwarded.
  *
+ * Give them the schema of the rows they read as a DDL string literal and the
+ * callback's argument is typed from it (`RowOf`); the schema is also checked
+ * against the stage's input when the query starts, so the type holds.
+ *
  * They allocate an object per row: fine for light user logic; tidemark's own
  * stages work on columns.
  *
@@ -14,6 +18,8 @@ import { TidemarkError } from '../errors.js';
 import { RecordBatch, type Row } from '../core/batch.js';
 import { parseDDL } from '../core/ddl.js';
 import type { Schema } from '../core/schema.js';
+import { checkDeclaredColumns } from '../core/row-check.js';
+import type { InputRowOf, RowOf, RowTyped } from '../core/row-types.js';
 import type { StreamItem } from '../protocol.js';
 import { refusePartialInput, type PlanContext } from './stage.js';
 
@@ -27,12 +33,23 @@ export function isPlannable(stage: unknown): stage is Plannable {
   return typeof (stage as Partial<Plannable>)?.plan === 'function';
 }
 
-function rowStage(name: string, outputSchema: Schema | null, onRows: (rows: Row[]) => Row[]): Transform & Plannable {
+/** A `filterRows`/`mapRows` stage: a Transform that states its output schema, typed by its rows. */
+export type RowStage<R = Row> = Transform & Plannable & RowTyped<R>;
+
+function toSchema(schema: Schema | string | undefined): Schema | null {
+  return schema === undefined ? null : typeof schema === 'string' ? parseDDL(schema) : schema;
+}
+
+function rowStage(name: string, inputSchema: Schema | null, outputSchema: Schema | null, onRows: (rows: Row[]) => Row[]): Transform & Plannable {
   let schema: Schema | null = outputSchema;
+  const check = (input: Schema): void => {
+    refusePartialInput(name, false, input);
+    if (inputSchema !== null) checkDeclaredColumns(input, inputSchema, name, false);
+  };
   const stream = through2.obj(function (item: StreamItem, _encoding, callback) {
     try {
       if (item.kind === 'open') {
-        refusePartialInput(name, false, item.schema);
+        check(item.schema);
         schema = outputSchema ?? item.schema;
         callback(null, { ...item, schema });
         return;
@@ -49,10 +66,20 @@ function rowStage(name: string, outputSchema: Schema | null, onRows: (rows: Row[
     }
   }) as Transform & Plannable;
   stream.plan = (input: Schema) => {
-    refusePartialInput(name, false, input);
+    check(input);
     return outputSchema ?? input;
   };
   return stream;
+}
+
+/** Options of {@link filterRows}. */
+export interface FilterRowsOptions<S extends string = string> {
+  /**
+   * The columns the predicate reads, as a DDL string (`'action string'`) or a
+   * schema value: the input must have them, with these types (other columns
+   * pass through). A string literal types the predicate's argument.
+   */
+  schema?: S | Schema;
 }
 
 /**
@@ -60,11 +87,29 @@ function rowStage(name: string, outputSchema: Schema | null, onRows: (rows: Row[
  *
  * @example
  * ```ts
- * await pipeline(source, filterRows((row) => row.action !== 'Scroll'), new Window(…), …)
+ * await pipeline(source, filterRows((row) => row.action !== 'Scroll', { schema: 'action string' }), new Window(…), …)
+ * // or, typed without the check: filterRows<'action string'>((row) => row.action !== 'Scroll')
  * ```
+ * @throws TidemarkError `ERR_SCHEMA_MISMATCH` (when the query starts) if the input lacks a column of `schema`
  */
-export function filterRows(predicate: (row: Row) => boolean): Transform & Plannable {
-  return rowStage('filterRows', null, (rows) => rows.filter((row) => predicate(row)));
+export function filterRows<S extends string = string>(predicate: (row: RowOf<S>) => boolean, options: FilterRowsOptions<S> = {}): RowStage<RowOf<S>> {
+  return rowStage('filterRows', toSchema(options.schema), null, (rows) => rows.filter((row) => predicate(row as RowOf<S>))) as RowStage<RowOf<S>>;
+}
+
+/** Options of {@link mapRows}. */
+export interface MapRowsOptions<I extends string = string, O extends string = string> {
+  /**
+   * The columns `fn` reads (checked against the input when the query
+   * starts, as {@link FilterRowsOptions.schema}); a string literal types `fn`'s argument.
+   */
+  input?: I | Schema;
+  /**
+   * The schema of the rows `fn` returns, when they change shape (a DDL
+   * string or a schema value); the input's schema by default. A string
+   * literal types `fn`'s result ({@link InputRowOf}); without one the result
+   * is an untyped row.
+   */
+  schema?: O | Schema;
 }
 
 /**
@@ -73,17 +118,23 @@ export function filterRows(predicate: (row: Row) => boolean): Transform & Planna
  *
  * @example
  * ```ts
- * mapRows((row) => ({ ...row, action: String(row.action).toUpperCase() }))
+ * mapRows((row) => ({ ...row, action: row.action?.toUpperCase() ?? null }), { input: 'time timestamp, action string', schema: 'time timestamp, action string' })
+ * mapRows((row) => ({ time: row.time, hour: new Date(row.time ?? 0).getUTCHours() }), {
+ *   input: 'time timestamp', schema: 'time timestamp, hour int',
+ * })
  * ```
+ * @throws TidemarkError `ERR_SCHEMA_MISMATCH` (when the query starts) if the input lacks a column of `input`
  */
-export function mapRows(fn: (row: Row) => Row | null, options: { schema?: Schema | string } = {}): Transform & Plannable {
-  const schema = options.schema === undefined ? null : typeof options.schema === 'string' ? parseDDL(options.schema) : options.schema;
-  return rowStage('mapRows', schema, (rows) => {
+export function mapRows<I extends string = string, O extends string = string>(
+  fn: (row: RowOf<I>) => InputRowOf<O> | null,
+  options: MapRowsOptions<I, O> = {},
+): RowStage<RowOf<O>> {
+  return rowStage('mapRows', toSchema(options.input), toSchema(options.schema), (rows) => {
     const out: Row[] = [];
     for (const row of rows) {
-      const mapped = fn(row);
-      if (mapped !== null) out.push(mapped);
+      const mapped = fn(row as RowOf<I>);
+      if (mapped !== null) out.push(mapped as Row);
     }
     return out;
-  });
+  }) as RowStage<RowOf<O>>;
 }

@@ -116,7 +116,7 @@ t.test('the main entry exports at most 80 names, types included; the rest is in 
   t.type(internals.JsonReader, 'function', 'internals are reachable through tidemark/internals');
 });
 
-t.test('the package ships no conformance runner, no tests and no recipes', async (t) => {
+t.test('the package ships the LICENSE it declares and every export target; no conformance runner, tests, recipes, sources or source maps', async (t) => {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
   const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -124,4 +124,13 @@ t.test('the package ships no conformance runner, no tests and no recipes', async
   const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
   t.ok(files.includes('dist/index.js'));
   t.strictSame(files.filter((f) => /conformance|^test\/|^recipes\/|^dist-/.test(f)), []);
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { license: string; exports: Record<string, unknown>; bin: Record<string, string> };
+  t.equal(pkg.license, 'Apache-2.0');
+  t.ok(files.includes('LICENSE'), 'LICENSE');
+  t.match(await readFile(join(root, 'LICENSE'), 'utf8'), /^\s*Apache License\s+Version 2\.0, January 2004\s/);
+  const targets = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e as Record<string, string>)));
+  for (const target of [...targets, ...Object.values(pkg.bin)]) t.ok(files.includes(target.replace(/^\.\//, '')), `${target} is shipped`);
+  // A map would point at lib/*.ts, which is not shipped: a debugger would show nothing, a bundler warns.
+  t.strictSame(files.filter((f) => f.endsWith('.map')), [], 'no source maps (they would point at sources the package does not ship)');
+  t.strictSame(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources');
 });

@@ -59,7 +59,7 @@ t.test('--kind iot writes the IoT readings for the seed', async (t) => {
 t.test('--kind takes notebook or iot', async (t) => {
   const r = await tidemark(['gen', join(t.testdir(), 'data'), '--kind', 'sensors']);
   t.equal(r.code, 2);
-  t.equal(r.stderr, "tidemark: flag --kind must be one of notebook, iot, got 'sensors'\nRun 'tidemark gen --help' for usage.\n");
+  t.equal(r.stderr, "tidemark: --kind: 'sensors' is not one of notebook or iot\nRun 'tidemark gen --help' for usage.\n");
 });
 
 t.test('defaults: 10 files of 1000 lines', async (t) => {
@@ -96,7 +96,7 @@ t.test('DIR is required', async (t) => {
 t.test('a count that is not an integer is a usage error', async (t) => {
   const r = await tidemark(['gen', join(t.testdir(), 'data'), '--files', 'many']);
   t.equal(r.code, 2);
-  t.equal(r.stderr, "tidemark: flag --files needs an integer, got 'many'\nRun 'tidemark gen --help' for usage.\n");
+  t.equal(r.stderr, "tidemark: --files: 'many' is not an integer; write e.g. --files 10\nRun 'tidemark gen --help' for usage.\n");
 });
 
 t.test('a flag without its value is a usage error', async (t) => {

@@ -37,7 +37,7 @@ t.test("each input's own flags are refused with the other input", async (t) => {
     message: 'flag --max-files-per-trigger applies to a file input, not to --input nats://h:1/events',
   });
   t.throws(() => parseRunArgs(['--input', 'data', ...QUERY, '--console', '--partitions', '0']), { name: 'UsageError', message: 'flag --partitions applies to a NATS input (--input nats://HOST:PORT/STREAM)' });
-  t.throws(() => parseRunArgs(['--input', 'nats://h:1/events', ...QUERY, '--console', '--max-offsets-per-trigger', 'many']), { name: 'UsageError', message: "flag --max-offsets-per-trigger needs an integer, got 'many'" });
+  t.throws(() => parseRunArgs(['--input', 'nats://h:1/events', ...QUERY, '--console', '--max-offsets-per-trigger', 'many']), { name: 'UsageError', message: "--max-offsets-per-trigger: 'many' is not an integer; write e.g. --max-offsets-per-trigger 10" });
 });
 
 t.test('a bad address or partition list is refused naming the flag', async (t) => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeClickstream, type ClickEvent } from '../../lib/gen-clickstream.js';
 import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
+import { withoutSummary } from './run-summary.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const ENV = { ...process.env, TZ: 'UTC' };
@@ -132,7 +133,7 @@ t.test('--session-window: 60 users, bursts 0–120 s apart, 20–60 minutes betw
   const dir = t.testdir();
   const r = await tidemark(sessionArgs(join(root, 'clicks'), join(dir, 'out'), join(dir, 'chk')));
   t.equal(r.code, 0);
-  t.equal(r.stderr, '');
+  t.equal(withoutSummary(r.stderr), '');
   const expected = batchSessions(clicks.events, 600);
   t.equal(expected.length, 240, 'one session per burst: 60 users × 4 bursts');
   t.strictSame(sessionText(await outputRows(join(dir, 'out'))), expected, 'start = first event, end = last + gap, count');
@@ -143,7 +144,7 @@ t.test('--drop-duplicates-within-watermark id: 10 % of events delivered twice, c
   t.ok(doubled.delivered.length > doubled.events.length * 1.05, `${doubled.delivered.length - doubled.events.length} of ${doubled.events.length} events delivered twice`);
   const r = await tidemark(dedupArgs(join(root, 'doubled'), join(dir, 'out'), join(dir, 'chk')));
   t.equal(r.code, 0);
-  t.equal(r.stderr, '');
+  t.equal(withoutSummary(r.stderr), '');
   t.strictSame(windowText(await outputRows(join(dir, 'out'))), batchDistinctCounts(doubled.events));
 });
 
@@ -194,18 +195,22 @@ for (const [what, edit, message] of USAGE_CASES) {
   });
 }
 
-t.test('a gap the session window cannot take is refused naming the flag, with its code', async (t) => {
+t.test('a gap the session window cannot take is a usage error naming the flag and the fix', async (t) => {
   const dir = t.testdir();
   const r = await tidemark(sessionArgs(join(root, 'clicks'), join(dir, 'out'), join(dir, 'chk')).map((a) => (a === '10 minutes' ? '1 month' : a)));
-  t.equal(r.code, 1);
-  t.equal(r.stderr, 'tidemark: flag --session-window: a session gap in months is not supported (1 month): give it in days or shorter units (code ERR_INVALID_INTERVAL)\n');
+  t.equal(r.code, 2);
+  t.equal(r.stderr, `tidemark: --session-window: "1 month" has months or years, which have no fixed length; write it in days, e.g. "30 days"\nRun 'tidemark run --help' for usage.\n`);
 });
 
 t.test('--session-window in update mode is refused with Spark message', async (t) => {
   const dir = t.testdir();
   const r = await tidemark(sessionArgs(join(root, 'clicks'), join(dir, 'out'), join(dir, 'chk')).map((a) => (a === 'append' ? 'update' : a)));
   t.equal(r.code, 1);
-  t.equal(r.stderr, 'tidemark: Update output mode not supported for session window on streaming DataFrames/DataSets (code ERR_SESSION_WINDOW_UPDATE_MODE)\n');
+  t.equal(
+    r.stderr,
+    'tidemark: Update output mode not supported for session window on streaming DataFrames/DataSets (code ERR_SESSION_WINDOW_UPDATE_MODE)\n' +
+      '  session windows take --output-mode append (with --watermark) or --output-mode complete\n',
+  );
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -275,7 +280,7 @@ for (const [name, args, read] of [
         continue;
       }
       t.equal(exit.code, 0, `start ${start} ends by itself with exit 0`);
-      t.equal(exit.stderr, '');
+      t.equal(withoutSummary(exit.stderr), '');
       break;
     }
     t.comment(`batches committed at each kill: ${killedAt.join(', ')} (of ${total})`);

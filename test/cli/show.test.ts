@@ -174,7 +174,7 @@ t.test('-n must be an integer', async (t) => {
   const dir = t.testdir({ out: { 'a.json': '{"n":1}\n' } });
   const r = await tidemark(['show', join(dir, 'out'), '-n', 'ten']);
   t.equal(r.code, 2);
-  t.equal(r.stderr, "tidemark: flag --num-rows needs an integer, got 'ten'\nRun 'tidemark show --help' for usage.\n");
+  t.equal(r.stderr, "tidemark: --num-rows: 'ten' is not an integer; write e.g. --num-rows 10\nRun 'tidemark show --help' for usage.\n");
 });
 
 t.test('a second positional argument is a usage error', async (t) => {

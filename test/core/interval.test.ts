@@ -1,5 +1,11 @@
 import t from 'tap';
-import { intervalToString, parseInterval, watermarkDelayMs, windowDurationUs } from '../../lib/core/interval.js';
+import { formatDurationUs, intervalToString, parseInterval, US_PER_DAY, watermarkDelayMs, windowDurationUs } from '../../lib/core/interval.js';
+
+/** An interval string in µs (days as 24 hours). */
+function intervalToMicros(text: string): number {
+  const cal = parseInterval(text);
+  return cal.days * US_PER_DAY + cal.microseconds;
+}
 
 t.test('parses the notebook intervals', async (t) => {
   t.equal(windowDurationUs('1 hour'), 3_600_000_000);
@@ -65,4 +71,22 @@ t.test('prints intervals like CalendarInterval.toString', async (t) => {
   t.equal(intervalToString(parseInterval('1 day 2 hours 3 minutes 4.5 seconds')), '1 days 2 hours 3 minutes 4.5 seconds');
   t.equal(intervalToString(parseInterval('0 seconds')), '0 seconds');
   t.equal(intervalToString(parseInterval('14 months')), '1 years 2 months');
+});
+
+t.test('formatDurationUs prints a duration as people write it, in the units an interval string parses back', async (t) => {
+  const cases: Array<[number, string]> = [
+    [5 * 60_000_000, '5 minutes'],
+    [-5 * 60_000_000, '-5 minutes'],
+    [90 * 60_000_000, '1 hour 30 minutes'],
+    [-90 * 60_000_000, '-1 hour -30 minutes'],
+    [86_400_000_000 + 1_000_000, '1 day 1 second'],
+    [1_500_000, '1.5 seconds'],
+    [250_000, '250 milliseconds'],
+    [1, '1 microsecond'],
+    [0, '0 seconds'],
+  ];
+  for (const [us, text] of cases) {
+    t.equal(formatDurationUs(us), text, `${us} µs`);
+    if (us !== 0) t.equal(intervalToMicros(text), us, `"${text}" parses back`);
+  }
 });

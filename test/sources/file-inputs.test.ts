@@ -235,14 +235,14 @@ t.test('defect 7 (files skipped by age): a new file older than maxFileAge before
   await place(join(input, 'new.txt'), 'new', T0 + 10 * DAY_MS);
   const first = await runLines({ path: input }, chk);
   t.strictSame(first.values, ['old', 'new'], 'the first batch takes files of any age');
-  t.strictSame(first.progress.map((p) => p.sources[0]!.metrics), [{ numFilesSkippedByAge: '0', numMissingFilesIgnored: '0' }]);
+  t.strictSame(first.progress.map((p) => p.sources[0]!.metrics), [{ numFilesSkippedByAge: '0', numMissingFilesIgnored: '0', numFilesRead: '2' }]);
   t.strictSame(first.warnings, [], 'old.txt, read and then forgotten, is not reported on restart');
 
   await place(join(input, 'late.txt'), 'late', T0 + 1 * DAY_MS);
   await place(join(input, 'newer.txt'), 'newer', T0 + 11 * DAY_MS);
   const second = await runLines({ path: input }, chk);
   t.strictSame(second.values, ['newer'], 'late.txt is skipped by Spark rule');
-  t.strictSame(second.progress.map((p) => p.sources[0]!.metrics), [{ numFilesSkippedByAge: '1', numMissingFilesIgnored: '0' }]);
+  t.strictSame(second.progress.map((p) => p.sources[0]!.metrics), [{ numFilesSkippedByAge: '1', numMissingFilesIgnored: '0', numFilesRead: '1' }]);
   t.equal(second.warnings.length, 1);
   t.match(second.warnings[0], {
     code: 'ERR_FILE_SOURCE',

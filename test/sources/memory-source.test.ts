@@ -40,3 +40,35 @@ t.test('rows leave memory once their batch is committed', async (t) => {
   await query.stop();
   t.ok(source.heldAdditions <= 1, `at most the last batch's rows are held (held ${source.heldAdditions})`);
 });
+
+t.test('addData refuses a property that is not a column, naming it, the closest column and the schema\'s columns', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  t.throws(() => source.addData([{ time: 1000, action: 'Open' }, { time: 2000, actoin: 'Close' } as never]), {
+    code: 'ERR_UNKNOWN_FIELD',
+    message: "MemorySource.addData: row 1 has a field not in the schema: 'actoin' (did you mean 'action'?); the schema's fields are 'time', 'action'",
+  });
+  t.equal(source.heldAdditions, 0, 'nothing of the refused call was added');
+});
+
+t.test('addData refuses a misspelt field inside a struct column', async (t) => {
+  const source = new MemorySource({ schema: 'id int, window struct<start: timestamp, end: timestamp>' });
+  t.throws(() => source.addData([{ id: 1, window: { strat: 0, end: 1000 } as never }]), {
+    code: 'ERR_UNKNOWN_FIELD',
+    message: "MemorySource.addData: row 0 has a field not in struct window: 'window.strat' (did you mean 'window.start'?); struct window's fields are 'start', 'end'",
+  });
+});
+
+t.test('addData refuses a timestamp that looks like epoch seconds (2016 in seconds is 1970 in milliseconds)', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  t.throws(() => source.addData([{ time: 1469504400, action: 'Open' }]), {
+    code: 'ERR_TIMESTAMP_IN_SECONDS',
+    message:
+      'MemorySource.addData: row 0, column time: 1469504400 is read as epoch milliseconds (1970-01-18T00:11:44.400Z), but it looks like epoch seconds (2016-07-26T03:40:00.000Z); give milliseconds (1469504400 * 1000), or a Date for a time in 1970',
+  });
+});
+
+t.test('addData takes small epoch-ms times as tests write them, times from 1971 on, and any Date', async (t) => {
+  const source = new MemorySource({ schema: eventSchema });
+  source.addData([{ time: 0, action: 'a' }, { time: 99_999_999, action: 'b' }, { time: 31_536_000_000, action: 'c' }, { time: new Date(1469504400), action: 'd' }]);
+  t.equal(source.heldAdditions, 1);
+});
