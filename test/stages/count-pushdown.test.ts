@@ -72,7 +72,7 @@ async function run(dir: string, shape: Shape, mode: ParseMode, workers: number |
     batchId: p.batchId,
     numInputRows: p.numInputRows,
     eventTime: p.eventTime,
-    stateOperators: p.stateOperators.map((s) => ({ ...s, allUpdatesTimeMs: 0, commitTimeMs: 0 })),
+    stateOperators: p.stateOperators.map((s) => ({ ...s, allUpdatesTimeMs: 0, allRemovalsTimeMs: 0, commitTimeMs: 0 })),
     sourceMetrics: p.sources[0]!.metrics,
     sink: p.sink.numOutputRows,
   }));
