@@ -264,7 +264,7 @@ export interface OpenedSinkLog {
 }
 
 /** Our data file names (`part-00000-<uuid>-c000.json`, `….snappy.parquet`): the only unlisted files a sink deletes. */
-const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.(?:json|snappy\.parquet)$/;
+const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.(?:json|csv|snappy\.parquet)$/;
 
 /**
  * Opens `outDir` for the query `claim` describes, before its first batch:
@@ -365,7 +365,7 @@ async function visibleFiles(dir: string): Promise<string[]> {
  * line at a time.
  *
  * @throws TidemarkError `ERR_FILE_SOURCE` when a listed file is gone;
- *   `ERR_UNSUPPORTED_FORMAT` for a Parquet file (a `format: 'parquet'` sink's output), whose bytes are no lines
+ *   `ERR_UNSUPPORTED_FORMAT` for a Parquet or CSV file (a `format: 'parquet'` or `'csv'` sink's output), which are no JSON lines
  */
 export async function* readCommittedJsonLines(dir: string): AsyncIterable<CommittedLine> {
   const root = resolve(dir);
@@ -377,6 +377,13 @@ export async function* readCommittedJsonLines(dir: string): AsyncIterable<Commit
       throw new TidemarkError(
         'ERR_UNSUPPORTED_FORMAT',
         `${file} is a Parquet file; only JSON output is read here. Read Parquet output with DuckDB, e.g. SELECT * FROM read_parquet('${join(root, '*.parquet')}')`,
+        { file },
+      );
+    }
+    if (file.endsWith('.csv')) {
+      throw new TidemarkError(
+        'ERR_UNSUPPORTED_FORMAT',
+        `${file} is a CSV file; only JSON output is read here. Read CSV output with DuckDB, e.g. SELECT * FROM read_csv('${join(root, '*.csv')}', header = true)`,
         { file },
       );
     }

@@ -174,11 +174,11 @@ t.test('a column Parquet output cannot hold is refused at start, naming it; noth
   t.strictSame(await readdir(root), ['in'], 'no checkpoint, no output');
 });
 
-t.test('--format takes json or parquet, and only with --output', async (t) => {
+t.test('--format takes json, parquet or csv, and only with --output', async (t) => {
   const root = t.testdir();
   const csv = await tidemark(runArgs(join(root, 'in'), join(root, 'out'), join(root, 'chk'), ['--format', 'parqet']));
   t.equal(csv.code, 2);
-  t.equal(csv.stderr, "tidemark: --format: 'parqet' is not one of json or parquet; did you mean 'parquet'?\nRun 'tidemark run --help' for usage.\n");
+  t.equal(csv.stderr, "tidemark: --format: 'parqet' is not one of json, parquet or csv; did you mean 'parquet'?\nRun 'tidemark run --help' for usage.\n");
   const console = await tidemark([
     'run', '--input', join(root, 'in'), '--schema', 'time timestamp, action string', '--group-by', 'action', '--window', '1 hour',
     '--output-mode', 'update', '--console', '--format', 'parquet',
