@@ -17,8 +17,9 @@ import { isTidemarkError, TidemarkError } from '../errors.js';
 export const PLOT_USAGE = `Usage: tidemark plot DIR -o FILE [--x COL] [--series COL] [--y COL]
                      [--title T] [--width N] [--height N]
 
-Draws the committed rows of a JSON output directory as a line graph, one
-line per series value, and writes it as SVG or PNG (by FILE's extension).
+Draws the committed rows of a JSON or Parquet output directory as a line
+graph, one line per series value, and writes it as SVG or PNG (by FILE's
+extension).
 The defaults draw the notebook's chart: Keys = start, Series groupings =
 action, Values = count. Time axes are in UTC.
 

@@ -357,6 +357,28 @@ async function visibleFiles(dir: string): Promise<string[]> {
   return names.map((n) => join(dir, n));
 }
 
+/** The data files of an output directory as Spark's readers see them, and the log that lists them. */
+export interface CommittedDataFiles {
+  /** Absolute paths, in batch order (with a log) or by name. */
+  readonly files: string[];
+  /** The `_spark_metadata` directory that lists them, or null when there is none. */
+  readonly log: string | null;
+}
+
+/**
+ * The files of the data in `dir` as Spark's readers see them: when
+ * `_spark_metadata` exists only the files it lists (in batch order), so
+ * uncommitted, partial and stray files are invisible; otherwise every visible
+ * file (not `_…`/`.…`) directly in `dir`, by name.
+ */
+export async function committedDataFiles(dir: string): Promise<CommittedDataFiles> {
+  const root = resolve(dir);
+  if (await hasSinkLog(root)) {
+    return { files: (await readSinkLog(root)).filter((f) => !f.isDir).map((f) => sourceLogPath(f.path)), log: join(root, SINK_LOG_DIRECTORY) };
+  }
+  return { files: await visibleFiles(root), log: null };
+}
+
 /**
  * The lines of the data in `dir` as Spark's readers see them: when
  * `_spark_metadata` exists only the files it lists (in batch order), so
@@ -369,10 +391,7 @@ async function visibleFiles(dir: string): Promise<string[]> {
  */
 export async function* readCommittedJsonLines(dir: string): AsyncIterable<CommittedLine> {
   const root = resolve(dir);
-  const files = (await hasSinkLog(root))
-    ? (await readSinkLog(root)).filter((f) => !f.isDir).map((f) => sourceLogPath(f.path))
-    : await visibleFiles(root);
-  for (const file of files) {
+  for (const file of (await committedDataFiles(root)).files) {
     if (file.endsWith('.parquet')) {
       throw new TidemarkError(
         'ERR_UNSUPPORTED_FORMAT',

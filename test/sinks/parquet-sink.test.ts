@@ -223,19 +223,19 @@ await query.awaitTermination();
   ]);
 });
 
-t.test('tidemark show and plot refuse a Parquet output with the way to read it, instead of printing its bytes', async (t) => {
+t.test('readCommittedJsonLines refuses a Parquet output with the way to read it, instead of yielding its bytes as lines', async (t) => {
   const root = t.testdir();
   await generateDataset(join(root, 'in'), { files: 1, lines: 20, seed: 1 });
   t.equal((await tidemark(runArgs(join(root, 'in'), join(root, 'out'), join(root, 'chk'), ['--drain', '--format', 'parquet']))).code, 0);
   const first = fileURLToPath((await readSinkLog(join(root, 'out')))[0]!.path);
-  const message = `${first} is a Parquet file; only JSON output is read here. Read Parquet output with DuckDB, e.g. SELECT * FROM read_parquet('${join(root, 'out', '*.parquet')}')`;
-  const show = await tidemark(['show', join(root, 'out')]);
-  t.equal(show.code, 1);
-  t.equal(show.stdout, '');
-  t.equal(show.stderr, `tidemark: ${message} (code ERR_UNSUPPORTED_FORMAT)\n`);
-  const plot = await tidemark(['plot', join(root, 'out'), '-o', join(root, 'chart.svg')]);
-  t.equal(plot.code, 1);
-  t.match(plot.stderr, message);
+  const lines = async (): Promise<void> => {
+    for await (const _ of readCommittedJsonLines(join(root, 'out'))) void _;
+  };
+  await t.rejects(lines(), {
+    code: 'ERR_UNSUPPORTED_FORMAT',
+    file: first,
+    message: `${first} is a Parquet file; only JSON output is read here. Read Parquet output with DuckDB, e.g. SELECT * FROM read_parquet('${join(root, 'out', '*.parquet')}')`,
+  });
 });
 
 t.test('--agg output in Parquet: count as BIGINT, avg as DOUBLE (null for a device whose readings are all null), the values of the JSON run', async (t) => {
