@@ -31,7 +31,8 @@ line (as a notebook's print does). Reads only committed files of a JSON sink's
 output directory (those listed in DIR/_spark_metadata, or every visible file
 when there is no such log) and infers the schema as Spark does. A Parquet
 output (run --format parquet) prints as spark.read.parquet(DIR).show() does,
-with the schema the query wrote.
+with the schema the query wrote; a CSV output (run --format csv) as
+spark.read.option("header", True).csv(DIR).show() does, every column a string.
 
 Flags:
   --truncate V       true (default): cut cells at 20 characters, right-aligned;
@@ -87,6 +88,8 @@ export async function showDirectory(dir: string, options: ShowDirectoryOptions =
   const listing = await committedDataFiles(root);
   const parquet = listing.files.filter((f) => f.endsWith('.parquet'));
   if (parquet.length > 0) return showParquet(root, parquet, listing, options);
+  const csv = listing.files.filter((f) => f.endsWith('.csv'));
+  if (csv.length > 0) return showCsv(root, csv, listing, options);
   const byFile = new Map<string, Line[]>();
   for await (const { file, text } of readCommittedJsonLines(root)) {
     // The JSON reader skips blank lines.
@@ -147,6 +150,36 @@ async function showParquet(root: string, parquet: readonly string[], listing: Co
       ...(options.numRows === undefined ? {} : { numRows: options.numRows }),
       ...(options.truncate === undefined ? {} : { truncate: options.truncate }),
       ...(timeZone === undefined ? {} : { timeZone }),
+    }) + '\n'
+  );
+}
+
+/**
+ * `spark.read.option('header', True).csv(dir).show()`: every column a
+ * string (no `inferSchema`), named by the first file's header; an empty
+ * field null, `""` the empty string; files by decreasing size.
+ */
+async function showCsv(root: string, csv: readonly string[], listing: CommittedDataFiles, options: ShowDirectoryOptions): Promise<string> {
+  const other = listing.files.find((f) => !f.endsWith('.csv'));
+  if (other !== undefined) {
+    throw new TidemarkError('ERR_UNSUPPORTED_FORMAT', `${root} holds CSV files and ${other}, which is not one: an output directory is read in one format`, { file: other });
+  }
+  const { readCsvFiles } = await import('../sinks/csv-file.js');
+  const read = await readCsvFiles(csv, listing.log);
+  const names = read[0]!.header;
+  const sizes = new Map<string, number>();
+  for (const file of csv) sizes.set(file, await fileSize(root, file));
+  const rows: unknown[][] = [];
+  for (const f of [...read].sort((a, b) => sizes.get(b.file)! - sizes.get(a.file)!)) {
+    const at = names.map((name) => f.header.indexOf(name));
+    for (const record of f.rows) rows.push(at.map((i) => (i < 0 ? null : (record[i] ?? null))));
+  }
+  const schema = { fields: names.map((name) => ({ name, dataType: { type: 'string' as const }, nullable: true })) };
+  return (
+    showString(schema, rows, {
+      ...(options.numRows === undefined ? {} : { numRows: options.numRows }),
+      ...(options.truncate === undefined ? {} : { truncate: options.truncate }),
+      ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
     }) + '\n'
   );
 }

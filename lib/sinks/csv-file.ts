@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { TidemarkError } from '../errors.js';
 import { rawValueAt, type Column, type RecordBatch } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
@@ -139,4 +140,92 @@ export class CsvWriter {
     }
     return out;
   }
+}
+
+/**
+ * The records of a CSV text as the CSV sink writes it (RFC 4180: `,`
+ * separated, `"` quoted with `""` inside, `\n` or `\r\n` ended): an empty
+ * unquoted field is null, a quoted empty field the empty string (Spark's
+ * reader's `nullValue` and `emptyValue`). A quoted field may span lines.
+ */
+export function parseCsv(text: string): (string | null)[][] {
+  const records: (string | null)[][] = [];
+  let record: (string | null)[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    let value: string | null;
+    if (text[i] === '"') {
+      let out = '';
+      i++;
+      for (;;) {
+        const q = text.indexOf('"', i);
+        if (q < 0) {
+          out += text.slice(i);
+          i = n;
+          break;
+        }
+        out += text.slice(i, q);
+        if (text[q + 1] === '"') {
+          out += '"';
+          i = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
+      }
+      value = out;
+    } else {
+      let end = i;
+      while (end < n && text[end] !== ',' && text[end] !== '\n' && !(text[end] === '\r' && text[end + 1] === '\n')) end++;
+      value = end === i ? null : text.slice(i, end);
+      i = end;
+    }
+    record.push(value);
+    if (text[i] === ',') {
+      i++;
+      // A separator at the very end: one more, empty field.
+      if (i === n) record.push(null);
+      continue;
+    }
+    if (text[i] === '\r') i++;
+    if (text[i] === '\n') i++;
+    records.push(record);
+    record = [];
+  }
+  if (record.length > 0) records.push(record);
+  return records;
+}
+
+/** The header and records of one CSV file. */
+export interface CsvFileRows {
+  /** Absolute path of the file. */
+  readonly file: string;
+  /** The column names of its header line. */
+  readonly header: string[];
+  /** The records after the header. */
+  readonly rows: (string | null)[][];
+}
+
+/**
+ * The header and records of each CSV file, in the order given.
+ *
+ * @throws TidemarkError `ERR_FILE_SOURCE` for a file that is gone (`listedIn` names the log that lists it)
+ */
+export async function readCsvFiles(files: readonly string[], listedIn: string | null): Promise<CsvFileRows[]> {
+  const out: CsvFileRows[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new TidemarkError('ERR_FILE_SOURCE', `File ${file} does not exist${listedIn === null ? '' : `, but it is listed in ${listedIn}`}`, { file, cause: err });
+      }
+      throw err;
+    }
+    const [header = [], ...rows] = parseCsv(text);
+    out.push({ file, header: header.map((h) => h ?? ''), rows });
+  }
+  return out;
 }

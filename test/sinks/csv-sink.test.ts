@@ -17,6 +17,8 @@ import { MemorySource } from '../../lib/sources/memory-source.js';
 import { CheckpointSink } from '../../lib/sinks/checkpoint-sink.js';
 import { readSinkLog } from '../../lib/sinks/file-sink-log.js';
 import { mapRows } from '../../lib/stages/row-stages.js';
+import { readChartRows } from '../../lib/plot.js';
+import { parseCsv } from '../../lib/sinks/csv-file.js';
 import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
 import { microBatches } from '../../lib/query/executor.js';
 import { eventSchema, events, notebookStages } from '../helpers.js';
@@ -147,6 +149,11 @@ t.test('a windowed count flattened by mapRows (window_start, window_end) is writ
     'action,window_start,window_end,count\nOpen,2016-07-26T03:00:00.000Z,2016-07-26T04:00:00.000Z,2\nClose,2016-07-26T03:00:00.000Z,2016-07-26T04:00:00.000Z,1\n',
   ]);
 
+  t.strictSame(await readChartRows(out), [
+    { action: 'Open', window_start: '2016-07-26T03:00:00.000Z', window_end: '2016-07-26T04:00:00.000Z', count: '2' },
+    { action: 'Close', window_start: '2016-07-26T03:00:00.000Z', window_end: '2016-07-26T04:00:00.000Z', count: '1' },
+  ], 'plot reads the committed CSV rows, as strings (the chart reads numbers and times from text)');
+
   const db = await DuckDBInstance.create(':memory:');
   const duck = await db.connect();
   t.teardown(() => {
@@ -172,6 +179,20 @@ t.test('tidemark run --format csv: a deduplication writes CSV; a windowed count 
   const texts = await Promise.all((await committedFiles(join(root, 'out'))).map((f) => readFile(f, 'utf8')));
   t.strictSame(texts, ['time,id,note\n2016-07-26T03:40:00.000Z,a,"x, y"\n2016-07-26T03:40:02.000Z,b,\n']);
 
+  // Read back as spark.read.option("header", True).csv(out).show(): every column a string, the empty field null.
+  const shown = await tidemark(['show', join(root, 'out'), '--truncate', 'false']);
+  t.equal(shown.code, 0, shown.stderr);
+  t.equal(
+    shown.stdout,
+    '+------------------------+---+----+\n' +
+      '|time                    |id |note|\n' +
+      '+------------------------+---+----+\n' +
+      '|2016-07-26T03:40:00.000Z|a  |x, y|\n' +
+      '|2016-07-26T03:40:02.000Z|b  |NULL|\n' +
+      '+------------------------+---+----+\n' +
+      '\n',
+  );
+
   const refused = await tidemark([
     'run', '--input', join(root, 'in'), '--schema', 'time timestamp, id string', '--group-by', 'id', '--window', '1 hour', '--watermark', '1 hour',
     '--output-mode', 'append', '--output', join(root, 'out2'), '--checkpoint', join(root, 'chk2'), '--trigger', 'available-now', '--format', 'csv',
@@ -183,4 +204,12 @@ t.test('tidemark run --format csv: a deduplication writes CSV; a windowed count 
       "Write format 'json' or 'parquet', or flatten it first: one column per field (window_start, window_end) (code ERR_UNSUPPORTED_DATA_TYPE)\n",
   );
   t.notOk((await readdir(root)).includes('out2'), 'nothing written');
+});
+
+t.test('parseCsv reads what the sink writes: quotes doubled, quoted line breaks, null for an empty field, "" for the empty string', async (t) => {
+  t.strictSame(parseCsv('a,b,c\n"x, ""y""\nz",,""\r\n1,2,\n'), [
+    ['a', 'b', 'c'],
+    ['x, "y"\nz', null, ''],
+    ['1', '2', null],
+  ]);
 });
