@@ -25,7 +25,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedCount, MemorySink, MemorySource, StreamingQueryManager, Watermark, Window, startQuery, type StreamingQueryProgress } from 'tidemark';
-import { Checkpoint, type BarrierItem, type StageSnapshot } from 'tidemark/internals';
+import { Checkpoint, type BarrierItem, type StateImage } from 'tidemark/internals';
 import { CLI, DATA_ROOT, flags, intFlag, isMain, median, percentile } from './common.js';
 
 /** Summary of a list of milliseconds. */
@@ -95,21 +95,27 @@ export async function measureCommits(options: { keys: number; batches: number; r
   let pendingSnapshotMs = 0;
   const originalCommit = Checkpoint.prototype.commit;
   const originalSnapshot = KeyedCount.prototype.snapshot;
+  const originalDelta = KeyedCount.prototype.delta;
   Checkpoint.prototype.commit = async function timedCommit(this: Checkpoint, barrier: BarrierItem): Promise<void> {
-    snapshotTimes.set(barrier.batchId, pendingSnapshotMs);
-    pendingSnapshotMs = 0;
-    const s0 = performance.now();
-    JSON.stringify(barrier.snapshots);
-    stringifyTimes.set(barrier.batchId, performance.now() - s0);
     const t0 = performance.now();
     await originalCommit.call(this, barrier);
     commitTimes.set(barrier.batchId, performance.now() - t0);
+    // The checkpoint takes the stage's snapshot or delta inside the commit, and encodes it as it writes.
+    snapshotTimes.set(barrier.batchId, pendingSnapshotMs);
+    pendingSnapshotMs = 0;
+    stringifyTimes.set(barrier.batchId, 0);
   };
-  KeyedCount.prototype.snapshot = function timedSnapshot(this: KeyedCount): StageSnapshot {
+  KeyedCount.prototype.snapshot = function timedSnapshot(this: KeyedCount): StateImage {
     const t0 = performance.now();
     const snapshot = originalSnapshot.call(this);
     pendingSnapshotMs += performance.now() - t0;
     return snapshot;
+  };
+  KeyedCount.prototype.delta = function timedDelta(this: KeyedCount): StateImage {
+    const t0 = performance.now();
+    const delta = originalDelta.call(this);
+    pendingSnapshotMs += performance.now() - t0;
+    return delta;
   };
 
   const progress: StreamingQueryProgress[] = [];
@@ -146,6 +152,7 @@ export async function measureCommits(options: { keys: number; batches: number; r
     await query.stop();
     Checkpoint.prototype.commit = originalCommit;
     KeyedCount.prototype.snapshot = originalSnapshot;
+    KeyedCount.prototype.delta = originalDelta;
   }
 
   // The measured batches: the small data batches after the warm-up ones (no-data batches left out).
@@ -158,7 +165,11 @@ export async function measureCommits(options: { keys: number; batches: number; r
   const lastId = measuredIds[measuredIds.length - 1]!;
   for (const op of await readdir(stateDir)) {
     try {
-      stateFileBytes = Math.max(stateFileBytes, (await stat(join(stateDir, op, '0', `${lastId + 1}.json`))).size);
+      // A delta, or every minDeltasForSnapshot batches a snapshot.
+      for (const kind of ['delta', 'snapshot']) {
+        const size = await stat(join(stateDir, op, '0', `${lastId + 1}.${kind}`)).then((s) => s.size, () => 0);
+        stateFileBytes = Math.max(stateFileBytes, size);
+      }
     } catch {
       // an operator without that version
     }

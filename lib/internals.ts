@@ -21,7 +21,8 @@ export { stringToTimestampUs, formatTimestampIso, formatTimestampShow, formatTim
 export { appendJsonRecord, appendJsonValue, convertJsonValue, convertJsonRecord, type JsonConvertOptions } from './core/json-convert.js';
 export { inferJsonSchema, inferJsonLinesSchema, jsonRecordsToRows, showString, type ShowOptions } from './core/show.js';
 export * from './protocol.js';
-export { Checkpoint, MIN_BATCHES_TO_RETAIN, type OffsetLogEntry, type CommitLogEntry, type CheckpointRecovery } from './checkpoint/checkpoint.js';
+export { Checkpoint, MIN_BATCHES_TO_RETAIN, DEFAULT_MIN_DELTAS_FOR_SNAPSHOT, type OffsetLogEntry, type CommitLogEntry, type CheckpointRecovery, type StateFileRecord } from './checkpoint/checkpoint.js';
+export { encodeStateFile, decodeStateFile, parseStateFileName, type StateFileHeader } from './checkpoint/state-files.js';
 export { Stage, checkSnapshot, STAGE_HIGH_WATER_MARK, type Checkpointable, type PlanContext } from './stages/stage.js';
 export { Watermark, type WatermarkOptions } from './stages/watermark.js';
 export { Window, type WindowOptions } from './stages/window.js';

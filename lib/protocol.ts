@@ -15,7 +15,11 @@ import type { Schema } from './core/schema.js';
 import type { OutputMode } from './core/output-mode.js';
 import type { StatefulOperatorInfo } from './core/stateful-chain.js';
 
-/** A stage's state as it is checkpointed: versioned, JSON-serialisable. */
+/**
+ * A stage's whole state in one JSON value: the checkpoint format of the
+ * releases before incremental checkpoints (`state/<op>/<p>/<N>.json`),
+ * still read on restart, and a stateless stage's configuration.
+ */
 export interface StageSnapshot {
   /** Which stage class wrote it (`'KeyedCount'`). */
   readonly stage: string;
@@ -32,12 +36,69 @@ export interface StageSnapshot {
   readonly partitions?: readonly unknown[];
 }
 
-/** What a run resumes from: the last committed micro-batch and the stage snapshots taken at its barrier. */
+/**
+ * A stateful stage's state (`kind: 'snapshot'`) or what one micro-batch
+ * changed in it (`kind: 'delta'`), as the checkpoint writes it: a header
+ * and, per state partition (Spark's state store instances), records —
+ * JSON values, typed arrays allowed — each written as one line of
+ * `state/<op>/<partition>/<version>.snapshot` or `.delta`. A record is a
+ * change (groups put, keys removed): a snapshot is its records applied to
+ * an empty state, a delta its records applied to the state before the batch.
+ */
+export interface StateImage {
+  /** Which stage class wrote it (`'KeyedCount'`). */
+  readonly stage: string;
+  /** Format version of the records; a stage refuses versions it does not know. */
+  readonly version: number;
+  /** The options that shape the state; a restore refuses an image whose configuration differs, naming the difference. */
+  readonly configuration: Record<string, unknown>;
+  readonly kind: 'snapshot' | 'delta';
+  /** Per partition, the records. */
+  readonly partitions: ReadonlyArray<readonly unknown[]>;
+}
+
+/**
+ * The checkpoint contract of a stateful stage, Spark's state store per
+ * operator made incremental: each micro-batch the checkpoint writes the
+ * stage's {@link IncrementalState.delta}, and every few batches a
+ * {@link IncrementalState.snapshot}; a restart restores the latest
+ * snapshot and applies the deltas after it.
+ */
+export interface IncrementalState {
+  /** The whole state now, as records that are copies: they may be written while later batches change the stage. */
+  snapshot(): StateImage;
+  /** What the micro-batch that just finished changed (call before the next one begins). */
+  delta(): StateImage;
+  /** Replaces the state with a snapshot's records (or a {@link StageSnapshot} of the releases before). */
+  restore(image: StateImage | StageSnapshot): void;
+  /** Applies records on top of the state: a delta's, or the further pieces of a snapshot read in bounded pieces. */
+  applyDelta(image: StateImage): void;
+}
+
+/** What a stateful stage hands the checkpoint at its barrier. */
+export interface StageState {
+  /** The stage's `stateOperators` entry in the progress: the checkpoint fills its `commitTimeMs`. */
+  readonly progress: Record<string, unknown> | null;
+  /** {@link IncrementalState.delta} of the stage. */
+  delta(): StateImage;
+  /** {@link IncrementalState.snapshot} of the stage. */
+  snapshot(): StateImage;
+}
+
+/** A stage's checkpointed state, ready to load into it when the run opens. */
+export interface RecoveredState {
+  /** Which stage class wrote it. */
+  readonly stage: string;
+  /** Reads the state from the checkpoint into `target`: `restore` the snapshot, then `applyDelta` each later piece, in order. */
+  load(target: Pick<IncrementalState, 'restore' | 'applyDelta'>): Promise<void>;
+}
+
+/** What a run resumes from: the last committed micro-batch and its stages' state. */
 export interface Recovered {
   /** Id of the last committed micro-batch. */
   readonly batchId: number;
-  /** Snapshots by operator id (`"0"`, `"1"`, …). */
-  readonly snapshots: Readonly<Record<string, StageSnapshot>>;
+  /** State by operator id (`"0"`, `"1"`, …). */
+  readonly states: Readonly<Record<string, RecoveredState>>;
 }
 
 /** Who runs the pipeline: the query, as the executor knows it. */
@@ -161,7 +222,7 @@ export interface BarrierProgress {
    * as `sources[0].metrics.numMalformedRecords`.
    */
   numMalformedRecords?: number;
-  /** Time the checkpoint took to write the stage snapshots of the batch (ms). */
+  /** Time the checkpoint took to write the state of the batch, every operator (ms). */
   stateCommitMs?: number;
   /** Time the checkpoint took to write `commits/N` (ms). */
   commitLogMs?: number;
@@ -169,14 +230,14 @@ export interface BarrierProgress {
 
 /**
  * End of micro-batch `batchId`. Stages finish the batch (emit, evict), add
- * their snapshot and progress to the barrier in place, and forward it. The
+ * their state and progress to the barrier in place, and forward it. The
  * sink commits the batch when the barrier reaches it.
  */
 export interface BarrierItem {
   readonly kind: 'barrier';
   readonly batchId: number;
-  /** Stage snapshots by operator id, taken after the stage finished the batch. */
-  readonly snapshots: Record<string, StageSnapshot>;
+  /** State of the stateful stages by operator id, handed over after the stage finished the batch. */
+  readonly state: Record<string, StageState>;
   /** True for the last batch of a drained run (its watermark was +∞). */
   drained: boolean;
   /** One per `Watermark` stage of the pipeline, in pipeline order. */
@@ -199,5 +260,5 @@ export type StreamItem = OpenItem | BeginItem | RowsItem | BarrierItem;
 
 /** A fresh barrier for `batchId`. */
 export function barrier(batchId: number): BarrierItem {
-  return { kind: 'barrier', batchId, snapshots: {}, drained: false, watermarks: [], nextWatermarkMs: null, evictedUpToMs: null, watermarkDriven: false, progress: { stateOperators: [] } };
+  return { kind: 'barrier', batchId, state: {}, drained: false, watermarks: [], nextWatermarkMs: null, evictedUpToMs: null, watermarkDriven: false, progress: { stateOperators: [] } };
 }

@@ -112,6 +112,31 @@ export async function publishInOrder(groups: ReadonlyArray<readonly StagedFile[]
   for (let g = 0; g < groups.length; g++) await publishParts([...groups[g]!, ...sidecars(groups[g + 1])]);
 }
 
+/**
+ * Writes the pieces `content` yields to `path` atomically and durably, one
+ * piece at a time: a file of millions of lines never needs one string or
+ * buffer for the whole (no sidecar: for data files).
+ */
+export async function writeFileAtomicPieces(path: string, content: Iterable<string | Uint8Array>): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${sequence++}.tmp`);
+  inFlight.add(temporary);
+  try {
+    const handle = await open(temporary, 'w');
+    try {
+      for (const piece of content) await handle.write(typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await rm(temporary, { force: true });
+    inFlight.delete(temporary);
+    if (err instanceof Error && (err as NodeJS.ErrnoException).path === undefined) (err as NodeJS.ErrnoException).path = path;
+    throw err;
+  }
+  await publishParts([{ path, temporary }]);
+}
+
 /** Writes `content` to `path` atomically and durably (with its sidecar when asked for). */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
   await publishFiles([await stageFile(path, content, options)]);

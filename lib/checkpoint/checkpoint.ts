@@ -4,8 +4,10 @@
  * ```
  * <dir>/metadata                      {"id":"<query id>","tidemark":{"checksumsFrom":{…}}}
  * <dir>/offsets/<N>                   v1 \n {"batchWatermarkMs":…,"batchTimestampMs":…,"conf":{…}} \n <source offset JSON>…
- * <dir>/commits/<N>                   v1 \n {"nextBatchWatermarkMs":…,"stateFiles":{"<opId>":[{"file":"0/<N+1>.json","size":…,"crc32":"…"}]}}
- * <dir>/state/<opId>/<p>/<N+1>.json   stage snapshot after batch N (partition p)
+ * <dir>/commits/<N>                   v1 \n {"nextBatchWatermarkMs":…,"stateFiles":{"<opId>":[{"file":"0/<S>.snapshot","size":…,"crc32":"…"},{"file":"0/<N+1>.delta",…}]}}
+ * <dir>/state/<opId>/<p>/<V>.snapshot the whole state after batch V-1 (partition p; see state-files.ts)
+ * <dir>/state/<opId>/<p>/<V>.delta    what batch V-1 changed in it
+ * <dir>/state/<opId>/<p>/<V>.json     the whole state after batch V-1, as releases before 0.2 wrote it (still read)
  * <dir>/sources/<i>/…                 a source's own log
  * <dir>/.lock                         the running process (see lock.ts)
  * ```
@@ -27,11 +29,13 @@
  * first batch written with sidecars (`checksumsFrom`); older files are read
  * as before (Spark ignores the extra field).
  *
- * Only the last {@link MIN_BATCHES_TO_RETAIN} batches of offsets, commits and
- * state are kept, like Spark.
+ * Only the last {@link MIN_BATCHES_TO_RETAIN} batches of offsets and commits
+ * are kept, like Spark, and the state files their commits list.
  *
  * Without a location the same store lives in memory (console and memory
- * sinks, tests), so every run has one code path.
+ * sinks, tests), so every run has one code path; it lives as long as one
+ * run, so it keeps no state files (Spark deletes a query's temporary
+ * checkpoint when it stops).
  *
  * @module
  */
@@ -40,11 +44,12 @@ import { EventEmitter } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
-import type { BarrierItem, StageSnapshot } from '../protocol.js';
+import type { BarrierItem, RecoveredState, StageSnapshot } from '../protocol.js';
 import { parseLogFileName } from '../core/compactible-log.js';
 import { ensureDirectory, publishInOrder, removeStaleTemporaries, removeWithChecksum, stageFile, writeFileAtomic, type StagedFile } from './atomic-file.js';
 import { checksumPath, checksumProblem, crc32Hex, readChecked } from './checksum.js';
 import { acquireLock, releaseLock, removeStaleLockFiles } from './lock.js';
+import { decodeStateFile, encodeStateFile, parseStateFileName } from './state-files.js';
 
 /** `offsets/N`: what batch N reads and with which watermark; written before the batch runs. */
 export interface OffsetLogEntry {
@@ -82,12 +87,13 @@ export interface SourceLogLocation {
 
 /** What a checkpoint holds when a run starts. */
 export interface CheckpointRecovery {
-  /** The last committed batch, with the stage snapshots taken at its barrier. */
+  /** The last committed batch, with the state its commit lists. */
   readonly lastCommitted: {
     readonly batchId: number;
     readonly offsets: OffsetLogEntry;
     readonly commit: CommitLogEntry;
-    readonly snapshots: Readonly<Record<string, StageSnapshot>>;
+    /** The state of each stateful operator, read from the files when the stage loads it. */
+    readonly states: Readonly<Record<string, RecoveredState>>;
   } | null;
   /** A planned batch that did not commit: to be re-executed exactly. */
   readonly pending: { readonly batchId: number; readonly offsets: OffsetLogEntry } | null;
@@ -95,6 +101,26 @@ export interface CheckpointRecovery {
 
 /** How many batches of logs and state are kept (Spark's `minBatchesToRetain`). */
 export const MIN_BATCHES_TO_RETAIN = 100;
+
+/** Deltas written between two snapshots of an operator's state (Spark's `stateStore.minDeltasForSnapshot`). */
+export const DEFAULT_MIN_DELTAS_FOR_SNAPSHOT = 10;
+
+// An operator's state files since its last snapshot, as the last commit lists them.
+interface Chain {
+  readonly files: readonly StateFileRecord[];
+  readonly deltas: number;
+}
+
+// A whole state of the format before, loaded by the stage's restore.
+function snapshotState(snapshot: StageSnapshot): RecoveredState {
+  return { stage: snapshot.stage, load: async (target) => target.restore(snapshot) };
+}
+
+function legacyStates(snapshots: Readonly<Record<string, StageSnapshot>>): Record<string, RecoveredState> {
+  const out: Record<string, RecoveredState> = {};
+  for (const [operatorId, snapshot] of Object.entries(snapshots)) out[operatorId] = snapshotState(snapshot);
+  return out;
+}
 
 const VERSION_LINE = 'v1';
 const LOG_DIRECTORIES = ['offsets', 'commits'] as const;
@@ -140,10 +166,15 @@ export class Checkpoint extends EventEmitter {
   readonly location: string | null;
   /** The query id, stable across restarts. */
   readonly id: string;
+  /** Deltas between two snapshots of a stateful operator's state (Spark: 10); 0 writes a snapshot every batch. */
+  minDeltasForSnapshot = DEFAULT_MIN_DELTAS_FOR_SNAPSHOT;
   // In-memory logs (the only copy when location is null; a cache otherwise).
   readonly #offsets = new Map<number, OffsetLogEntry>();
   readonly #commits = new Map<number, CommitLogEntry>();
-  readonly #state = new Map<number, Record<string, StageSnapshot>>();
+  // Per operator, the state files the next commit's delta continues; none: the next commit writes a snapshot.
+  readonly #chains = new Map<string, Chain>();
+  // State files below this version are gone already (see #purgeState).
+  #stateFloor = -Infinity;
   readonly #commitWaiters = new Map<number, Array<{ resolve: (b: BarrierItem) => void; reject: (e: Error) => void }>>();
   readonly #checksumsFrom: Readonly<Record<string, number>>;
   #closedWith: Error | null = null;
@@ -267,23 +298,26 @@ export class Checkpoint extends EventEmitter {
       throw this.#corrupt(`offsets end at batch ${lastOffsets} but commits end at batch ${lastCommit}`);
     }
     await this.#purgeBefore(lastCommit - MIN_BATCHES_TO_RETAIN);
+    // The next commit continues the chains of the last one (a chain of the format before starts afresh).
+    this.#chains.clear();
     let committed = lastCommit;
-    let snapshots: Record<string, StageSnapshot> | null = {};
-    if (committed >= 0) {
+    let states: Record<string, RecoveredState> | null = {};
+    if (committed >= 0 && this.location !== null) {
       const commit = await this.#readCommit(committed);
-      if (commit.stateFiles !== undefined) snapshots = await this.#readListedState(committed, commit.stateFiles);
+      if (commit.stateFiles !== undefined) states = await this.#listedStates(committed, commit.stateFiles);
       else {
         // A commit written before commits listed their state: found by listing, as then.
-        snapshots = await this.#readState(committed + 1);
+        let snapshots = await this.#readState(committed + 1);
         if (snapshots === null && committed === lastOffsets) {
           // That release published the marker and the state of a batch together: a crash could leave the
           // marker without every state file. That batch did not commit; it runs again (the sink skips what it wrote).
           committed--;
           snapshots = committed < 0 ? {} : await this.#readState(committed + 1);
         }
+        states = snapshots === null ? null : legacyStates(snapshots);
       }
     }
-    if (snapshots === null) throw this.#corrupt(`the state written by batch ${committed} is incomplete`);
+    if (states === null) throw this.#corrupt(`the state written by batch ${committed} is incomplete`);
     const lastCommitted =
       committed < 0
         ? null
@@ -291,12 +325,12 @@ export class Checkpoint extends EventEmitter {
             batchId: committed,
             offsets: await this.readOffsets(committed),
             commit: await this.#readCommit(committed),
-            snapshots,
+            states,
           };
     const pending = lastOffsets > committed ? { batchId: lastOffsets, offsets: await this.readOffsets(lastOffsets) } : null;
+    if (committed >= 0) await this.#purgeState(committed);
     return { lastCommitted, pending };
   }
-
   /** Writes `offsets/N` (the write-ahead entry of batch N). */
   async writeOffsets(batchId: number, entry: OffsetLogEntry): Promise<void> {
     this.#offsets.set(batchId, entry);
@@ -327,46 +361,67 @@ export class Checkpoint extends EventEmitter {
   }
 
   /**
-   * Commits batch `barrier.batchId`: the stage snapshots the barrier carries,
-   * then `commits/N` listing them. Called by the sink once its output for the
-   * batch is durable. Resolves whoever waits for the batch (the source).
+   * Commits batch `barrier.batchId`: the state of the stateful stages the
+   * barrier carries, then `commits/N` listing the state files each
+   * operator's state is read from. Called by the sink once its output for
+   * the batch is durable. Resolves whoever waits for the batch (the source).
+   *
+   * State is incremental (Spark's HDFS-backed state store): per operator
+   * and partition, `<N+1>.delta` holds what batch N changed; every
+   * {@link Checkpoint.minDeltasForSnapshot} deltas (and for the first
+   * commit of a run that continues a checkpoint of the format before)
+   * `<N+1>.snapshot` holds the whole state instead. The commit lists the
+   * chain, snapshot then deltas, with each file's size and CRC32, so the
+   * state of a committed batch is exactly the files its commit names.
+   * A stage without incremental state hands a snapshot every batch.
    */
   async commit(barrier: BarrierItem): Promise<void> {
     const batchId = barrier.batchId;
-    const snapshots = barrier.snapshots;
     let commit: CommitLogEntry = { nextBatchWatermarkMs: barrier.nextWatermarkMs ?? this.#offsets.get(batchId)?.batchWatermarkMs ?? 0 };
     if (this.location !== null) {
       const started = performance.now();
+      const version = batchId + 1;
       const stateFiles: Array<Promise<StagedFile>> = [];
       const listed: Record<string, StateFileRecord[]> = {};
-      for (const [operatorId, snapshot] of Object.entries(snapshots)) {
-        const { partitions, ...shared } = snapshot;
-        const parts = partitions ?? [];
-        const records: StateFileRecord[] = (listed[operatorId] = []);
-        // Partition 0 holds the shared part; every partition has its own file, written even when empty, like Spark's deltas.
-        for (let p = 0; p < Math.max(1, parts.length); p++) {
+      const chains = new Map<string, Chain>();
+      const encodeMs = new Map<string, number>();
+      for (const [operatorId, state] of Object.entries(barrier.state)) {
+        const encodeStarted = performance.now();
+        const chain = this.#chains.get(operatorId);
+        const image = chain === undefined || chain.deltas >= this.minDeltasForSnapshot ? state.snapshot() : state.delta();
+        const records: StateFileRecord[] = [];
+        // Every partition has its own file, written even when empty, like Spark's deltas.
+        for (let p = 0; p < Math.max(1, image.partitions.length); p++) {
           const dir = join(this.location, 'state', operatorId, String(p));
-          const body = p === 0 ? { ...shared, ...(partitions === undefined ? {} : { numPartitions: parts.length, partition: parts[0] }) } : { partition: parts[p] };
-          const bytes = Buffer.from(JSON.stringify(body), 'utf8');
-          records.push({ file: `${p}/${batchId + 1}.json`, size: bytes.length, crc32: crc32Hex(bytes) });
-          stateFiles.push(ensureDirectory(dir).then(() => stageFile(join(dir, `${batchId + 1}.json`), bytes)));
+          const bytes = encodeStateFile(image, p);
+          const file = `${p}/${version}.${image.kind}`;
+          records.push({ file, size: bytes.length, crc32: crc32Hex(bytes) });
+          stateFiles.push(ensureDirectory(dir).then(() => stageFile(join(this.location!, 'state', operatorId, file), bytes)));
         }
+        const next: Chain = image.kind === 'snapshot' || chain === undefined ? { files: records, deltas: 0 } : { files: [...chain.files, ...records], deltas: chain.deltas + 1 };
+        chains.set(operatorId, next);
+        listed[operatorId] = [...next.files];
+        encodeMs.set(operatorId, performance.now() - encodeStarted);
       }
       commit = { ...commit, stateFiles: listed };
       // Every file's bytes are written and fsynced at once (the disk merges the flushes); then the state
       // files appear, durably, and only then the commit that lists them.
       const commitFile = stageFile(join(this.location, 'commits', String(batchId)), `${VERSION_LINE}\n${JSON.stringify(commit)}`, { checksum: true });
       commitFile.catch(() => {}); // awaited below; a state failure must not leave it unhandled
+      const writeStarted = performance.now();
       const staged = await Promise.all(stateFiles);
       const stateWritten = performance.now();
       await publishInOrder([staged, [await commitFile]]);
       barrier.progress.stateCommitMs = Math.round(stateWritten - started);
       barrier.progress.commitLogMs = Math.round(performance.now() - stateWritten);
+      // Spark's commitTimeMs: the operator's own encoding, and the writes it shared with the others.
+      for (const [operatorId, state] of Object.entries(barrier.state)) {
+        if (state.progress !== null) state.progress['commitTimeMs'] = Math.round(encodeMs.get(operatorId)! + (stateWritten - writeStarted));
+      }
+      for (const [operatorId, chain] of chains) this.#chains.set(operatorId, chain);
       await this.#purge(batchId);
     }
     this.#commits.set(batchId, commit);
-    this.#state.set(batchId + 1, snapshots);
-    this.#state.delete(batchId + 1 - MIN_BATCHES_TO_RETAIN);
     this.#offsets.delete(batchId - MIN_BATCHES_TO_RETAIN);
     this.#commits.delete(batchId - MIN_BATCHES_TO_RETAIN);
     const waiters = this.#commitWaiters.get(batchId) ?? [];
@@ -418,54 +473,96 @@ export class Checkpoint extends EventEmitter {
     }
   }
 
-  // The stage snapshots commits/N lists: every file must be there, with its size and CRC32.
-  async #readListedState(batchId: number, listed: Readonly<Record<string, readonly StateFileRecord[]>>): Promise<Record<string, StageSnapshot>> {
-    const version = batchId + 1;
-    const cached = this.#state.get(version);
-    if (cached !== undefined) return cached;
+  // The state commits/N lists, per operator: a chain (snapshot, then deltas), or a whole state of the format before (`.json`).
+  async #listedStates(batchId: number, listed: Readonly<Record<string, readonly StateFileRecord[]>>): Promise<Record<string, RecoveredState>> {
     const commitPath = join(this.location!, 'commits', String(batchId));
-    const snapshots: Record<string, StageSnapshot> = {};
+    const states: Record<string, RecoveredState> = {};
     for (const [operatorId, records] of Object.entries(listed)) {
-      const parts: unknown[] = [];
-      for (const record of records) {
-        const path = join(this.location!, 'state', operatorId, record.file);
-        let bytes: Buffer;
-        try {
-          bytes = await readFile(path);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          throw this.#corrupt(`${path} is missing: ${commitPath} lists it as state of operator ${operatorId} after batch ${batchId}`, path);
-        }
-        if (bytes.length !== record.size || crc32Hex(bytes) !== record.crc32) {
-          throw this.#corrupt(`${path} was changed or damaged after it was written: ${commitPath} records ${record.size} bytes with CRC32 ${record.crc32}, the file has ${bytes.length} bytes with CRC32 ${crc32Hex(bytes)}`, path);
-        }
-        try {
-          parts.push(JSON.parse(bytes.toString('utf8')));
-        } catch (err) {
-          throw this.#corrupt(`${path} is not valid JSON: ${(err as Error).message}`, path);
-        }
+      if (records.length === 0) throw this.#corrupt(`${commitPath} lists no state file for operator ${operatorId}`, commitPath);
+      const names = records.map((r) => ({ record: r, name: parseStateFileName(r.file.slice(r.file.indexOf('/') + 1)) }));
+      if (names.some((n) => n.name === null || !/^\d+\//.test(n.record.file))) {
+        throw this.#corrupt(`${commitPath} lists a state file of operator ${operatorId} this release does not know: ${names.find((n) => n.name === null)?.record.file ?? records[0]!.file}`, commitPath);
       }
-      const head = parts[0] as (StageSnapshot & { numPartitions?: number; partition?: unknown }) | undefined;
-      if (head === undefined) throw this.#corrupt(`${commitPath} lists no state file for operator ${operatorId}`, commitPath);
-      if (head.numPartitions === undefined) {
-        snapshots[operatorId] = head;
+      if (names.every((n) => n.name!.kind === 'json')) {
+        states[operatorId] = snapshotState(await this.#readLegacyListed(batchId, operatorId, records));
         continue;
       }
-      const { numPartitions, partition, ...shared } = head;
-      if (parts.length !== numPartitions) throw this.#corrupt(`${commitPath} lists ${parts.length} state files for operator ${operatorId}, which has ${numPartitions} partitions`, commitPath);
-      snapshots[operatorId] = { ...shared, partitions: [partition, ...parts.slice(1).map((p) => (p as { partition: unknown }).partition)] };
+      const first = names[0]!.name!;
+      const firstVersion = first.version;
+      const ok = first.kind === 'snapshot' && names.every((n) => (n.name!.version === firstVersion ? n.name!.kind === 'snapshot' : n.name!.kind === 'delta' && n.name!.version > firstVersion));
+      if (!ok) throw this.#corrupt(`${commitPath} lists state files of operator ${operatorId} that are not a snapshot followed by deltas: ${records.map((r) => r.file).join(', ')}`, commitPath);
+      // Every file must be there as its commit records it (size, CRC32): a restart learns now, not when a stage loads.
+      // The bytes wait for the stage, which decodes one file at a time.
+      const files: Array<Buffer | null> = [];
+      for (const record of records) files.push(await this.#readStateFile(operatorId, record, commitPath, batchId));
+      const versions = new Set(names.map((n) => n.name!.version));
+      this.#chains.set(operatorId, { files: [...records], deltas: versions.size - 1 });
+      const snapshot = decodeStateFile(files[0]!, join(this.location!, 'state', operatorId, records[0]!.file));
+      states[operatorId] = {
+        stage: snapshot.image.stage,
+        load: async (target) => {
+          // In chain order: the snapshot's partitions, then each delta's.
+          target.restore(snapshot.image);
+          files[0] = null;
+          for (let i = 1; i < records.length; i++) {
+            const { image } = decodeStateFile(files[i]!, join(this.location!, 'state', operatorId, records[i]!.file));
+            files[i] = null;
+            target.applyDelta(image);
+          }
+        },
+      };
     }
-    this.#state.set(version, snapshots);
-    return snapshots;
+    return states;
+  }
+
+  async #readStateFile(operatorId: string, record: StateFileRecord, commitPath: string, batchId: number): Promise<Buffer> {
+    const path = join(this.location!, 'state', operatorId, record.file);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      throw this.#corrupt(`${path} is missing: ${commitPath} lists it as state of operator ${operatorId} after batch ${batchId}`, path);
+    }
+    if (bytes.length !== record.size || crc32Hex(bytes) !== record.crc32) {
+      throw this.#corrupt(`${path} was changed or damaged after it was written: ${commitPath} records ${record.size} bytes with CRC32 ${record.crc32}, the file has ${bytes.length} bytes with CRC32 ${crc32Hex(bytes)}`, path);
+    }
+    return bytes;
+  }
+
+  // A whole state of the format before, as commits/N lists it: every file must be there, with its size and CRC32.
+  async #readLegacyListed(batchId: number, operatorId: string, records: readonly StateFileRecord[]): Promise<StageSnapshot> {
+    const commitPath = join(this.location!, 'commits', String(batchId));
+    const parts: unknown[] = [];
+    for (const record of records) {
+      const path = join(this.location!, 'state', operatorId, record.file);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        throw this.#corrupt(`${path} is missing: ${commitPath} lists it as state of operator ${operatorId} after batch ${batchId}`, path);
+      }
+      if (bytes.length !== record.size || crc32Hex(bytes) !== record.crc32) {
+        throw this.#corrupt(`${path} was changed or damaged after it was written: ${commitPath} records ${record.size} bytes with CRC32 ${record.crc32}, the file has ${bytes.length} bytes with CRC32 ${crc32Hex(bytes)}`, path);
+      }
+      try {
+        parts.push(JSON.parse(bytes.toString('utf8')));
+      } catch (err) {
+        throw this.#corrupt(`${path} is not valid JSON: ${(err as Error).message}`, path);
+      }
+    }
+    const head = parts[0] as StageSnapshot & { numPartitions?: number; partition?: unknown };
+    if (head.numPartitions === undefined) return head;
+    const { numPartitions, partition, ...shared } = head;
+    if (parts.length !== numPartitions) throw this.#corrupt(`${commitPath} lists ${parts.length} state files for operator ${operatorId}, which has ${numPartitions} partitions`, commitPath);
+    return { ...shared, partitions: [partition, ...parts.slice(1).map((p) => (p as { partition: unknown }).partition)] };
   }
 
   // The stage snapshots of a state version found by listing (commits written by 0.1), or null when a file is missing.
   async #readState(version: number): Promise<Record<string, StageSnapshot> | null> {
-    const cached = this.#state.get(version);
-    if (cached !== undefined) return cached;
-    if (this.location === null) return {};
     const snapshots: Record<string, StageSnapshot> = {};
-    const stateDir = join(this.location, 'state');
+    const stateDir = join(this.location!, 'state');
     const read = async (path: string): Promise<string | null> => {
       try {
         return await readFile(path, 'utf8');
@@ -503,7 +600,6 @@ export class Checkpoint extends EventEmitter {
       }
       snapshots[operatorId] = { ...shared, partitions };
     }
-    this.#state.set(version, snapshots);
     return snapshots;
   }
 
@@ -513,43 +609,54 @@ export class Checkpoint extends EventEmitter {
     return names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
   }
 
-  // Keeps MIN_BATCHES_TO_RETAIN batches of logs and state, like Spark: after commit N, batch N - 100 goes.
+  // Keeps MIN_BATCHES_TO_RETAIN batches of logs, like Spark: after commit N, batch N - 100 goes; state files go once no retained batch needs them.
   async #purge(batchId: number): Promise<void> {
     const old = batchId - MIN_BATCHES_TO_RETAIN;
     if (old < 0 || this.location === null) return;
     await removeWithChecksum(join(this.location, 'offsets', String(old)));
     await removeWithChecksum(join(this.location, 'commits', String(old)));
+    await this.#purgeState(batchId);
+  }
+
+  // State files older than the oldest retained commit's chain (Spark: no retained version needs them). Listing
+  // the state folders only when that floor moved: with snapshots every 10 deltas, one batch in 10.
+  async #purgeState(lastCommit: number): Promise<void> {
+    const oldest = lastCommit - MIN_BATCHES_TO_RETAIN + 1;
+    if (oldest < 0 || this.location === null) return;
+    const commit = await this.#readCommit(oldest);
+    let floor = oldest + 1;
+    for (const records of Object.values(commit.stateFiles ?? {})) {
+      for (const record of records) {
+        const parsed = parseStateFileName(record.file.slice(record.file.indexOf('/') + 1));
+        if (parsed !== null) floor = Math.min(floor, parsed.version);
+      }
+    }
+    if (floor <= this.#stateFloor) return;
     const stateDir = join(this.location, 'state');
     for (const operatorId of await listOrEmpty(stateDir)) {
       for (const partition of await listOrEmpty(join(stateDir, operatorId))) {
-        await removeWithChecksum(join(stateDir, operatorId, partition, `${old + 1}.json`));
+        for (const name of await listOrEmpty(join(stateDir, operatorId, partition))) {
+          const bare = name.startsWith('.') && name.endsWith('.crc') ? name.slice(1, -4) : name;
+          const parsed = parseStateFileName(bare);
+          if (parsed !== null && parsed.version < floor) await removeWithChecksum(join(stateDir, operatorId, partition, bare));
+        }
       }
     }
+    this.#stateFloor = floor;
   }
 
-  // At restart: what a crash between a commit and its purge left, every batch up to `last` (and its sidecars).
+  // At restart: what a crash between a commit and its purge left, every batch up to `last` (and its sidecars); state: see #purgeState.
   async #purgeBefore(last: number): Promise<void> {
     if (last < 0 || this.location === null) return;
-    // `7`, `.7.crc` → 7; with `suffix` `.json`: `8.json`, `.8.json.crc` → 8.
-    const idOf = (name: string, suffix = ''): number | null => {
+    // `7`, `.7.crc` → 7.
+    const idOf = (name: string): number | null => {
       const bare = name.startsWith('.') && name.endsWith('.crc') ? name.slice(1, -4) : name;
-      if (!bare.endsWith(suffix)) return null;
-      const digits = bare.slice(0, bare.length - suffix.length);
-      return /^\d+$/.test(digits) ? Number(digits) : null;
+      return /^\d+$/.test(bare) ? Number(bare) : null;
     };
     for (const sub of LOG_DIRECTORIES) {
       for (const name of await listOrEmpty(join(this.location, sub))) {
         const id = idOf(name);
         if (id !== null && id <= last) await removeWithChecksum(join(this.location, sub, String(id)));
-      }
-    }
-    const stateDir = join(this.location, 'state');
-    for (const operatorId of await listOrEmpty(stateDir)) {
-      for (const partition of await listOrEmpty(join(stateDir, operatorId))) {
-        for (const name of await listOrEmpty(join(stateDir, operatorId, partition))) {
-          const version = idOf(name, '.json');
-          if (version !== null && version <= last + 1) await removeWithChecksum(join(stateDir, operatorId, partition, `${version}.json`));
-        }
       }
     }
   }

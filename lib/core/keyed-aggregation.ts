@@ -17,6 +17,16 @@
  * {@link KeyedAggregation.endBatch} (evicted groups go only then, so the
  * emitted rows can be read in bounded pieces first).
  *
+ * Checkpoints are incremental (Spark's HDFS state store): between
+ * {@link KeyedAggregation.endBatch} and the next
+ * {@link KeyedAggregation.beginBatch}, {@link KeyedAggregation.deltaRecords}
+ * is what the batch changed (groups updated, with their buffers; keys
+ * removed) and {@link KeyedAggregation.snapshotRecords} the whole state,
+ * both as {@link KeyedStateRecord}s of at most {@link RECORD_GROUPS} groups
+ * (copies: the state may change once they are taken).
+ * {@link KeyedAggregation.applyRecord} replays them, snapshot then deltas,
+ * in order.
+ *
  * @module
  */
 import { TidemarkError } from '../errors.js';
@@ -47,6 +57,8 @@ export interface KeyedAggregationOptions {
   readonly panes?: PaneExpansion | null;
   /** Strings of emitted keys are interned in a dictionary renewed past this size. */
   readonly maxOutputDictionary?: number;
+  /** State partitions (Spark's shuffle partitions): checkpoint records are split by key hash. Default 1. */
+  readonly partitions?: number;
 }
 
 /** What one micro-batch did, in Spark's progress terms. */
@@ -67,7 +79,31 @@ export interface AggregationBatchOutcome {
   readonly maxEvictedEventTimeUs: number;
 }
 
-/** Checkpointed form (format 4): lanes and buffers of the groups, in insertion order. */
+/** Most groups in one checkpoint record: a record is written as one line, so lines stay a few MB. */
+export const RECORD_GROUPS = 65_536;
+
+/**
+ * Groups in a checkpoint record (format 5), lane by lane: numbers, a
+ * struct's null flags, or strings as a dictionary of UTF-8 strings (`utf8`,
+ * string `k` ending at `ends[k]`) with a dictionary id per group (-1: null).
+ * A put carries the groups' insertion order and aggregate buffers; a
+ * removal only the keys.
+ */
+export interface GroupsRecord {
+  readonly size: number;
+  readonly lanes: ReadonlyArray<{ readonly f64: Float64Array } | { readonly flag: Uint8Array } | { readonly utf8: Uint8Array; readonly ends: Int32Array; readonly ids: Int32Array }>;
+  /** Per lane: positions of the groups whose lane is null, or null when none is. */
+  readonly nulls: ReadonlyArray<Int32Array | null>;
+  /** Insertion order numbers (puts). */
+  readonly sequence?: Float64Array;
+  /** The aggregate buffers, in the same order (puts; `AggregateStore.snapshot`). */
+  readonly buffers?: unknown;
+}
+
+/** One record of a checkpoint: groups to hold (added or replaced), or keys to drop. */
+export type KeyedStateRecord = { readonly put: GroupsRecord } | { readonly remove: GroupsRecord };
+
+/** Checkpointed form of the release before (format 4): lanes and buffers of the groups, in insertion order. */
 export interface KeyedAggregationSnapshot {
   readonly size: number;
   /** Insertion order numbers. */
@@ -96,10 +132,14 @@ export class KeyedAggregation {
   readonly #eventStructLane: number;
   readonly #panes: PaneExpansion | null;
   readonly #maxOutputDictionary: number;
-  // checkpointed: the table and the store; per slot
-  #eventTimeUs: Float64Array = new Float64Array(16);
+  readonly #partitions: number;
+  // checkpointed: the table and the store (a group's event time is read from its key's lanes)
   // transient (one micro-batch)
   #touchedIn: Int32Array = new Int32Array(16);
+  // Groups inserted from this sequence number on are new in the batch: their removal is no change.
+  #batchFirstSequence = 0;
+  // Keys the last batch removed that were held before it, per partition (for deltaRecords).
+  #removedRecords: GroupsRecord[][] = [];
   #batch = 1;
   #watermarkUs = 0;
   #lateWatermarkUs = 0;
@@ -115,6 +155,7 @@ export class KeyedAggregation {
     this.#keyFields = options.keyFields;
     this.#panes = options.panes ?? null;
     this.#maxOutputDictionary = options.maxOutputDictionary ?? DEFAULT_MAX_OUTPUT_DICTIONARY;
+    this.#partitions = options.partitions ?? 1;
     const layout = keyLayout(options.keyFields);
     this.table = new GroupTable(layout);
     this.store.ensureCapacity(this.table.capacity);
@@ -147,6 +188,8 @@ export class KeyedAggregation {
     this.#updatedCount = 0;
     if (this.#late !== null && this.#late.size > 0) this.#late = null;
     this.#evicted = new Int32Array(0);
+    this.#removedRecords = [];
+    this.#batchFirstSequence = this.table.nextSequence;
   }
 
   /**
@@ -196,7 +239,6 @@ export class KeyedAggregation {
         slot = table.insert(cursor, i);
         this.#ensureCapacity();
         this.store.reset(slot);
-        this.#eventTimeUs[slot] = eventTimeUs;
       }
       if (this.#touchedIn[slot] !== this.#batch) {
         this.#touchedIn[slot] = this.#batch;
@@ -219,17 +261,14 @@ export class KeyedAggregation {
     return cursor.numbers[lane]![i]!;
   }
 
+  // The per-slot arrays follow the table's capacity (which grows by half).
   #ensureCapacity(): void {
     const capacity = this.table.capacity;
-    if (capacity <= this.#eventTimeUs.length) return;
-    const next = Math.max(capacity, this.#eventTimeUs.length * 2);
-    const times = new Float64Array(next);
-    times.set(this.#eventTimeUs);
-    this.#eventTimeUs = times;
-    const touched = new Int32Array(next);
+    if (capacity <= this.#touchedIn.length) return;
+    const touched = new Int32Array(capacity);
     touched.set(this.#touchedIn);
     this.#touchedIn = touched;
-    this.store.ensureCapacity(next);
+    this.store.ensureCapacity(capacity);
   }
 
   /** Ends the micro-batch: what to emit by the output mode, and which groups the watermark closes. */
@@ -241,15 +280,18 @@ export class KeyedAggregation {
     let maxEvicted = -Infinity;
     if (this.watermarkApplies) {
       const watermarkUs = this.#watermarkUs;
-      const times = this.#eventTimeUs;
-      const found: number[] = [];
+      const times = table.numberLane(this.#eventLane);
+      const flags = this.#eventStructLane >= 0 ? table.flagLane(this.#eventStructLane) : null;
+      let found: Int32Array = new Int32Array(64);
+      let n = 0;
       for (let s = 0; s < table.capacity; s++) {
-        if (table.isLive(s) && times[s]! <= watermarkUs) {
-          found.push(s);
-          if (times[s]! > maxEvicted) maxEvicted = times[s]!;
-        }
+        // A null event time (or window) is never evicted.
+        if (!table.isLive(s) || !(times[s]! <= watermarkUs) || table.isNull(s, this.#eventLane) || (flags !== null && flags[s] === 1)) continue;
+        if (n === found.length) found = grow(found, n * 2);
+        found[n++] = s;
+        if (times[s]! > maxEvicted) maxEvicted = times[s]!;
       }
-      evicted = table.inOrder(Int32Array.from(found));
+      evicted = table.inOrder(found.slice(0, n));
     }
     switch (this.outputMode) {
       case 'complete':
@@ -276,13 +318,28 @@ export class KeyedAggregation {
 
   /** Removes the groups the watermark closed (call once the emitted rows have been read). */
   endBatch(): void {
-    for (const slot of this.#evicted) this.table.remove(slot);
+    const evicted = this.#evicted;
+    // The keys held before this batch are what a checkpoint must remove; those the batch added never reached one.
+    const first = this.#batchFirstSequence;
+    let held = 0;
+    for (let i = 0; i < evicted.length; i++) if (this.table.sequence(evicted[i]!) < first) held++;
+    const before = held === evicted.length ? evicted : evicted.filter((slot) => this.table.sequence(slot) < first);
+    this.#removedRecords = this.table.partitionsOf(before, this.#partitions).map((slots) => this.#records(slots, false));
+    for (const slot of evicted) this.table.remove(slot);
     this.#evicted = new Int32Array(0);
   }
 
-  /** Memory held: keys, buffers and per-group figures. */
+  /**
+   * Memory held, everything counted at its allocated size: the keys (lanes,
+   * index, insertion order, string arena), the aggregate buffers, the
+   * per-batch marks, the batch's late groups, the keys kept for the
+   * checkpoint and the output dictionary.
+   */
   get bytesUsed(): number {
-    return this.table.bytesUsed + this.store.bytesUsed() + this.#eventTimeUs.byteLength + this.#touchedIn.byteLength;
+    let removed = 0;
+    for (const records of this.#removedRecords) for (const r of records) removed += recordBytes(r);
+    const output = this.#outputDictionary.size * 48;
+    return this.table.bytesUsed + this.store.bytesUsed() + this.#touchedIn.byteLength + this.#updated.byteLength + (this.#late?.bytesUsed ?? 0) + removed + output;
   }
 
   /** The grouping columns then the result columns of `slots[from..to)`. */
@@ -327,7 +384,7 @@ export class KeyedAggregation {
         return { kind: 'any', values };
       }
       case 'struct': {
-        const flags = table.numberLane(layout.nullLane);
+        const flags = table.flagLane(layout.nullLane);
         let nulls: Uint8Array | null = null;
         for (let i = 0; i < n; i++) if ((parentNull !== null && parentNull[i] === 1) || flags[slots[i]!] === 1) (nulls ??= new Uint8Array(n))[i] = 1;
         return { kind: 'struct', children: layout.children.map((child) => this.#keyColumn(child, slots, nulls)), nulls };
@@ -340,17 +397,22 @@ export class KeyedAggregation {
     return this.table.slotsInOrder();
   }
 
-  /** The checkpointed part for the given slots (all groups, in insertion order, by default). */
+  /** The groups in the form of the release before (format 4), for the given slots (all groups, in insertion order, by default). */
   snapshot(slots: Int32Array = this.table.slotsInOrder()): KeyedAggregationSnapshot {
     const table = this.table;
     const n = slots.length;
     const sequence = new Float64Array(n);
     for (let i = 0; i < n; i++) sequence[i] = table.sequence(slots[i]!);
     const lanes = table.layout.lanes.map((kind, l) => {
-      if (kind === 'f64') {
-        const lane = table.numberLane(l);
+      if (kind !== 'str') {
         const f64 = new Float64Array(n);
-        for (let i = 0; i < n; i++) f64[i] = lane[slots[i]!]!;
+        if (kind === 'f64') {
+          const lane = table.numberLane(l);
+          for (let i = 0; i < n; i++) f64[i] = lane[slots[i]!]!;
+        } else {
+          const lane = table.flagLane(l);
+          for (let i = 0; i < n; i++) f64[i] = lane[slots[i]!]!;
+        }
         return { f64 };
       }
       const dict: string[] = [];
@@ -376,7 +438,7 @@ export class KeyedAggregation {
     return { size: n, sequence, lanes, nulls, buffers: this.store.snapshot(slots, n) };
   }
 
-  /** Adds the groups of a snapshot (several, for state split into partitions). */
+  /** Adds the groups of a format-4 snapshot (several, for state split into partitions): a checkpoint of the release before. */
   restore(snapshots: readonly KeyedAggregationSnapshot[]): void {
     const table = this.table;
     const laneCount = table.layout.lanes.length;
@@ -396,7 +458,6 @@ export class KeyedAggregation {
         const slot = table.insertLanes(numbers, strings, nullLanes, snapshot.sequence[i]!);
         this.#ensureCapacity();
         this.store.reset(slot);
-        this.#eventTimeUs[slot] = this.#slotEventTime(slot);
         slots[i] = slot;
       }
       this.store.restore(snapshot.buffers, slots);
@@ -415,17 +476,179 @@ export class KeyedAggregation {
       const slot = table.insert(cursor, i);
       this.#ensureCapacity();
       this.store.reset(slot);
-      this.#eventTimeUs[slot] = this.#slotEventTime(slot);
       slots[i] = slot;
     }
     this.store.mergePartial(slots, length, partial);
   }
 
-  #slotEventTime(slot: number): number {
+  /**
+   * What the last batch changed, per partition: the keys it removed that
+   * were held before it, then the groups it updated that are still held
+   * (with their buffers). Call between {@link KeyedAggregation.endBatch} and
+   * the next {@link KeyedAggregation.beginBatch}; the records are copies.
+   */
+  deltaRecords(): KeyedStateRecord[][] {
     const table = this.table;
-    if (this.#eventLane < 0 || table.isNull(slot, this.#eventLane)) return NaN;
-    if (this.#eventStructLane >= 0 && table.numberLane(this.#eventStructLane)[slot] === 1) return NaN;
-    return table.numberLane(this.#eventLane)[slot]!;
+    const updated = this.#updated.subarray(0, this.#updatedCount);
+    let live = 0;
+    for (let i = 0; i < updated.length; i++) if (table.isLive(updated[i]!)) live++;
+    const kept = live === updated.length ? updated.slice() : updated.filter((slot) => table.isLive(slot));
+    const puts = table.partitionsOf(kept, this.#partitions).map((slots) => this.#records(slots, true));
+    return puts.map((records, p) => [...(this.#removedRecords[p] ?? []).map((r) => ({ remove: r })), ...records.map((r) => ({ put: r }))]);
+  }
+
+  /** The whole state, per partition, as puts (copies, in slot order: each carries its insertion order). */
+  snapshotRecords(): KeyedStateRecord[][] {
+    return this.table.partitionsOf(this.table.liveSlots(), this.#partitions).map((slots) => this.#records(slots, true).map((r) => ({ put: r })));
+  }
+
+  /** Removes every group (before a snapshot's records are applied). */
+  clear(): void {
+    this.table.clear();
+    this.#updatedCount = 0;
+    this.#evicted = new Int32Array(0);
+    this.#removedRecords = [];
+  }
+
+  /**
+   * Makes room at once for the groups of snapshot records about to be
+   * applied: slots, index and string pool sized once instead of grown
+   * step by step through a million inserts.
+   */
+  reserve(records: readonly KeyedStateRecord[]): void {
+    let groups = 0;
+    let strings = 0;
+    let bytes = 0;
+    for (const record of records) {
+      if (!('put' in record)) continue;
+      groups += record.put.size;
+      for (const lane of record.put.lanes ?? []) {
+        if ('utf8' in lane) {
+          strings += lane.ends.length;
+          bytes += lane.utf8.length;
+        }
+      }
+    }
+    if (groups === 0) return;
+    this.table.reserve(groups);
+    this.table.pool.reserve(strings, bytes);
+    this.#ensureCapacity();
+  }
+
+  /**
+   * Applies a record of {@link KeyedAggregation.snapshotRecords} or
+   * {@link KeyedAggregation.deltaRecords}. `fresh`: the record's groups are
+   * known not to be held (a snapshot's: each key once, restored after a
+   * clear), so they are inserted without a lookup first.
+   */
+  applyRecord(record: KeyedStateRecord, fresh = false): void {
+    const put = 'put' in record;
+    const groups = put ? record.put : record.remove;
+    const table = this.table;
+    const n = groups.size;
+    if (!Number.isInteger(n) || n < 0 || !Array.isArray(groups.lanes) || groups.lanes.length !== table.layout.lanes.length) {
+      throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `keyed state record: ${groups.lanes?.length} lanes, the key has ${table.layout.lanes.length}`);
+    }
+    const lanes = groups.lanes.map((lane, l) => {
+      const kind = table.layout.lanes[l];
+      if (kind === 'str' && 'utf8' in lane && lane.ids.length === n) return { bytes: lane.utf8, ends: lane.ends, ids: lane.ids };
+      if (kind === 'f64' && 'f64' in lane && lane.f64.length === n) return { numbers: lane.f64 };
+      if (kind === 'flag' && 'flag' in lane && lane.flag.length === n) return { numbers: Float64Array.from(lane.flag) };
+      throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `keyed state record: lane ${l} is not a ${kind} lane of ${n} groups`);
+    });
+    const nulls = groups.nulls.map((at) => {
+      if (at === null) return null;
+      const mask = new Uint8Array(n);
+      for (const i of at) mask[i] = 1;
+      return mask;
+    });
+    const insertOnly = put && fresh;
+    const cursor = table.laneCursor(lanes, nulls, n, !insertOnly);
+    if (!put) {
+      for (let i = 0; i < n; i++) {
+        const slot = table.find(cursor, i, table.hashRow(cursor, i));
+        if (slot >= 0) table.remove(slot);
+      }
+      return;
+    }
+    const sequence = groups.sequence;
+    if (sequence === undefined || sequence.length !== n) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', 'keyed state record: a put without the insertion order of its groups');
+    const slots = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      let slot = insertOnly ? -1 : table.find(cursor, i, table.hashRow(cursor, i));
+      if (slot >= 0) table.setSequence(slot, sequence[i]!);
+      else {
+        slot = table.insert(cursor, i, sequence[i]!);
+        this.#ensureCapacity();
+      }
+      this.store.reset(slot);
+      slots[i] = slot;
+    }
+    this.store.restore(groups.buffers, slots);
+  }
+
+  // The given slots as records of at most RECORD_GROUPS groups; with `buffers`, puts (order and buffers too).
+  #records(slots: Int32Array, buffers: boolean): GroupsRecord[] {
+    const out: GroupsRecord[] = [];
+    for (let from = 0; from < slots.length; from += RECORD_GROUPS) out.push(this.#record(slots.subarray(from, Math.min(slots.length, from + RECORD_GROUPS)), buffers));
+    return out;
+  }
+
+  #record(slots: Int32Array, buffers: boolean): GroupsRecord {
+    const table = this.table;
+    const pool = table.pool;
+    const n = slots.length;
+    const lanes = table.layout.lanes.map((kind, l): GroupsRecord['lanes'][number] => {
+      if (kind === 'f64') {
+        const lane = table.numberLane(l);
+        const f64 = new Float64Array(n);
+        for (let i = 0; i < n; i++) f64[i] = lane[slots[i]!]!;
+        return { f64 };
+      }
+      if (kind === 'flag') {
+        const lane = table.flagLane(l);
+        const flag = new Uint8Array(n);
+        for (let i = 0; i < n; i++) flag[i] = lane[slots[i]!]!;
+        return { flag };
+      }
+      // A dictionary of the strings these groups use, copied as bytes from the pool's arena.
+      const numbering = new Map<number, number>();
+      const poolIds: number[] = [];
+      const ids = new Int32Array(n);
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const poolId = table.stringId(slots[i]!, l);
+        if (poolId < 0) {
+          ids[i] = -1;
+          continue;
+        }
+        let id = numbering.get(poolId);
+        if (id === undefined) {
+          numbering.set(poolId, (id = poolIds.push(poolId) - 1));
+          total += pool.bytesOf(poolId).length;
+        }
+        ids[i] = id;
+      }
+      const utf8 = new Uint8Array(total);
+      const ends = new Int32Array(poolIds.length);
+      let at = 0;
+      for (let k = 0; k < poolIds.length; k++) {
+        const bytes = pool.bytesOf(poolIds[k]!);
+        utf8.set(bytes, at);
+        at += bytes.length;
+        ends[k] = at;
+      }
+      return { utf8, ends, ids };
+    });
+    const nulls = table.layout.lanes.map((_, l) => {
+      let at: number[] | null = null;
+      for (let i = 0; i < n; i++) if (table.isNull(slots[i]!, l)) (at ??= []).push(i);
+      return at === null ? null : Int32Array.from(at);
+    });
+    if (!buffers) return { size: n, lanes, nulls };
+    const sequence = new Float64Array(n);
+    for (let i = 0; i < n; i++) sequence[i] = table.sequence(slots[i]!);
+    return { size: n, lanes, nulls, sequence, buffers: this.store.snapshot(slots, n) };
   }
 
   /** The grouping fields. */
@@ -477,6 +700,14 @@ function expandPanes(
     for (let r = 0; r < total; r++) expandedWeights[r] = weights[indices[r]!]!;
   }
   return { groupColumns: expandedGroups, values: expandedValues, weights: expandedWeights, length: total };
+}
+
+// Bytes a record's typed arrays hold (its buffers apart: they are small beside the keys).
+function recordBytes(record: GroupsRecord): number {
+  let bytes = record.sequence?.byteLength ?? 0;
+  for (const lane of record.lanes) bytes += 'f64' in lane ? lane.f64.byteLength : 'flag' in lane ? lane.flag.byteLength : lane.utf8.byteLength + lane.ends.byteLength + lane.ids.byteLength;
+  for (const at of record.nulls) bytes += at?.byteLength ?? 0;
+  return bytes;
 }
 
 function grow(a: Int32Array, n: number): Int32Array {

@@ -18,12 +18,12 @@
  */
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { TidemarkError } from '../errors.js';
+import { invalidOption, TidemarkError } from '../errors.js';
 import type { OutputMode } from '../core/output-mode.js';
 import { EventTimeStats, WatermarkTracker } from '../core/watermark.js';
 import { formatTimestampUtcMillis } from '../core/timestamp.js';
 import { Checkpoint, type CheckpointRecovery, type OffsetLogEntry } from '../checkpoint/checkpoint.js';
-import { barrier as newBarrier, type BarrierItem, type CommitPort, type PlanEntry, type StageSnapshot, type StreamItem } from '../protocol.js';
+import { barrier as newBarrier, type BarrierItem, type CommitPort, type PlanEntry, type RecoveredState, type StreamItem } from '../protocol.js';
 import { isSource, notASource, sleep, type Offset, type Source } from '../sources/source.js';
 import { DEFAULT_TRIGGER, isBounded, parseTrigger, type Trigger, type TriggerOption } from './trigger.js';
 import { buildProgress, type StreamingQueryProgress } from './progress.js';
@@ -36,6 +36,8 @@ export interface ExecutionOptions {
   trigger?: TriggerOption;
   /** Spark's `spark.sql.streaming.noDataMicroBatches.enabled`; default true. */
   noDataMicroBatches?: boolean;
+  /** Spark's `spark.sql.streaming.stateStore.minDeltasForSnapshot`: state deltas between two snapshots; default 10. */
+  minDeltasForSnapshot?: number;
   /** The query's output mode, announced to the stages in `open`. */
   outputMode?: OutputMode;
   /**
@@ -116,6 +118,10 @@ export class MicroBatchExecution extends Readable {
     this.source = source;
     this.#options = { ...options };
     this.#trigger = parseTrigger(options.trigger);
+    const deltas = options.minDeltasForSnapshot;
+    if (deltas !== undefined && !(Number.isSafeInteger(deltas) && deltas >= 0)) {
+      throw invalidOption('minDeltasForSnapshot', `minDeltasForSnapshot must be a whole number of deltas, 0 or more (0: a snapshot every batch); got ${String(deltas)}`);
+    }
     this.#checkpoint = checkpoint;
     this.runId = runId;
     const emitter = source as unknown as Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>;
@@ -263,6 +269,7 @@ export class MicroBatchExecution extends Readable {
   async #execute(): Promise<void> {
     const checkpoint = this.#checkpoint ?? (await Checkpoint.open(this.#options.checkpointLocation ?? null));
     this.#checkpoint = checkpoint;
+    if (this.#options.minDeltasForSnapshot !== undefined) checkpoint.minDeltasForSnapshot = this.#options.minDeltasForSnapshot;
     const recovery = await checkpoint.recover();
     const last = recovery.lastCommitted;
     const latestConf = recovery.pending?.offsets.conf ?? last?.offsets.conf ?? {};
@@ -298,7 +305,7 @@ export class MicroBatchExecution extends Readable {
       kind: 'open',
       schema: this.source.schema,
       outputMode: this.#options.outputMode,
-      recovered: last === null ? null : { batchId: last.batchId, snapshots: renumberLegacySnapshots(last.snapshots) },
+      recovered: last === null ? null : { batchId: last.batchId, states: renumberLegacyStates(last.states) },
       nextOperatorId: 0,
       aggregated: false,
       statefulOperators: [],
@@ -579,15 +586,15 @@ function byKind(entries: readonly PlanEntry[]): Map<string, PlanEntry> {
 }
 
 // Checkpoints of the release before gave ParseSchema, Watermark and Window operator ids too (they
-// checkpointed their configuration): drop their snapshots and renumber the stateful ones in order.
-function renumberLegacySnapshots(snapshots: Readonly<Record<string, StageSnapshot>>): Record<string, StageSnapshot> {
-  const ids = Object.keys(snapshots).map(Number).sort((a, b) => a - b);
-  if (!ids.some((id) => LEGACY_CONFIGURATION_ONLY.has(snapshots[String(id)]!.stage))) return { ...snapshots };
-  const out: Record<string, StageSnapshot> = {};
+// checkpointed their configuration): drop their states and renumber the stateful ones in order.
+function renumberLegacyStates(states: Readonly<Record<string, RecoveredState>>): Record<string, RecoveredState> {
+  const ids = Object.keys(states).map(Number).sort((a, b) => a - b);
+  if (!ids.some((id) => LEGACY_CONFIGURATION_ONLY.has(states[String(id)]!.stage))) return { ...states };
+  const out: Record<string, RecoveredState> = {};
   let next = 0;
   for (const id of ids) {
-    const snapshot = snapshots[String(id)]!;
-    if (!LEGACY_CONFIGURATION_ONLY.has(snapshot.stage)) out[String(next++)] = snapshot;
+    const state = states[String(id)]!;
+    if (!LEGACY_CONFIGURATION_ONLY.has(state.stage)) out[String(next++)] = state;
   }
   return out;
 }

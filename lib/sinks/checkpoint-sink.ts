@@ -28,7 +28,7 @@ import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
-import { writeFileAtomic } from '../checkpoint/atomic-file.js';
+import { writeFileAtomicPieces } from '../checkpoint/atomic-file.js';
 import { columnKindOf, isNullAt, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
 import { jacksonDouble, jacksonFloat } from '../core/java-number.js';
@@ -152,61 +152,88 @@ export class CheckpointSink extends Sink {
       if (schema === undefined) throw new TidemarkError('ERR_PROTOCOL', `${this.description} wrote a batch before 'open'`);
       const count = batches.reduce((n, b) => n + b.length, 0);
       // Spark's name for snappy Parquet; one file per batch, even an empty one (its schema is the output's).
-      await this.#publish(batchId, `part-00000-${randomUUID()}-c000.snappy.parquet`, await encodeParquet(schema, batches));
+      await this.#publish(batchId, `part-00000-${randomUUID()}-c000.snappy.parquet`, [await encodeParquet(schema, batches)]);
       return count;
     }
     if (this.format === 'csv') return this.#writeCsv(batchId, batches);
-    let content = '';
     let count = 0;
-    for (const batch of batches) {
-      let writer = this.#writers.get(batch.schema);
-      if (writer === undefined) {
-        writer = new LineWriter(batch.schema, this.timeZone);
-        this.#writers.set(batch.schema, writer);
+    for (const batch of batches) count += batch.length;
+    const writers = this.#writers;
+    const timeZone = this.timeZone;
+    // The file is written in pieces of about a megabyte: a drain of millions of groups never becomes one string.
+    function* pieces(): Generator<string> {
+      let content = '';
+      for (const batch of batches) {
+        let writer = writers.get(batch.schema);
+        if (writer === undefined) {
+          writer = new LineWriter(batch.schema, timeZone);
+          writers.set(batch.schema, writer);
+        }
+        for (let i = 0; i < batch.length; i++) {
+          content += writer.line(batch, i) + '\n';
+          if (content.length >= PIECE_CHARS) {
+            yield content;
+            content = '';
+          }
+        }
       }
-      for (let i = 0; i < batch.length; i++) content += writer.line(batch, i) + '\n';
-      count += batch.length;
+      if (content.length > 0) yield content;
     }
     // One file per batch, even an empty one, like Spark's partition 0.
-    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.json`, content);
+    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.json`, pieces());
     return count;
   }
 
-  /** One CSV file: the header line (even for an empty batch, as Spark 3 writes it), then the rows. */
+  /** One CSV file: the header line (even for an empty batch, as Spark 3 writes it), then the rows, in pieces as JSON. */
   async #writeCsv(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
     const schema = this.sinkPlan?.schema ?? batches[0]?.schema;
     if (schema === undefined) throw new TidemarkError('ERR_PROTOCOL', `${this.description} wrote a batch before 'open'`);
+    const writers = this.#csvWriters;
+    const timeZone = this.timeZone;
     const writerOf = (s: Schema): CsvWriter => {
-      let writer = this.#csvWriters.get(s);
+      let writer = writers.get(s);
       if (writer === undefined) {
-        writer = new CsvWriter(s, this.timeZone);
-        this.#csvWriters.set(s, writer);
+        writer = new CsvWriter(s, timeZone);
+        writers.set(s, writer);
       }
       return writer;
     };
-    let content = writerOf(schema).header + '\n';
     let count = 0;
-    for (const batch of batches) {
-      const writer = writerOf(batch.schema);
-      for (let i = 0; i < batch.length; i++) content += writer.line(batch, i) + '\n';
-      count += batch.length;
+    for (const batch of batches) count += batch.length;
+    const header = writerOf(schema).header + '\n';
+    function* pieces(): Generator<string> {
+      let content = header;
+      for (const batch of batches) {
+        const writer = writerOf(batch.schema);
+        for (let i = 0; i < batch.length; i++) {
+          content += writer.line(batch, i) + '\n';
+          if (content.length >= PIECE_CHARS) {
+            yield content;
+            content = '';
+          }
+        }
+      }
+      if (content.length > 0) yield content;
     }
-    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.csv`, content);
+    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.csv`, pieces());
     return count;
   }
 
-  /** Writes the data file atomically, then its manifest entry (the commit point). */
-  async #publish(batchId: number, name: string, content: string | Uint8Array): Promise<void> {
+  /** Writes the data file atomically (its content piece by piece), then its manifest entry (the commit point). */
+  async #publish(batchId: number, name: string, content: Iterable<string | Uint8Array>): Promise<void> {
     const file = join(this.#dir, name);
     writing.add(file);
     try {
-      await writeFileAtomic(file, content);
+      await writeFileAtomicPieces(file, content);
       await writeSinkLogEntry(this.#dir, batchId, [await sinkLogFileFor(file)]);
     } finally {
       writing.delete(file);
     }
   }
 }
+
+// Characters of output lines gathered before they are written.
+const PIECE_CHARS = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // JSON lines, by the rules of Spark's JacksonGenerator.

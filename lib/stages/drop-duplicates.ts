@@ -14,8 +14,8 @@ import { TidemarkError } from '../errors.js';
 import { DeduplicateState, planDeduplicate, type DedupStateSnapshot } from '../core/dedup.js';
 import { simpleString, type Schema } from '../core/schema.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
-import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
-import { Stage, checkSnapshot, type PlanContext } from './stage.js';
+import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
+import { Stage, checkSnapshot, wholeState, wholeStateImage, type PlanContext } from './stage.js';
 
 /** Options of {@link DropDuplicates}. */
 export interface DropDuplicatesOptions {
@@ -164,7 +164,7 @@ export class DropDuplicates extends Stage {
         barrier.evictedUpToMs = Math.max(barrier.evictedUpToMs ?? -Infinity, Math.floor(outcome.maxEvictedEventTimeUs / 1000));
       }
     }
-    barrier.progress.stateOperators.push({
+    const progress: Record<string, unknown> = {
       operatorName: this.withinWatermark ? 'dedupeWithinWatermark' : 'dedupe',
       numRowsTotal: outcome.numRowsTotal,
       numRowsUpdated: outcome.numRowsUpdated,
@@ -177,18 +177,20 @@ export class DropDuplicates extends Stage {
       numShufflePartitions: 1,
       numStateStoreInstances: 1,
       customMetrics: { numDroppedDuplicateRows: outcome.numDroppedDuplicateRows },
-    });
-    this.stamp(barrier);
+    };
+    barrier.progress.stateOperators.push(progress);
+    this.stamp(barrier, progress);
   }
 
-  override snapshot(): StageSnapshot {
-    return { stage: 'DropDuplicates', version: SNAPSHOT_VERSION, configuration: this.configuration(), state: this.#state!.snapshot() };
+  // Not incremental: the whole state, every batch (the checkpoint writes it as a snapshot).
+  override snapshot(): StateImage {
+    return wholeStateImage('DropDuplicates', SNAPSHOT_VERSION, this.configuration(), this.#state!.snapshot());
   }
 
-  override restore(snapshot: StageSnapshot): void {
+  override restore(snapshot: StateImage | StageSnapshot): void {
     const state = this.#state;
     if (state === null) throw new TidemarkError('ERR_PROTOCOL', 'DropDuplicates must be planned before it is restored');
     checkSnapshot(snapshot, 'DropDuplicates', SNAPSHOT_VERSION, this.configuration());
-    state.restore(snapshot.state as DedupStateSnapshot);
+    state.restore(wholeState(snapshot) as DedupStateSnapshot);
   }
 }

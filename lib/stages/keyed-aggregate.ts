@@ -17,13 +17,13 @@ import { TidemarkError } from '../errors.js';
 import { RecordBatch } from '../core/batch.js';
 import { createAggregateStore, type StoreSpec } from '../core/partial-aggregate.js';
 import { defaultAggregateName, parseAggregates, resolveAggregates, type AggregateSpec } from '../core/aggregate-spec.js';
-import { KeyedAggregation, type KeyedAggregationSnapshot } from '../core/keyed-aggregation.js';
+import { KeyedAggregation, type KeyedAggregationSnapshot, type KeyedStateRecord } from '../core/keyed-aggregation.js';
 import { outputModeName, parseOutputMode, type OutputMode } from '../core/output-mode.js';
 import { fieldIndex, isPartialAggregateSchema, requireField, simpleString, type Field, type Schema } from '../core/schema.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
-import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
+import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
 import { Stage, checkSnapshot, type PlanContext } from './stage.js';
-import { decodeTypedArrays, encodeTypedArrays } from './snapshot-codec.js';
+import { decodeTypedArrays } from './snapshot-codec.js';
 
 /** Options of {@link KeyedAggregate}. */
 export interface KeyedAggregateOptions {
@@ -54,8 +54,10 @@ export interface KeyedAggregateOptions {
   emitLateRows?: boolean;
 }
 
-// core/keyed-aggregation lanes and buffers (KeyedCount's format 3, of the release before, is read by KeyedCount).
-const SNAPSHOT_VERSION = 4;
+// core/keyed-aggregation records (KeyedStateRecord), written as deltas and snapshots.
+const STATE_VERSION = 5;
+// Lanes and buffers in one JSON value per partition (the release before); KeyedCount reads format 3 too.
+const LEGACY_SNAPSHOT_VERSION = 4;
 const DEFAULT_MAX_ROWS_PER_BATCH = 8192;
 
 /**
@@ -231,6 +233,7 @@ export class KeyedAggregate extends Stage {
         eventTimeColumn: eventTimeGroup,
         store: createAggregateStore(store),
         panes: pane === null ? null : { column: paneAt, durationUs: pane.durationUs, slideUs: pane.slideUs },
+        partitions: this.#partitionCount,
       });
     }
     const resultFields = this.#state!.store.resultFields();
@@ -285,7 +288,7 @@ export class KeyedAggregate extends Stage {
         barrier.evictedUpToMs = Math.max(barrier.evictedUpToMs ?? -Infinity, evictedMs);
       }
     }
-    barrier.progress.stateOperators.push({
+    const progress: Record<string, unknown> = {
       operatorName: 'stateStoreSave',
       numRowsTotal: outcome.numRowsTotal,
       numRowsUpdated: outcome.numRowsUpdated,
@@ -293,12 +296,13 @@ export class KeyedAggregate extends Stage {
       numRowsRemoved: outcome.numRowsRemoved,
       allRemovalsTimeMs: 0,
       commitTimeMs: 0,
-      memoryUsedBytes: outcome.memoryUsedBytes,
+      memoryUsedBytes: 0,
       numRowsDroppedByWatermark: outcome.numRowsDroppedByWatermark,
       numShufflePartitions: this.#partitionCount,
       numStateStoreInstances: this.#partitionCount,
       customMetrics: {},
-    });
+    };
+    barrier.progress.stateOperators.push(progress);
     // Emitted lazily, one bounded batch at a time, so a large flush waits for the consumer; the
     // groups the watermark closed leave the state only once they are written out.
     const schema = this.outputSchema!;
@@ -307,8 +311,13 @@ export class KeyedAggregate extends Stage {
       const to = Math.min(emitted.length, from + this.#maxRowsPerBatch);
       yield { kind: 'rows', batch: new RecordBatch(schema, state.output(emitted, from, to), to - from) };
     }
+    const removalStarted = performance.now();
     state.endBatch();
-    this.stamp(barrier);
+    progress['allRemovalsTimeMs'] = Math.round(performance.now() - removalStarted);
+    // After the evicted groups left: what the state holds from now until the next batch.
+    progress['memoryUsedBytes'] = state.bytesUsed;
+    progress['customMetrics'] = { stateOnCurrentVersionSizeBytes: state.bytesUsed };
+    this.stamp(barrier, progress);
     yield barrier;
   }
 
@@ -317,20 +326,45 @@ export class KeyedAggregate extends Stage {
     return 'aggregates';
   }
 
-  override snapshot(): StageSnapshot {
-    const state = this.#state!;
-    const base = { stage: this.operatorName, version: SNAPSHOT_VERSION, configuration: this.configuration() };
-    const slots = state.slotsInOrder();
-    if (this.#partitionCount === 1) return { ...base, state: encodeTypedArrays(state.snapshot(slots)) };
-    const parts = state.table.partitionsOf(slots, this.#partitionCount);
-    return { ...base, state: null, partitions: parts.map((p) => encodeTypedArrays(state.snapshot(p))) };
+  /** The whole state: per partition, the groups as put records (see `KeyedAggregation.snapshotRecords`). */
+  override snapshot(): StateImage {
+    return this.#image('snapshot', this.keyState.snapshotRecords());
   }
 
-  override restore(snapshot: StageSnapshot): void {
+  /** What the last batch changed: keys removed, groups updated (see `KeyedAggregation.deltaRecords`). */
+  override delta(): StateImage {
+    return this.#image('delta', this.keyState.deltaRecords());
+  }
+
+  override restore(image: StateImage | StageSnapshot): void {
     const state = this.keyState;
-    checkSnapshot(snapshot, this.operatorName, SNAPSHOT_VERSION, this.configuration());
-    const parts = (snapshot.partitions ?? [snapshot.state]).map((p) => decodeTypedArrays(p) as KeyedAggregationSnapshot);
-    state.restore(parts);
+    if (!('kind' in image)) {
+      // A whole state in one JSON value: the checkpoint of the release before.
+      checkSnapshot(image, this.operatorName, LEGACY_SNAPSHOT_VERSION, this.configuration());
+      state.clear();
+      state.restore((image.partitions ?? [image.state]).map((p) => decodeTypedArrays(p) as KeyedAggregationSnapshot));
+      return;
+    }
+    checkSnapshot(image, this.operatorName, STATE_VERSION, this.configuration());
+    state.clear();
+    this.#apply(image);
+  }
+
+  override applyDelta(image: StateImage): void {
+    checkSnapshot(image, this.operatorName, STATE_VERSION, this.configuration());
+    this.#apply(image);
+  }
+
+  #apply(image: StateImage): void {
+    const state = this.keyState;
+    // A snapshot's groups are each held once and not yet held (restore clears first; partitions hold disjoint keys).
+    const fresh = image.kind === 'snapshot';
+    if (fresh) for (const records of image.partitions) state.reserve(records as KeyedStateRecord[]);
+    for (const records of image.partitions) for (const record of records) state.applyRecord(record as KeyedStateRecord, fresh);
+  }
+
+  #image(kind: 'snapshot' | 'delta', partitions: unknown[][]): StateImage {
+    return { stage: this.operatorName, version: STATE_VERSION, configuration: this.configuration(), kind, partitions };
   }
 
   /** The keyed state (planned). */

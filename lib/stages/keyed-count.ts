@@ -9,7 +9,7 @@
 import { BatchBuilder, type Column } from '../core/batch.js';
 import type { StoreSpec } from '../core/partial-aggregate.js';
 import type { Schema } from '../core/schema.js';
-import type { StageSnapshot } from '../protocol.js';
+import type { StageSnapshot, StateImage } from '../protocol.js';
 import { checkSnapshot } from './stage.js';
 import { KeyedAggregate, type KeyedAggregateOptions } from './keyed-aggregate.js';
 import { decodeTypedArrays } from './snapshot-codec.js';
@@ -20,7 +20,7 @@ export interface KeyedCountOptions extends Omit<KeyedAggregateOptions, 'aggregat
   countColumn?: string;
 }
 
-// Format 3: a Map of encoded keys, columns packed (what the release before wrote).
+// Format 3: a Map of encoded keys, columns packed (what 0.1 wrote).
 const LEGACY_SNAPSHOT_VERSION = 3;
 
 /**
@@ -55,13 +55,14 @@ export class KeyedCount extends KeyedAggregate {
     return { countColumn: this.countColumn };
   }
 
-  override restore(snapshot: StageSnapshot): void {
-    if (snapshot.stage === 'KeyedCount' && snapshot.version === LEGACY_SNAPSHOT_VERSION) {
-      checkSnapshot(snapshot, 'KeyedCount', LEGACY_SNAPSHOT_VERSION, this.configuration());
-      this.#restoreLegacy(snapshot);
+  override restore(image: StateImage | StageSnapshot): void {
+    if (!('kind' in image) && image.stage === 'KeyedCount' && image.version === LEGACY_SNAPSHOT_VERSION) {
+      checkSnapshot(image, 'KeyedCount', LEGACY_SNAPSHOT_VERSION, this.configuration());
+      this.keyState.clear();
+      this.#restoreLegacy(image);
       return;
     }
-    super.restore(snapshot);
+    super.restore(image);
   }
 
   // Format 3 (the release before): per partition, key values by column (numbers packed as

@@ -19,8 +19,8 @@ import { outputModeName, parseOutputMode, type OutputMode } from '../core/output
 import { WINDOW_TYPE, fieldIndex, simpleString, type Field, type Schema } from '../core/schema.js';
 import { allocatingSlots, planSessionWindow, sessionGapUs, SessionWindowState, type EmittedSessions, type SessionStateSnapshot } from '../core/session-window.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
-import type { BarrierItem, StageSnapshot, StreamItem } from '../protocol.js';
-import { Stage, checkSnapshot, type PlanContext } from './stage.js';
+import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
+import { Stage, checkSnapshot, wholeState, wholeStateImage, type PlanContext } from './stage.js';
 
 /** Options of {@link SessionWindow}. */
 export interface SessionWindowOptions {
@@ -248,7 +248,7 @@ export class SessionWindow extends Stage {
         barrier.evictedUpToMs = Math.max(barrier.evictedUpToMs ?? -Infinity, Math.floor(maxEndUs / 1000));
       }
     }
-    barrier.progress.stateOperators.push({
+    const progress: Record<string, unknown> = {
       operatorName: 'sessionWindowStateStoreSaveExec',
       numRowsTotal: outcome.numRowsTotal,
       numRowsUpdated: outcome.numRowsUpdated,
@@ -261,13 +261,14 @@ export class SessionWindow extends Stage {
       numShufflePartitions: 1,
       numStateStoreInstances: 1,
       customMetrics: {},
-    });
+    };
+    barrier.progress.stateOperators.push(progress);
     // One bounded batch at a time, so a large flush waits for the consumer.
     for (let from = 0; from < emitted.length; from += this.#maxRowsPerBatch) {
       const to = Math.min(emitted.length, from + this.#maxRowsPerBatch);
       yield { kind: 'rows', batch: this.#output(emitted, from, to) };
     }
-    this.stamp(barrier);
+    this.stamp(barrier, progress);
     yield barrier;
   }
 
@@ -300,14 +301,15 @@ export class SessionWindow extends Stage {
     return names;
   }
 
-  override snapshot(): StageSnapshot {
-    return { stage: 'SessionWindow', version: SNAPSHOT_VERSION, configuration: this.configuration(), state: this.#state!.snapshot() };
+  // Not incremental: the whole state, every batch (the checkpoint writes it as a snapshot).
+  override snapshot(): StateImage {
+    return wholeStateImage('SessionWindow', SNAPSHOT_VERSION, this.configuration(), this.#state!.snapshot());
   }
 
-  override restore(snapshot: StageSnapshot): void {
+  override restore(snapshot: StateImage | StageSnapshot): void {
     const state = this.#state;
     if (state === null) throw new TidemarkError('ERR_PROTOCOL', 'SessionWindow must be planned before it is restored');
     checkSnapshot(snapshot, 'SessionWindow', SNAPSHOT_VERSION, this.configuration());
-    state.restore(snapshot.state as SessionStateSnapshot);
+    state.restore(wholeState(snapshot) as SessionStateSnapshot);
   }
 }

@@ -11,7 +11,7 @@ import { TidemarkError } from '../errors.js';
 import { isPartialAggregateSchema, type Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/output-mode.js';
 import { checkGlobalWatermarkLimit, type StatefulOperatorInfo } from '../core/stateful-chain.js';
-import type { BarrierItem, OpenItem, PlanEntry, StageSnapshot, StreamItem } from '../protocol.js';
+import type { BarrierItem, IncrementalState, OpenItem, PlanEntry, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
 
 /** What a stage learns about the query when it is planned. */
 export interface PlanContext {
@@ -23,13 +23,8 @@ export interface PlanContext {
   readonly statefulOperators?: readonly StatefulOperatorInfo[];
 }
 
-/** A stage whose state can be checkpointed (Flink's `CheckpointedFunction`). */
-export interface Checkpointable {
-  /** The stage's state now, as a fresh JSON-serialisable value. */
-  snapshot(): StageSnapshot;
-  /** Replaces the stage's state with a snapshot's; refuses a snapshot of another stage, version or configuration. */
-  restore(snapshot: StageSnapshot): void;
-}
+/** A stage whose state can be checkpointed (Flink's `CheckpointedFunction`): see {@link IncrementalState}. */
+export type Checkpointable = IncrementalState;
 
 /**
  * Refuses partial-aggregate rows (a `ChunkAggregate`'s) to a stage that
@@ -50,11 +45,12 @@ export const STAGE_HIGH_WATER_MARK = 8;
 /**
  * Base class of the stages. Subclasses implement {@link Stage.plan} and
  * {@link Stage.process}; `open` handling, operator ids, the plan entry,
- * snapshots on barriers and backpressure live here once. A stateful stage
- * overrides {@link Stage.stateful}, {@link Stage.snapshot} and
- * {@link Stage.restore}.
+ * state on barriers and backpressure live here once. A stateful stage
+ * overrides {@link Stage.stateful} and the {@link IncrementalState}
+ * contract: {@link Stage.snapshot}, {@link Stage.delta},
+ * {@link Stage.restore} and {@link Stage.applyDelta}.
  */
-export abstract class Stage extends Transform implements Checkpointable {
+export abstract class Stage extends Transform implements IncrementalState {
   /** Operator id taken from `open`; names the stage's folder in the checkpoint. */
   operatorId: number | null = null;
   /** Schema of this stage's output, known once planned. */
@@ -142,21 +138,39 @@ export abstract class Stage extends Transform implements Checkpointable {
   }
 
   /** A stateless stage's snapshot holds its configuration only. */
-  snapshot(): StageSnapshot {
-    return { stage: this.operatorName, version: 1, configuration: this.configuration(), state: null };
+  snapshot(): StateImage {
+    return { stage: this.operatorName, version: 1, configuration: this.configuration(), kind: 'snapshot', partitions: [] };
+  }
+
+  /**
+   * A stage whose state is not incremental hands its whole state: the
+   * checkpoint writes it as a snapshot, every batch.
+   */
+  delta(): StateImage {
+    return this.snapshot();
   }
 
   /** A stateless stage checks the configuration only. */
-  restore(snapshot: StageSnapshot): void {
-    checkSnapshot(snapshot, this.operatorName, 1, this.configuration());
+  restore(image: StateImage | StageSnapshot): void {
+    checkSnapshot(image, this.operatorName, 1, this.configuration());
   }
 
-  /** Adds this stage's snapshot to a barrier (subclasses call it once they finished the batch). */
-  protected stamp(item: BarrierItem): void {
-    if (this.stateful && this.operatorId !== null) item.snapshots[String(this.operatorId)] = this.snapshot();
+  /** A stage whose state is not incremental only ever gets snapshots: a whole state replaces the state. */
+  applyDelta(image: StateImage): void {
+    this.restore(image);
   }
 
-  #open(item: OpenItem): StreamItem[] {
+  /**
+   * Hands this stage's state to the barrier (subclasses call it once they
+   * finished the batch), with its `stateOperators` entry, whose
+   * `commitTimeMs` the checkpoint fills.
+   */
+  protected stamp(item: BarrierItem, progress: Record<string, unknown> | null = null): void {
+    if (!this.stateful || this.operatorId === null) return;
+    item.state[String(this.operatorId)] = { progress, delta: () => this.delta(), snapshot: () => this.snapshot() };
+  }
+
+  async #open(item: OpenItem): Promise<StreamItem[]> {
     refusePartialInput(this.operatorName, this.acceptsPartialAggregates, item.schema);
     const before = item.statefulOperators ?? [];
     const output = this.plan(item.schema, { outputMode: item.outputMode, aggregated: item.aggregated, statefulOperators: before });
@@ -167,8 +181,8 @@ export abstract class Stage extends Transform implements Checkpointable {
     let nextOperatorId = item.nextOperatorId;
     if (this.stateful) {
       this.operatorId = nextOperatorId++;
-      const snapshot = item.recovered?.snapshots[String(this.operatorId)];
-      if (snapshot !== undefined) this.restore(snapshot);
+      const recovered = item.recovered?.states[String(this.operatorId)];
+      if (recovered !== undefined) await recovered.load(this);
     }
     return [
       {
@@ -184,10 +198,14 @@ export abstract class Stage extends Transform implements Checkpointable {
   }
 
   override _transform(item: StreamItem, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (item.kind === 'open') {
+      // Restoring a large state reads the checkpoint in bounded pieces: asynchronous.
+      this.#open(item).then((out) => this.#drain(out[Symbol.iterator](), callback), (err: unknown) => callback(err as Error));
+      return;
+    }
     let out: Iterable<StreamItem>;
     try {
-      if (item.kind === 'open') out = this.#open(item);
-      else if (this.outputSchema === null) throw new TidemarkError('ERR_PROTOCOL', `${this.constructor.name} received '${item.kind}' before 'open'`);
+      if (this.outputSchema === null) throw new TidemarkError('ERR_PROTOCOL', `${this.constructor.name} received '${item.kind}' before 'open'`);
       else out = this.process(item);
     } catch (err) {
       callback(err as Error);
@@ -239,7 +257,7 @@ export abstract class Stage extends Transform implements Checkpointable {
 }
 
 /** Refuses a snapshot written by another stage class, format version or configuration, naming what differs. */
-export function checkSnapshot(snapshot: StageSnapshot, stage: string, version: number, configuration: Record<string, unknown>): void {
+export function checkSnapshot(snapshot: StageSnapshot | StateImage, stage: string, version: number, configuration: Record<string, unknown>): void {
   if (snapshot.stage !== stage) {
     throw new TidemarkError('ERR_CHECKPOINT_MISMATCH', `the checkpoint holds the state of a ${snapshot.stage} stage where the query has a ${stage}`);
   }
@@ -258,4 +276,14 @@ export function checkSnapshot(snapshot: StageSnapshot, stage: string, version: n
       );
     }
   }
+}
+
+/** A state held as one JSON value (a stage whose state is not incremental): a snapshot of one record. */
+export function wholeStateImage(stage: string, version: number, configuration: Record<string, unknown>, state: unknown): StateImage {
+  return { stage, version, configuration, kind: 'snapshot', partitions: [[state]] };
+}
+
+/** The state value of {@link wholeStateImage}'s image, or of a snapshot of the format before. */
+export function wholeState(image: StateImage | StageSnapshot): unknown {
+  return 'kind' in image ? (image.partitions[0]?.[0] ?? null) : image.state;
 }

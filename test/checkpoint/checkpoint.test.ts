@@ -5,7 +5,21 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Checkpoint } from '../../lib/checkpoint/checkpoint.js';
-import { barrier } from '../../lib/protocol.js';
+import { barrier, type RecoveredState, type StageSnapshot, type StateImage } from '../../lib/protocol.js';
+import { wholeState, wholeStateImage } from '../../lib/stages/stage.js';
+
+/** A stage's state handed to a barrier: a whole state (a snapshot every batch). */
+const whole = (stage: string, state: unknown) => {
+  const image = () => wholeStateImage(stage, 1, {}, state);
+  return { progress: null, snapshot: image, delta: image };
+};
+
+/** What a recovered state loads into a stage: the images it is handed, in order. */
+async function loaded(state: RecoveredState | undefined): Promise<unknown[]> {
+  const out: unknown[] = [];
+  await state?.load({ restore: (image: StateImage | StageSnapshot) => void out.push(wholeState(image)), applyDelta: (image: StateImage) => void out.push(image) });
+  return out;
+}
 
 const checkpointModule = fileURLToPath(new URL('../../dist/checkpoint/checkpoint.js', import.meta.url));
 
@@ -31,15 +45,20 @@ t.test('offsets without a commit are a batch to re-execute; with a commit, the n
   t.strictSame(await reopened.recover(), { lastCommitted: null, pending: { batchId: 0, offsets: entry } });
   const b = barrier(0);
   b.nextWatermarkMs = 5000;
-  b.snapshots['0'] = { stage: 'X', version: 1, configuration: {}, state: { n: 1 } };
+  b.state['0'] = whole('X', { n: 1 });
   await reopened.commit(b);
   await reopened.close();
   const third = await Checkpoint.open(dir);
   const recovery = await third.recover();
   t.equal(recovery.pending, null);
   // The commit lists the state files it covers, with their size and CRC32.
-  const stateFiles = { '0': [{ file: '0/1.json', size: 60, crc32: '5876e5ae' }] };
-  t.strictSame(recovery.lastCommitted, { batchId: 0, offsets: entry, commit: { nextBatchWatermarkMs: 5000, stateFiles }, snapshots: { '0': b.snapshots['0'] } });
+  // The commit lists the state files it covers, with their size and CRC32: here a snapshot (a header line, one record).
+  const stateFiles = { '0': [{ file: '0/1.snapshot', size: 102, crc32: '09a16a8c' }] };
+  t.equal(await readFile(join(dir, 'state', '0', '0', '1.snapshot'), 'utf8'), '{"stage":"X","version":1,"configuration":{},"kind":"snapshot","partition":0,"numPartitions":1}\n{"n":1}');
+  const { states, ...rest } = recovery.lastCommitted!;
+  t.strictSame(rest, { batchId: 0, offsets: entry, commit: { nextBatchWatermarkMs: 5000, stateFiles } });
+  t.strictSame(Object.keys(states), ['0']);
+  t.strictSame(await loaded(states['0']), [{ n: 1 }]);
   t.equal(await readFile(join(dir, 'commits', '0'), 'utf8'), `v1\n{"nextBatchWatermarkMs":5000,"stateFiles":${JSON.stringify(stateFiles)}}`);
   t.equal(await readFile(join(dir, 'offsets', '0'), 'utf8'), 'v1\n{"batchWatermarkMs":0,"batchTimestampMs":1000,"conf":{}}\n1');
   await third.close();
@@ -85,7 +104,7 @@ t.test('a commit marker written by 0.1 whose state files did not all land is not
   const again = await Checkpoint.open(dir);
   const recovery = await again.recover();
   t.equal(recovery.lastCommitted?.batchId, 0);
-  t.strictSame(recovery.lastCommitted?.snapshots, { '0': { stage: 'X', version: 1, configuration: {}, state: { n: 0 } } });
+  t.strictSame(await loaded(recovery.lastCommitted?.states['0']), [{ n: 0 }]);
   t.strictSame(recovery.pending, { batchId: 1, offsets: entry(1) });
   await again.close();
 });

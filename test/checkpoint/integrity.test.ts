@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Checkpoint } from '../../lib/checkpoint/checkpoint.js';
 import { checksumFile, checksumPath } from '../../lib/checkpoint/checksum.js';
-import { barrier } from '../../lib/protocol.js';
+import { barrier, type StateImage } from '../../lib/protocol.js';
+
+/** A stage's state handed to a barrier: a snapshot every batch. */
+const handed = (image: StateImage) => ({ progress: null, snapshot: () => image, delta: () => image });
 
 /** Hadoop's sidecar for `data`, spelled out: `crc\0`, int 512, one big-endian CRC32 per 512 bytes. */
 function hadoopSidecar(data: Buffer): Buffer {
@@ -32,8 +35,8 @@ async function committedCheckpoint(dir: string): Promise<void> {
   const checkpoint = await Checkpoint.open(dir);
   await checkpoint.writeOffsets(0, entry(0));
   const b = barrier(0);
-  b.snapshots['0'] = { stage: 'X', version: 1, configuration: {}, state: { text: 'x'.repeat(700) } };
-  b.snapshots['1'] = { stage: 'Y', version: 1, configuration: {}, state: null, partitions: [{ n: 1 }, { n: 2 }] };
+  b.state['0'] = handed({ stage: 'X', version: 1, configuration: {}, kind: 'snapshot', partitions: [[{ text: 'x'.repeat(700) }]] });
+  b.state['1'] = handed({ stage: 'Y', version: 1, configuration: {}, kind: 'snapshot', partitions: [[{ n: 1 }], [{ n: 2 }]] });
   await checkpoint.commit(b);
   await checkpoint.close();
 }
@@ -62,7 +65,7 @@ t.test('issue 10 #4: metadata, offsets and commits are written with their .N.crc
   }
   const commit = JSON.parse((await readFile(join(dir, 'commits', '0'), 'utf8')).split('\n')[1]!) as { stateFiles: Record<string, Array<{ file: string; size: number; crc32: string }>> };
   t.strictSame(Object.keys(commit.stateFiles), ['0', '1']);
-  t.strictSame(commit.stateFiles['1']!.map((r) => r.file), ['0/1.json', '1/1.json'], 'both partitions of operator 1');
+  t.strictSame(commit.stateFiles['1']!.map((r) => r.file), ['0/1.snapshot', '1/1.snapshot'], 'both partitions of operator 1');
   for (const [operator, records] of Object.entries(commit.stateFiles)) {
     for (const record of records) {
       const bytes = await readFile(join(dir, 'state', operator, record.file));
@@ -94,7 +97,7 @@ t.test('issue 10 #4: deleting state/ is refused, naming the first state file the
   const dir = t.testdir();
   await committedCheckpoint(dir);
   await rm(join(dir, 'state'), { recursive: true });
-  const path = join(dir, 'state', '0', '0', '1.json');
+  const path = join(dir, 'state', '0', '0', '1.snapshot');
   await t.rejects(recoverAgain(t, dir), {
     code: 'ERR_CHECKPOINT_CORRUPT',
     file: path,
@@ -106,20 +109,20 @@ t.test('issue 10 #4: deleting state/<op>/ or one partition of it is refused, nam
   const dir = t.testdir();
   await committedCheckpoint(dir);
   await rm(join(dir, 'state', '1', '1'), { recursive: true });
-  await t.rejects(recoverAgain(t, dir), { code: 'ERR_CHECKPOINT_CORRUPT', file: join(dir, 'state', '1', '1', '1.json') });
+  await t.rejects(recoverAgain(t, dir), { code: 'ERR_CHECKPOINT_CORRUPT', file: join(dir, 'state', '1', '1', '1.snapshot') });
   await rm(join(dir, 'state', '1'), { recursive: true });
-  await t.rejects(recoverAgain(t, dir), { code: 'ERR_CHECKPOINT_CORRUPT', file: join(dir, 'state', '1', '0', '1.json') });
+  await t.rejects(recoverAgain(t, dir), { code: 'ERR_CHECKPOINT_CORRUPT', file: join(dir, 'state', '1', '0', '1.snapshot') });
 });
 
 t.test('issue 10 #4: a tampered state file is refused, naming it and the commit that records it', async (t) => {
   const dir = t.testdir();
   await committedCheckpoint(dir);
-  const path = join(dir, 'state', '1', '1', '1.json');
-  await writeFile(path, '{"partition":{"n":3}}');
+  const path = join(dir, 'state', '1', '1', '1.snapshot');
+  await writeFile(path, (await readFile(path, 'utf8')).replace('{"n":2}', '{"n":3}'));
   await t.rejects(recoverAgain(t, dir), {
     code: 'ERR_CHECKPOINT_CORRUPT',
     file: path,
-    message: new RegExp(`^checkpoint ${dir}: ${path} was changed or damaged after it was written: ${join(dir, 'commits', '0')} records 21 bytes with CRC32 [0-9a-f]{8}, the file has 21 bytes with CRC32 [0-9a-f]{8}$`),
+    message: new RegExp(`^checkpoint ${dir}: ${path} was changed or damaged after it was written: ${join(dir, 'commits', '0')} records 102 bytes with CRC32 [0-9a-f]{8}, the file has 102 bytes with CRC32 [0-9a-f]{8}$`),
   });
 });
 

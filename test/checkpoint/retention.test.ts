@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint, MIN_BATCHES_TO_RETAIN } from '../../lib/checkpoint/checkpoint.js';
 import { barrier } from '../../lib/protocol.js';
+import { wholeStateImage } from '../../lib/stages/stage.js';
 import { startQuery } from '../../lib/query/streaming-query.js';
 import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
 import { notebookQuery } from './notebook-query.js';
@@ -107,7 +108,12 @@ t.test(`issue 10 #5: ${FILES} one-file micro-batches leave _spark_metadata under
     t.strictSame((await readdir(join(chk, sub))).filter((n) => n.startsWith('.')).length, retained.length, `${sub} keeps their sidecars only`);
   }
   for (const operator of ['0']) {
-    t.strictSame(await logNames(join(chk, 'state', operator, '0')), retained.map((id) => `${Number(id) + 1}.json`), `state of operator ${operator} keeps the last 100 versions`);
+    // A snapshot every 10 deltas (versions 1, 12, 23, …): kept from the snapshot the oldest retained commit starts from.
+    const oldest = Number(retained[0]);
+    const kind = (version: number) => ((version - 1) % 11 === 0 ? 'snapshot' : 'delta');
+    const floor = oldest + 1 - ((oldest + 1 - 1) % 11);
+    const versions = Array.from({ length: lastBatch + 2 - floor }, (_, i) => floor + i);
+    t.strictSame(await logNames(join(chk, 'state', operator, '0')), versions.map((v) => `${v}.${kind(v)}`), `state of operator ${operator} keeps what the last 100 batches need`);
   }
 });
 
@@ -117,7 +123,8 @@ t.test('what a crash between a commit and its purge left (offsets, commits, stat
   for (let n = 0; n <= MIN_BATCHES_TO_RETAIN + 4; n++) {
     await checkpoint.writeOffsets(n, { batchWatermarkMs: 0, batchTimestampMs: n, conf: {}, sourceOffsets: [n] });
     const b = barrier(n);
-    b.snapshots['0'] = { stage: 'X', version: 1, configuration: {}, state: { n } };
+    const image = () => wholeStateImage('X', 1, {}, { n });
+    b.state['0'] = { progress: null, snapshot: image, delta: image };
     await checkpoint.commit(b);
   }
   await checkpoint.close();
@@ -133,5 +140,6 @@ t.test('what a crash between a commit and its purge left (offsets, commits, stat
   t.strictSame(await logNames(join(dir, 'offsets')), Array.from({ length: 100 }, (_, i) => String(first + i)));
   t.strictSame((await readdir(join(dir, 'offsets'))).length, 200, 'each with its sidecar, nothing else');
   t.strictSame((await readdir(join(dir, 'commits'))).length, 200);
-  t.strictSame(await logNames(join(dir, 'state', '0', '0')), Array.from({ length: 100 }, (_, i) => `${first + i + 1}.json`));
+  // A whole state every batch: each retained batch needs its own snapshot only; the file of the format before goes too.
+  t.strictSame(await logNames(join(dir, 'state', '0', '0')), Array.from({ length: 100 }, (_, i) => `${first + i + 1}.snapshot`));
 });

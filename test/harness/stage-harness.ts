@@ -1,14 +1,16 @@
 /**
  * A stage test harness in the manner of Flink's operator test harnesses:
  * open a stage on a schema, push rows and watermarks micro-batch by
- * micro-batch, take its snapshot at each barrier, restore it into a fresh
- * instance, go on, and compare with the uninterrupted run. No source, no
+ * micro-batch, take its state at each barrier (a snapshot, or a delta on
+ * top of the last snapshot, as the checkpoint does), restore it into a
+ * fresh instance, go on, and compare with the uninterrupted run. No source, no
  * sink, no checkpoint directory: the stage alone, through the protocol.
  */
 import { RecordBatch, type Row } from '../../lib/core/batch.js';
 import type { Schema } from '../../lib/core/schema.js';
 import type { OutputMode } from '../../lib/core/output-mode.js';
-import { barrier, type BarrierItem, type CommitPort, type StageSnapshot, type StreamItem } from '../../lib/protocol.js';
+import { barrier, type BarrierItem, type CommitPort, type Recovered, type RecoveredState, type StateImage, type StreamItem } from '../../lib/protocol.js';
+import { decodeTypedArrays, encodeTypedArrays } from '../../lib/stages/snapshot-codec.js';
 import type { Stage } from '../../lib/stages/stage.js';
 
 /** One micro-batch: rows (row view) and the watermarks of its `begin`. */
@@ -40,8 +42,8 @@ export class StageHarness {
     this.#batchId = batchId;
   }
 
-  /** Opens `stage` on `schema` (restoring `snapshots` by operator id, as a restarted run does). */
-  static async open(stage: Stage, schema: Schema, options: { outputMode?: OutputMode; recovered?: { batchId: number; snapshots: Record<string, StageSnapshot> } } = {}): Promise<StageHarness> {
+  /** Opens `stage` on `schema` (loading `recovered` state by operator id, as a restarted run does). */
+  static async open(stage: Stage, schema: Schema, options: { outputMode?: OutputMode; recovered?: Recovered } = {}): Promise<StageHarness> {
     const harness = new StageHarness(stage, schema, options.recovered === undefined ? 0 : options.recovered.batchId + 1);
     await harness.#send({
       kind: 'open',
@@ -86,10 +88,16 @@ export class StageHarness {
   }
 }
 
+/** A state image through JSON, as a checkpoint file holds it (typed arrays as base64). */
+function throughJson(image: StateImage): StateImage {
+  return decodeTypedArrays(JSON.parse(JSON.stringify(encodeTypedArrays(image)))) as StateImage;
+}
+
 /**
- * Runs `batches` through one instance of the stage, and again with a
- * snapshot taken at every barrier and restored into a fresh instance before
- * the next batch (the snapshot through JSON, as a checkpoint holds it).
+ * Runs `batches` through one instance of the stage, and again with its
+ * state taken at every barrier and loaded into a fresh instance before the
+ * next batch (through JSON, as a checkpoint holds it): a snapshot every
+ * third barrier, deltas on top of it in between (the checkpoint's chain).
  * Returns both runs' outputs, to compare.
  */
 export async function restoreAtEveryBarrier(args: {
@@ -104,11 +112,24 @@ export async function restoreAtEveryBarrier(args: {
   for (const b of args.batches) uninterrupted.push((await one.batch(b)).rows);
   const restored: Row[][] = [];
   let harness = await StageHarness.open(args.make(), args.schema, options);
+  const chains = new Map<string, StateImage[]>();
   for (const [i, b] of args.batches.entries()) {
     const outcome = await harness.batch(b);
     restored.push(outcome.rows);
-    const snapshots = JSON.parse(JSON.stringify(outcome.barrier.snapshots)) as Record<string, StageSnapshot>;
-    harness = await StageHarness.open(args.make(), args.schema, { ...options, recovered: { batchId: i, snapshots } });
+    const states: Record<string, RecoveredState> = {};
+    for (const [operatorId, state] of Object.entries(outcome.barrier.state)) {
+      const image = throughJson(i % 3 === 0 ? state.snapshot() : state.delta());
+      const chain = image.kind === 'snapshot' ? [image] : [...(chains.get(operatorId) ?? []), image];
+      chains.set(operatorId, chain);
+      states[operatorId] = {
+        stage: chain[0]!.stage,
+        load: async (target) => {
+          target.restore(chain[0]!);
+          for (const delta of chain.slice(1)) target.applyDelta(delta);
+        },
+      };
+    }
+    harness = await StageHarness.open(args.make(), args.schema, { ...options, recovered: { batchId: i, states } });
   }
   return { uninterrupted, restored };
 }

@@ -212,6 +212,8 @@ t.test('a checkpoint drained by the release before (watermark +infinity) is refu
   const { id } = JSON.parse(await readFile(join(dir, 'metadata'), 'utf8')) as { id: string };
   await writeFile(join(dir, 'metadata'), JSON.stringify({ id }) + '\n');
   for (const sub of ['', 'offsets', 'commits']) for (const name of await readdir(join(dir, sub))) if (name.endsWith('.crc')) await rm(join(dir, sub, name));
+  // That release's state files were `<N>.json`; this run's (snapshots and deltas) are not its: without them the state reads as empty.
+  await rm(join(dir, 'state'), { recursive: true });
   const again = source.reopen();
   const query = await startQuery({ source: again, stages: notebookStages({ delay: '10 seconds' }), sink: new MemorySink(), checkpointLocation: dir, trigger: 'availableNow', manager: new StreamingQueryManager() });
   await t.rejects(query.awaitTermination(), { cause: { code: 'ERR_CHECKPOINT_DRAINED', message: /drained by an earlier release of tidemark.*Start a new checkpoint and output directory/ } });

@@ -43,7 +43,7 @@ t.test('each micro-batch writes one state file per partition', async (t) => {
   const manyState = await countState(many!.checkpointLocation);
   t.equal(manyState.partitions.length, 200);
   t.equal((await countState(few!.checkpointLocation)).partitions.length, 2);
-  for (const p of ['0', '137', '199']) t.strictSame((await readdir(join(manyState.dir, p))).sort(), ['1.json', '2.json', '3.json', '4.json'], `partition ${p}: after batches 0-3`);
+  for (const p of ['0', '137', '199']) t.strictSame((await readdir(join(manyState.dir, p))).sort(), ['1.snapshot', '2.delta', '3.delta', '4.delta'], `partition ${p}: the whole state after batch 0, then what batches 1-3 changed`);
 });
 
 t.test('committing 200 state files per micro-batch takes longer than committing 2', async (t) => {

@@ -266,3 +266,18 @@ t.test('options are checked in the constructor, naming the option', async (t) =>
   t.equal(sink.description, 'FileSink[out/json]');
   t.equal(sink.timeZone, '+05:30');
 });
+
+t.test('a micro-batch of more output than one write piece (1 MiB) is one data file with every line, in order (issue 13: output as a stream)', async (t) => {
+  const dir = t.testdir();
+  const out = join(dir, 'out');
+  const source = new MemorySource({ schema: eventSchema });
+  // 40,000 distinct actions in one window: about 3 MiB of lines, emitted by one drain.
+  const actions = Array.from({ length: 40_000 }, (_, i) => `action-${String(i).padStart(6, '0')}-${'x'.repeat(20)}`);
+  source.addData(actions.map((action) => ({ time: 1469504400_000, action })));
+  const query = await startQuery({ source, stages: stages(), sink: new CheckpointSink({ path: out, timeZone: 'UTC' }), checkpointLocation: join(dir, 'chk'), outputMode: 'append', trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
+  await query.awaitTermination();
+  const lines = (await committedLines(out)).filter((l) => l.length > 0);
+  t.equal(lines.length, actions.length);
+  t.strictSame(lines.map((l) => (JSON.parse(l) as { action: string }).action), actions, 'every action once, in the order its group entered the state');
+  t.ok((await Promise.all((await dataFiles(out)).map(async (f) => (await stat(join(out, f))).size))).some((size) => size > 2 * 1024 * 1024), 'one file holds them all');
+});

@@ -94,9 +94,10 @@ t.test('the harness can fail: a stage that forgets its state on restore is caugh
   t.strictSame(uninterrupted[1], [{ key: 'a', window: { start: 0, end: 10_000 }, count: 2 }]);
 });
 
-t.test('StageHarness opens a stage, runs batches and hands back its barrier with the snapshot', async (t) => {
+t.test('StageHarness opens a stage, runs batches and hands back its barrier with the state', async (t) => {
   const harness = await StageHarness.open(new KeyedCount({ groupBy: ['key', 'window'] }), windowed, { outputMode: 'update' });
   const outcome = await harness.batch({ rows: [{ key: 'a', value: null, window: { start: 0, end: 10_000 } }] });
   t.strictSame(outcome.rows, [{ key: 'a', window: { start: 0, end: 10_000 }, count: 1 }]);
-  t.equal(outcome.barrier.snapshots['0']?.stage, 'KeyedCount');
+  t.equal(outcome.barrier.state['0']?.snapshot().stage, 'KeyedCount');
+  t.strictSame(outcome.barrier.state['0']?.delta().kind, 'delta', 'and what the batch changed');
 });
