@@ -213,3 +213,18 @@ t.test('parseCsv reads what the sink writes: quotes doubled, quoted line breaks,
     ['1', '2', null],
   ]);
 });
+
+t.test('a micro-batch of more CSV than one write piece (1 MiB) is one file: the header once, then every row in order', async (t) => {
+  const dir = t.testdir();
+  const out = join(dir, 'out');
+  const source = new MemorySource({ schema: eventSchema });
+  // About 2.4 MiB of rows in one batch.
+  const actions = Array.from({ length: 40_000 }, (_, i) => `action-${String(i).padStart(6, '0')}-${'x'.repeat(20)}`);
+  source.addData(actions.map((action) => ({ time: 1469504400_000, action })));
+  await pipeline(microBatches(source, { trigger: 'availableNow', checkpointLocation: join(dir, 'chk') }), new CheckpointSink({ path: out, format: 'csv', timeZone: 'UTC' }));
+  const files = await committedFiles(out);
+  t.equal(files.length, 1);
+  const text = await readFile(files[0]!, 'utf8');
+  t.ok(text.length > 2 * 1024 * 1024, 'more than two pieces');
+  t.equal(text, 'time,action\n' + actions.map((a) => `2016-07-26T03:40:00.000Z,${a}\n`).join(''));
+});
