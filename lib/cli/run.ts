@@ -1,7 +1,7 @@
 /**
  * `tidemark run`: the notebook's streaming query from the command line —
  * a file source (or a NATS JetStream stream), `ParseSchema`, an optional `Watermark`, `Window` and
- * `KeyedCount` (or `KeyedAggregate` with `--agg`), into a JSON or Parquet file sink, a NATS subject or the console.
+ * `KeyedCount` (or `KeyedAggregate` with `--agg`), into a JSON, Parquet or CSV file sink, a NATS subject or the console.
  *
  * With a bounded trigger (`available-now`, `once`) it runs until the input
  * available at the start is processed; otherwise until SIGINT/SIGTERM, which
@@ -229,7 +229,7 @@ export interface RunOptions {
   readonly outputMode: string;
   /** Checkpoint directory; in memory when absent (console only). */
   readonly checkpoint?: string;
-  /** Sink: an output directory of JSON or Parquet files, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
+  /** Sink: an output directory of JSON, Parquet or CSV files, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
   readonly sink:
     | { readonly kind: 'json' | 'parquet' | 'csv'; readonly path: string }
     | { readonly kind: 'nats'; readonly url: string }
