@@ -23,7 +23,8 @@ Commands:
            JetStream stream), into JSON files, the console or a NATS subject
   publish  publish the events of JSON-lines files to a partitioned NATS
            JetStream stream
-  show     print a JSON output directory as spark.read.json(DIR).show() does
+  show     print an output directory (JSON, Parquet or CSV) as a notebook's
+           spark.read.json(DIR).show() (or .parquet, .csv) prints it
   plot     draw counts per window as a line chart (SVG or PNG)
   gen      write a synthetic data set shaped like the notebook's
   demo     generate data, run the notebook's query and show its output

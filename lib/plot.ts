@@ -24,7 +24,7 @@ import { dirname, extname, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
 import { TidemarkError } from './errors.js';
-import { readCommittedJsonLines } from './sinks/file-sink-log.js';
+import { committedDataFiles, readCommittedJsonLines } from './sinks/file-sink-log.js';
 
 /** Which columns to draw: the notebook's Keys, Series groupings and Values. */
 export interface PlotOptions {
@@ -316,7 +316,9 @@ export async function plotRows(rows: readonly Record<string, unknown>[], options
 /**
  * The records of a JSON output directory, as the chart reads them: only
  * committed files (a sink's `_spark_metadata` decides, as for
- * `spark.read.json`), one parsed object per non-blank line.
+ * `spark.read.json`), one parsed object per non-blank line. A Parquet output
+ * (`format: 'parquet'`) gives one object per row, timestamps as epoch ms; a
+ * CSV output one object of strings per row, named by the header.
  *
  * @throws TidemarkError `ERR_FILE_SOURCE` (`[PATH_NOT_FOUND]`) when `dir` does
  *   not exist; `ERR_MALFORMED_RECORD` with file and line for a line that is
@@ -328,6 +330,20 @@ export async function readChartRows(dir: string): Promise<Record<string, unknown
     await stat(root);
   } catch {
     throw new TidemarkError('ERR_FILE_SOURCE', `[PATH_NOT_FOUND] Path does not exist: file:${root}.`, { file: root });
+  }
+  const listing = await committedDataFiles(root);
+  if (listing.files.length > 0 && listing.files.every((f) => f.endsWith('.parquet'))) {
+    const { readParquetFiles } = await import('./sinks/parquet-read.js');
+    return (await readParquetFiles(listing.files, listing.log)).flatMap(({ schema, rows }) =>
+      rows.map((row) => Object.fromEntries(schema.fields.map((f, i) => [f.name, row[i]]))),
+    );
+  }
+  if (listing.files.length > 0 && listing.files.every((f) => f.endsWith('.csv'))) {
+    // Strings, as spark.read.csv gives them without inferSchema: the chart reads numbers and ISO times from text.
+    const { readCsvFiles } = await import('./sinks/csv-file.js');
+    return (await readCsvFiles(listing.files, listing.log)).flatMap(({ header, rows }) =>
+      rows.map((row) => Object.fromEntries(header.map((name, i) => [name, row[i] ?? null]))),
+    );
   }
   const rows: Record<string, unknown>[] = [];
   for await (const { file, line, text } of readCommittedJsonLines(root)) {

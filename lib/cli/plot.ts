@@ -2,7 +2,7 @@
  * `tidemark plot DIR -o chart.svg|chart.png [--x start] [--series action]
  * [--y count] [--title T] [--width N] [--height N]`: the notebook's line
  * graph (Keys = `start`, Series groupings = `action`, Values = `count`) of a
- * JSON output directory, as a file, with no browser.
+ * JSON, Parquet or CSV output directory, as a file, with no browser.
  *
  * Self-contained: it parses its own flags and prints its own errors, so it
  * runs the same behind the `tidemark` dispatcher or on its own.
@@ -17,8 +17,9 @@ import { isTidemarkError, TidemarkError } from '../errors.js';
 export const PLOT_USAGE = `Usage: tidemark plot DIR -o FILE [--x COL] [--series COL] [--y COL]
                      [--title T] [--width N] [--height N]
 
-Draws the committed rows of a JSON output directory as a line graph, one
-line per series value, and writes it as SVG or PNG (by FILE's extension).
+Draws the committed rows of a JSON, Parquet or CSV output directory as a line
+graph, one line per series value, and writes it as SVG or PNG (by FILE's
+extension).
 The defaults draw the notebook's chart: Keys = start, Series groupings =
 action, Values = count. Time axes are in UTC.
 

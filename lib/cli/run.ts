@@ -1,7 +1,7 @@
 /**
  * `tidemark run`: the notebook's streaming query from the command line —
  * a file source (or a NATS JetStream stream), `ParseSchema`, an optional `Watermark`, `Window` and
- * `KeyedCount` (or `KeyedAggregate` with `--agg`), into a JSON or Parquet file sink, a NATS subject or the console.
+ * `KeyedCount` (or `KeyedAggregate` with `--agg`), into a JSON, Parquet or CSV file sink, a NATS subject or the console.
  *
  * With a bounded trigger (`available-now`, `once`) it runs until the input
  * available at the start is processed; otherwise until SIGINT/SIGTERM, which
@@ -135,9 +135,10 @@ Output:
   --output-mode MODE              append, update or complete
   --output DIR                    write files to DIR (Spark's file sink, with its
                                   _spark_metadata log: each batch's file once)
-  --format FORMAT                 json (default) or parquet: the files --output DIR writes
-                                  (Parquet as Spark writes it: DuckDB, pandas and Spark
-                                  read it as it is)
+  --format FORMAT                 json (default), parquet or csv: the files --output DIR
+                                  writes (Parquet as Spark writes it: DuckDB, pandas and
+                                  Spark read it as it is; CSV with a header line, and as
+                                  Spark refuses a struct such as window in CSV)
   --output nats://HOST:PORT/SUBJECT
                                   publish each row as a JSON message to SUBJECT, with a
                                   Nats-Msg-Id (query, batch, row) that drops a re-executed
@@ -228,9 +229,9 @@ export interface RunOptions {
   readonly outputMode: string;
   /** Checkpoint directory; in memory when absent (console only). */
   readonly checkpoint?: string;
-  /** Sink: an output directory of JSON or Parquet files, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
+  /** Sink: an output directory of JSON, Parquet or CSV files, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
   readonly sink:
-    | { readonly kind: 'json' | 'parquet'; readonly path: string }
+    | { readonly kind: 'json' | 'parquet' | 'csv'; readonly path: string }
     | { readonly kind: 'nats'; readonly url: string }
     | { readonly kind: 'console' };
   /** Trigger string: `available-now`, `once`, `processingTime=…`; back to back when absent. */
@@ -444,7 +445,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   if (output !== undefined && toConsole) throw new UsageError('flags --output and --console cannot be used together', 'run');
   if (output === undefined && !toConsole) throw new UsageError('missing required flag --output (or --console)', 'run');
   if (output !== undefined && output.length === 0) throw new UsageError('flag --output needs a non-empty value', 'run');
-  const format = choiceFlag('run', args, 'format', ['json', 'parquet'] as const);
+  const format = choiceFlag('run', args, 'format', ['json', 'parquet', 'csv'] as const);
   if (format !== undefined && output === undefined) throw new UsageError('--format: the console prints rows; --format chooses the files --output writes', 'run');
   if (format !== undefined && output !== undefined && isNatsUrl(output)) {
     throw new UsageError('--format: a NATS subject gets one JSON message per row; --format chooses the files --output DIR writes', 'run');

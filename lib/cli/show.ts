@@ -3,6 +3,10 @@
  * what `spark.read.json(DIR).show()` prints in a notebook, byte for byte,
  * followed by the empty line that Python's `print` (Scala's `println`) adds.
  *
+ * A Parquet output (`run --format parquet`) prints as
+ * `spark.read.parquet(DIR).show()` does: the schema the query wrote (from
+ * the files' Spark metadata), timestamps as timestamps.
+ *
  * Only committed files are read (a JSON sink's `_spark_metadata` log decides,
  * as Spark's `MetadataLogFileIndex` does), the schema is inferred like
  * `JsonInferSchema` (struct fields sorted, so a window prints as
@@ -16,7 +20,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
 import { inferJsonLinesSchema, jsonRecordsToRows, showString } from '../core/show.js';
 import { isValidTimeZone } from '../core/timestamp.js';
-import { readCommittedJsonLines } from '../sinks/file-sink-log.js';
+import { committedDataFiles, readCommittedJsonLines, type CommittedDataFiles } from '../sinks/file-sink-log.js';
 import { integerFlag, parseCommandArgs, processIO, stringFlag, truncateFlag, UsageError, type CommandIO, type FlagSpec } from './args.js';
 
 /** `tidemark show --help`. */
@@ -25,7 +29,10 @@ export const SHOW_USAGE = `Usage: tidemark show DIR [--truncate true|false|N] [-
 Prints what spark.read.json(DIR).show() prints, byte for byte, then an empty
 line (as a notebook's print does). Reads only committed files of a JSON sink's
 output directory (those listed in DIR/_spark_metadata, or every visible file
-when there is no such log) and infers the schema as Spark does.
+when there is no such log) and infers the schema as Spark does. A Parquet
+output (run --format parquet) prints as spark.read.parquet(DIR).show() does,
+with the schema the query wrote; a CSV output (run --format csv) as
+spark.read.option("header", True).csv(DIR).show() does, every column a string.
 
 Flags:
   --truncate V       true (default): cut cells at 20 characters, right-aligned;
@@ -78,6 +85,11 @@ export async function showDirectory(dir: string, options: ShowDirectoryOptions =
   } catch {
     throw new TidemarkError('ERR_FILE_SOURCE', `[PATH_NOT_FOUND] Path does not exist: file:${root}.`, { file: root });
   }
+  const listing = await committedDataFiles(root);
+  const parquet = listing.files.filter((f) => f.endsWith('.parquet'));
+  if (parquet.length > 0) return showParquet(root, parquet, listing, options);
+  const csv = listing.files.filter((f) => f.endsWith('.csv'));
+  if (csv.length > 0) return showCsv(root, csv, listing, options);
   const byFile = new Map<string, Line[]>();
   for await (const { file, text } of readCommittedJsonLines(root)) {
     // The JSON reader skips blank lines.
@@ -116,6 +128,58 @@ export async function showDirectory(dir: string, options: ShowDirectoryOptions =
       ...(options.numRows === undefined ? {} : { numRows: options.numRows }),
       ...(options.truncate === undefined ? {} : { truncate: options.truncate }),
       ...(timeZone === undefined ? {} : { timeZone }),
+    }) + '\n'
+  );
+}
+
+/** `spark.read.parquet(dir).show()`: the first file's schema, files by decreasing size as for JSON. */
+async function showParquet(root: string, parquet: readonly string[], listing: CommittedDataFiles, options: ShowDirectoryOptions): Promise<string> {
+  const other = listing.files.find((f) => !f.endsWith('.parquet'));
+  if (other !== undefined) {
+    throw new TidemarkError('ERR_UNSUPPORTED_FORMAT', `${root} holds Parquet files and ${other}, which is not one: an output directory is read in one format`, { file: other });
+  }
+  const { readParquetFiles, rowsUnder } = await import('../sinks/parquet-read.js');
+  const read = await readParquetFiles(parquet, listing.log);
+  const schema = read[0]!.schema;
+  const sizes = new Map<string, number>();
+  for (const file of parquet) sizes.set(file, await fileSize(root, file));
+  const ordered = [...read].sort((a, b) => sizes.get(b.file)! - sizes.get(a.file)!);
+  const timeZone = options.timeZone;
+  return (
+    showString(schema, rowsUnder(schema, ordered), {
+      ...(options.numRows === undefined ? {} : { numRows: options.numRows }),
+      ...(options.truncate === undefined ? {} : { truncate: options.truncate }),
+      ...(timeZone === undefined ? {} : { timeZone }),
+    }) + '\n'
+  );
+}
+
+/**
+ * `spark.read.option('header', True).csv(dir).show()`: every column a
+ * string (no `inferSchema`), named by the first file's header; an empty
+ * field null, `""` the empty string; files by decreasing size.
+ */
+async function showCsv(root: string, csv: readonly string[], listing: CommittedDataFiles, options: ShowDirectoryOptions): Promise<string> {
+  const other = listing.files.find((f) => !f.endsWith('.csv'));
+  if (other !== undefined) {
+    throw new TidemarkError('ERR_UNSUPPORTED_FORMAT', `${root} holds CSV files and ${other}, which is not one: an output directory is read in one format`, { file: other });
+  }
+  const { readCsvFiles } = await import('../sinks/csv-file.js');
+  const read = await readCsvFiles(csv, listing.log);
+  const names = read[0]!.header;
+  const sizes = new Map<string, number>();
+  for (const file of csv) sizes.set(file, await fileSize(root, file));
+  const rows: unknown[][] = [];
+  for (const f of [...read].sort((a, b) => sizes.get(b.file)! - sizes.get(a.file)!)) {
+    const at = names.map((name) => f.header.indexOf(name));
+    for (const record of f.rows) rows.push(at.map((i) => (i < 0 ? null : (record[i] ?? null))));
+  }
+  const schema = { fields: names.map((name) => ({ name, dataType: { type: 'string' as const }, nullable: true })) };
+  return (
+    showString(schema, rows, {
+      ...(options.numRows === undefined ? {} : { numRows: options.numRows }),
+      ...(options.truncate === undefined ? {} : { truncate: options.truncate }),
+      ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
     }) + '\n'
   );
 }

@@ -1,7 +1,8 @@
 /**
- * `CheckpointSink`: Spark's file sink, in JSON (`writeStream.format('json')`)
- * or Parquet (`format('parquet')`, see `parquet-file.ts`). Each micro-batch
- * becomes one JSON Lines file (or one Parquet file) in the output directory,
+ * `CheckpointSink`: Spark's file sink, in JSON (`writeStream.format('json')`),
+ * Parquet (`format('parquet')`, see `parquet-file.ts`) or CSV
+ * (`format('csv').option('header', true)`, see `csv-file.ts`). Each micro-batch
+ * becomes one JSON Lines file (or one Parquet or CSV file) in the output directory,
  * made visible by its entry in `<path>/_spark_metadata` (see
  * {@link writeSinkLogEntry}), so the directory reads back exactly-once in
  * Spark and in tidemark alike.
@@ -35,11 +36,12 @@ import { defaultTimeZone, formatDateDays, formatTimestampIso, isValidTimeZone } 
 import { Sink, type SinkPlan, type SinkRun } from './sink.js';
 import { hasSinkBatch, openSinkLog, sinkLogFileFor, writeSinkLogEntry } from './file-sink-log.js';
 import { checkParquetSchema, encodeParquet } from './parquet-file.js';
+import { checkCsvSchema, CsvWriter } from './csv-file.js';
 
 /** The formats {@link CheckpointSink} writes. */
-export type FileSinkFormat = 'json' | 'parquet';
+export type FileSinkFormat = 'json' | 'parquet' | 'csv';
 
-const FORMATS: readonly FileSinkFormat[] = ['json', 'parquet'];
+const FORMATS: readonly FileSinkFormat[] = ['json', 'parquet', 'csv'];
 
 // Data files this process is writing and has not yet logged: never orphans, whichever sink opens.
 const writing = new Set<string>();
@@ -52,7 +54,10 @@ export interface CheckpointSinkOptions {
    * `json` (the default: JSON Lines, as Spark's JSON writer) or `parquet`
    * (snappy-compressed Parquet as Spark writes it with
    * `outputTimestampType=TIMESTAMP_MICROS`: DuckDB, pyarrow and Spark read it
-   * as it is; strings, booleans, numbers, dates, timestamps and structs of them).
+   * as it is; strings, booleans, numbers, dates, timestamps and structs of them)
+   * or `csv` (a header line, then one line per row, as Spark's CSV writer with
+   * `header` true; struct, array, map and binary columns are refused at start,
+   * as Spark refuses them).
    */
   format?: FileSinkFormat;
   /** Session time zone timestamps are printed in; the process's zone by default, as Spark's JVM default. */
@@ -72,12 +77,13 @@ export interface CheckpointSinkOptions {
 export class CheckpointSink extends Sink {
   /** The output directory as given. */
   readonly path: string;
-  /** `json` or `parquet`. */
+  /** `json`, `parquet` or `csv`. */
   readonly format: FileSinkFormat;
   /** Zone of the written timestamps. */
   readonly timeZone: string;
   readonly #dir: string;
   readonly #writers = new WeakMap<Schema, LineWriter>();
+  readonly #csvWriters = new WeakMap<Schema, CsvWriter>();
 
   constructor(options: CheckpointSinkOptions) {
     super();
@@ -86,7 +92,7 @@ export class CheckpointSink extends Sink {
     }
     const format: unknown = options.format ?? 'json';
     if (!FORMATS.includes(format as FileSinkFormat)) {
-      throw new TidemarkError('ERR_INVALID_OPTION', `CheckpointSink writes format 'json' or 'parquet', got ${JSON.stringify(format)}`, { option: 'format' });
+      throw new TidemarkError('ERR_INVALID_OPTION', `CheckpointSink writes format 'json', 'parquet' or 'csv', got ${JSON.stringify(format)}`, { option: 'format' });
     }
     const timeZone: unknown = options.timeZone ?? defaultTimeZone();
     if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
@@ -127,6 +133,7 @@ export class CheckpointSink extends Sink {
     }
     // A column Parquet output cannot hold is refused before anything is written.
     if (this.format === 'parquet') checkParquetSchema(plan.schema);
+    if (this.format === 'csv') checkCsvSchema(plan.schema);
     super.plan(plan);
   }
 
@@ -148,6 +155,7 @@ export class CheckpointSink extends Sink {
       await this.#publish(batchId, `part-00000-${randomUUID()}-c000.snappy.parquet`, [await encodeParquet(schema, batches)]);
       return count;
     }
+    if (this.format === 'csv') return this.#writeCsv(batchId, batches);
     let count = 0;
     for (const batch of batches) count += batch.length;
     const writers = this.#writers;
@@ -173,6 +181,41 @@ export class CheckpointSink extends Sink {
     }
     // One file per batch, even an empty one, like Spark's partition 0.
     await this.#publish(batchId, `part-00000-${randomUUID()}-c000.json`, pieces());
+    return count;
+  }
+
+  /** One CSV file: the header line (even for an empty batch, as Spark 3 writes it), then the rows, in pieces as JSON. */
+  async #writeCsv(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
+    const schema = this.sinkPlan?.schema ?? batches[0]?.schema;
+    if (schema === undefined) throw new TidemarkError('ERR_PROTOCOL', `${this.description} wrote a batch before 'open'`);
+    const writers = this.#csvWriters;
+    const timeZone = this.timeZone;
+    const writerOf = (s: Schema): CsvWriter => {
+      let writer = writers.get(s);
+      if (writer === undefined) {
+        writer = new CsvWriter(s, timeZone);
+        writers.set(s, writer);
+      }
+      return writer;
+    };
+    let count = 0;
+    for (const batch of batches) count += batch.length;
+    const header = writerOf(schema).header + '\n';
+    function* pieces(): Generator<string> {
+      let content = header;
+      for (const batch of batches) {
+        const writer = writerOf(batch.schema);
+        for (let i = 0; i < batch.length; i++) {
+          content += writer.line(batch, i) + '\n';
+          if (content.length >= PIECE_CHARS) {
+            yield content;
+            content = '';
+          }
+        }
+      }
+      if (content.length > 0) yield content;
+    }
+    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.csv`, pieces());
     return count;
   }
 

@@ -264,7 +264,7 @@ export interface OpenedSinkLog {
 }
 
 /** Our data file names (`part-00000-<uuid>-c000.json`, `….snappy.parquet`): the only unlisted files a sink deletes. */
-const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.(?:json|snappy\.parquet)$/;
+const DATA_FILE = /^part-\d{5}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-c\d{3}\.(?:json|csv|snappy\.parquet)$/;
 
 /**
  * Opens `outDir` for the query `claim` describes, before its first batch:
@@ -357,6 +357,28 @@ async function visibleFiles(dir: string): Promise<string[]> {
   return names.map((n) => join(dir, n));
 }
 
+/** The data files of an output directory as Spark's readers see them, and the log that lists them. */
+export interface CommittedDataFiles {
+  /** Absolute paths, in batch order (with a log) or by name. */
+  readonly files: string[];
+  /** The `_spark_metadata` directory that lists them, or null when there is none. */
+  readonly log: string | null;
+}
+
+/**
+ * The files of the data in `dir` as Spark's readers see them: when
+ * `_spark_metadata` exists only the files it lists (in batch order), so
+ * uncommitted, partial and stray files are invisible; otherwise every visible
+ * file (not `_…`/`.…`) directly in `dir`, by name.
+ */
+export async function committedDataFiles(dir: string): Promise<CommittedDataFiles> {
+  const root = resolve(dir);
+  if (await hasSinkLog(root)) {
+    return { files: (await readSinkLog(root)).filter((f) => !f.isDir).map((f) => sourceLogPath(f.path)), log: join(root, SINK_LOG_DIRECTORY) };
+  }
+  return { files: await visibleFiles(root), log: null };
+}
+
 /**
  * The lines of the data in `dir` as Spark's readers see them: when
  * `_spark_metadata` exists only the files it lists (in batch order), so
@@ -365,18 +387,22 @@ async function visibleFiles(dir: string): Promise<string[]> {
  * line at a time.
  *
  * @throws TidemarkError `ERR_FILE_SOURCE` when a listed file is gone;
- *   `ERR_UNSUPPORTED_FORMAT` for a Parquet file (a `format: 'parquet'` sink's output), whose bytes are no lines
+ *   `ERR_UNSUPPORTED_FORMAT` for a Parquet or CSV file (a `format: 'parquet'` or `'csv'` sink's output), which are no JSON lines
  */
 export async function* readCommittedJsonLines(dir: string): AsyncIterable<CommittedLine> {
   const root = resolve(dir);
-  const files = (await hasSinkLog(root))
-    ? (await readSinkLog(root)).filter((f) => !f.isDir).map((f) => sourceLogPath(f.path))
-    : await visibleFiles(root);
-  for (const file of files) {
+  for (const file of (await committedDataFiles(root)).files) {
     if (file.endsWith('.parquet')) {
       throw new TidemarkError(
         'ERR_UNSUPPORTED_FORMAT',
         `${file} is a Parquet file; only JSON output is read here. Read Parquet output with DuckDB, e.g. SELECT * FROM read_parquet('${join(root, '*.parquet')}')`,
+        { file },
+      );
+    }
+    if (file.endsWith('.csv')) {
+      throw new TidemarkError(
+        'ERR_UNSUPPORTED_FORMAT',
+        `${file} is a CSV file; only JSON output is read here. Read CSV output with DuckDB, e.g. SELECT * FROM read_csv('${join(root, '*.csv')}', header = true)`,
         { file },
       );
     }

@@ -73,6 +73,19 @@ t.test('--version prints the package version', async (t) => {
   const r = await tidemark(['--version']);
   t.equal(r.code, 0);
   t.equal(r.stdout, `${pkg.version}\n`);
+  t.equal(r.stderr, '');
+});
+
+t.test('-v is --version, and the version comes from the package whatever the working directory', async (t) => {
+  const pkg = JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  const r = await new Promise<Result>((resolve) => {
+    execFile(process.execPath, [CLI, '-v'], { cwd: t.testdir() }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+  t.equal(r.code, 0);
+  t.equal(r.stdout, `${pkg.version}\n`);
+  t.equal(r.stderr, '');
 });
 
 const HELP: Record<string, { usage: string; flags: string[] }> = {

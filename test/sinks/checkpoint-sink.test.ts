@@ -252,10 +252,10 @@ t.test('err_missing_checkpoint_location: the JSON file sink needs a checkpoint l
 
 t.test('options are checked in the constructor, naming the option', async (t) => {
   t.throws(() => new CheckpointSink({ path: '' }), { code: 'ERR_INVALID_OPTION', option: 'path', message: "'path' is not specified" });
-  t.throws(() => new CheckpointSink({ path: 'out', format: 'csv' as 'json' }), {
+  t.throws(() => new CheckpointSink({ path: 'out', format: 'orc' as 'json' }), {
     code: 'ERR_INVALID_OPTION',
     option: 'format',
-    message: `CheckpointSink writes format 'json' or 'parquet', got "csv"`,
+    message: `CheckpointSink writes format 'json', 'parquet' or 'csv', got "orc"`,
   });
   t.throws(() => new CheckpointSink({ path: 'out', timeZone: 'Mars/Olympus' }), {
     code: 'ERR_INVALID_OPTION',

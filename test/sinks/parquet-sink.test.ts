@@ -174,11 +174,11 @@ t.test('a column Parquet output cannot hold is refused at start, naming it; noth
   t.strictSame(await readdir(root), ['in'], 'no checkpoint, no output');
 });
 
-t.test('--format takes json or parquet, and only with --output', async (t) => {
+t.test('--format takes json, parquet or csv, and only with --output', async (t) => {
   const root = t.testdir();
   const csv = await tidemark(runArgs(join(root, 'in'), join(root, 'out'), join(root, 'chk'), ['--format', 'parqet']));
   t.equal(csv.code, 2);
-  t.equal(csv.stderr, "tidemark: --format: 'parqet' is not one of json or parquet; did you mean 'parquet'?\nRun 'tidemark run --help' for usage.\n");
+  t.equal(csv.stderr, "tidemark: --format: 'parqet' is not one of json, parquet or csv; did you mean 'parquet'?\nRun 'tidemark run --help' for usage.\n");
   const console = await tidemark([
     'run', '--input', join(root, 'in'), '--schema', 'time timestamp, action string', '--group-by', 'action', '--window', '1 hour',
     '--output-mode', 'update', '--console', '--format', 'parquet',
@@ -223,19 +223,19 @@ await query.awaitTermination();
   ]);
 });
 
-t.test('tidemark show and plot refuse a Parquet output with the way to read it, instead of printing its bytes', async (t) => {
+t.test('readCommittedJsonLines refuses a Parquet output with the way to read it, instead of yielding its bytes as lines', async (t) => {
   const root = t.testdir();
   await generateDataset(join(root, 'in'), { files: 1, lines: 20, seed: 1 });
   t.equal((await tidemark(runArgs(join(root, 'in'), join(root, 'out'), join(root, 'chk'), ['--drain', '--format', 'parquet']))).code, 0);
   const first = fileURLToPath((await readSinkLog(join(root, 'out')))[0]!.path);
-  const message = `${first} is a Parquet file; only JSON output is read here. Read Parquet output with DuckDB, e.g. SELECT * FROM read_parquet('${join(root, 'out', '*.parquet')}')`;
-  const show = await tidemark(['show', join(root, 'out')]);
-  t.equal(show.code, 1);
-  t.equal(show.stdout, '');
-  t.equal(show.stderr, `tidemark: ${message} (code ERR_UNSUPPORTED_FORMAT)\n`);
-  const plot = await tidemark(['plot', join(root, 'out'), '-o', join(root, 'chart.svg')]);
-  t.equal(plot.code, 1);
-  t.match(plot.stderr, message);
+  const lines = async (): Promise<void> => {
+    for await (const _ of readCommittedJsonLines(join(root, 'out'))) void _;
+  };
+  await t.rejects(lines(), {
+    code: 'ERR_UNSUPPORTED_FORMAT',
+    file: first,
+    message: `${first} is a Parquet file; only JSON output is read here. Read Parquet output with DuckDB, e.g. SELECT * FROM read_parquet('${join(root, 'out', '*.parquet')}')`,
+  });
 });
 
 t.test('--agg output in Parquet: count as BIGINT, avg as DOUBLE (null for a device whose readings are all null), the values of the JSON run', async (t) => {
