@@ -33,6 +33,24 @@
 
 /** `Double.toString(d)` of JDK 19+: `21.5`, `1.0E10`, `1.0E-5`, `NaN`, `-0.0`. */
 export function javaDoubleToString(d: number): string {
+  // The common case, on the hot path of every sink that writes doubles: between 10^-3 and 10^7
+  // JavaScript also prints plain decimals with the shortest digits, and a one-digit value there
+  // is never one of the subnormals where Java prefers two digits; only the ".0" may be missing.
+  const abs = d < 0 ? -d : d;
+  if (abs >= 1e-3 && abs < 1e7) {
+    const text = String(d);
+    return text.includes('.') ? text : text + '.0';
+  }
+  return javaDoubleToStringGeneral(d);
+}
+
+/**
+ * `Double.toString` by the general route (shortest digits, Java's layout), for every double; the
+ * reference {@link javaDoubleToString}'s plain-range shortcut is tested against.
+ *
+ * @internal
+ */
+export function javaDoubleToStringGeneral(d: number): string {
   const special = specialText(d);
   if (special !== null) return special;
   let exponential = Math.abs(d).toExponential();

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { jacksonDouble, jacksonFloat, javaDoubleToString, javaFloatToString } from '../../lib/core/java-number.js';
+import { jacksonDouble, jacksonFloat, javaDoubleToString, javaDoubleToStringGeneral, javaFloatToString } from '../../lib/core/java-number.js';
 
 t.test('doubles between 10^-3 and 10^7 print plain with at least one fraction digit', async (t) => {
   t.equal(javaDoubleToString(21.5), '21.5');
@@ -87,4 +87,18 @@ t.test('every float reads back from its text as the same float', async (t) => {
     { numRuns: 5000 },
   );
   t.pass('5000 floats');
+});
+
+t.test('the plain-range shortcut prints what the general route prints, for every double', async (t) => {
+  const plain = fc.oneof(
+    fc.double({ min: 1e-3, max: 1e7, noNaN: true }),
+    fc.double({ min: -1e7, max: -1e-3, noNaN: true }),
+    fc.integer({ min: -9_999_999, max: 9_999_999 }).map((n) => n / 8),
+    fc.constantFrom(1e-3, -1e-3, 9_999_999.999999998, 1e7, -1e7, 0.001, 0.0009999999999999998, 21.5, 22, 1e10),
+  );
+  fc.assert(
+    fc.property(fc.oneof(plain, fc.double()), (d) => javaDoubleToString(d) === javaDoubleToStringGeneral(d)),
+    { numRuns: 20_000 },
+  );
+  t.pass('20,000 doubles, both routes equal');
 });
