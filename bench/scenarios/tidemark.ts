@@ -21,7 +21,7 @@ import { readCommittedJsonLines } from 'tidemark';
 import { CLI, countKey, type Counts } from '../common.js';
 
 /** The `node` arguments of one run (`cli`: the built `cli.js` to run, `dist/cli.js` by default). */
-export function tidemarkArgs(dataDir: string, runDir: string, options: { slide?: string; cli?: string } = {}): string[] {
+export function tidemarkArgs(dataDir: string, runDir: string, options: { slide?: string; cli?: string; agg?: string } = {}): string[] {
   return [
     options.cli ?? CLI,
     'run',
@@ -30,6 +30,7 @@ export function tidemarkArgs(dataDir: string, runDir: string, options: { slide?:
     '--group-by', 'action',
     '--window', '1 hour',
     ...(options.slide === undefined ? [] : ['--slide', options.slide]),
+    ...(options.agg === undefined ? [] : ['--agg', options.agg]),
     '--watermark', '2 hours',
     '--output-mode', 'append',
     '--checkpoint', join(runDir, 'checkpoint'),
