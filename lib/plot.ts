@@ -76,6 +76,19 @@ const DEFAULT_WIDTH = 600;
 const DEFAULT_HEIGHT = 300;
 
 /**
+ * Horizontal pixels a marked point needs (Vega's default point is about 6 px
+ * across): with more distinct x values than `width / PX_PER_POINT`, the
+ * points would merge into a band, so the chart draws thin lines only.
+ */
+const PX_PER_POINT = 8;
+/** Horizontal pixels an x label needs (`2016-07-26 02:00` is about 90 px in Vega's 10 px font), plus a gap. */
+const PX_PER_LABEL = 150;
+/** Legend entries drawn at most; Vega says how many more there are (`…N entries`). */
+const LEGEND_LIMIT = 20;
+/** Past this many series, the 20-colour scheme, so that colours repeat later. */
+const CATEGORY10_SERIES = 10;
+
+/**
  * Where DejaVu Sans lives on the usual Linux layouts (Debian/Ubuntu, Fedora,
  * Arch). Regular first: its family becomes the default.
  */
@@ -177,6 +190,12 @@ function positiveSize(value: number | undefined, fallback: number, option: strin
  * order, and sorted data also makes the spec byte-stable. Every point is
  * marked, so a series seen in one window only still shows.
  *
+ * Thousands of windows stay readable: with more distinct x values than fit
+ * as points (one per 8 px of width), lines are 1 px without point marks and
+ * the x axis asks for one label per 150 px, dropping any that would still
+ * overlap. Past 10 series the colours come from a 20-colour scheme; past 20
+ * the legend lists 20 and says how many more there are.
+ *
  * @throws TidemarkError `ERR_UNKNOWN_COLUMN` when a column is in no row;
  *   `ERR_INVALID_OPTION` for a width or height that is not a positive integer
  */
@@ -202,6 +221,23 @@ export function buildLineChartSpec(rows: readonly Record<string, unknown>[], opt
   points.sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : a.series < b.series ? -1 : a.series > b.series ? 1 : 0));
 
   const values = points.map((p) => ({ [options.x]: p.x, [options.series]: p.series, [options.y]: p.y }));
+  // Thousands of windows: more x values than fit as points. Thin 1 px lines without points,
+  // and a few x labels (each with date and time), dropped where they would still overlap.
+  let distinctX = 0;
+  for (let i = 0; i < points.length; i++) if (i === 0 || points[i]!.x !== points[i - 1]!.x) distinctX++;
+  const dense = distinctX * PX_PER_POINT > width;
+  const tickCount = Math.max(2, Math.floor(width / PX_PER_LABEL));
+  const seriesCount = new Set(points.map((p) => p.series)).size;
+  let xAxis: Record<string, unknown> | undefined;
+  if (xType === 'temporal') xAxis = { format: '%Y-%m-%d %H:%M', labelOverlap: true, ...(dense ? { tickCount } : {}) };
+  else if (dense) xAxis = xType === 'quantitative' ? { labelOverlap: true, tickCount } : { labelOverlap: 'greedy', labelAngle: -45 };
+  const color = {
+    field: fieldRef(options.series),
+    type: 'nominal' as const,
+    title: options.series,
+    ...(seriesCount > CATEGORY10_SERIES ? { scale: { scheme: 'tableau20' } } : {}),
+    ...(seriesCount > LEGEND_LIMIT ? { legend: { symbolLimit: LEGEND_LIMIT } } : {}),
+  };
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     ...(options.title === undefined ? {} : { title: options.title }),
@@ -209,7 +245,7 @@ export function buildLineChartSpec(rows: readonly Record<string, unknown>[], opt
     height,
     background: 'white',
     data: { values },
-    mark: { type: 'line', point: true },
+    mark: dense ? { type: 'line', point: false, strokeWidth: 1 } : { type: 'line', point: true },
     encoding: {
       x: {
         field: fieldRef(options.x),
@@ -217,10 +253,11 @@ export function buildLineChartSpec(rows: readonly Record<string, unknown>[], opt
         // Times are drawn in UTC: the title says so, and each label carries the date with the
         // time (Vega's default labels drop the year and, between midnights, the day).
         title: xType === 'temporal' ? `${options.x} (UTC)` : options.x,
-        ...(xType === 'temporal' ? { scale: { type: 'utc' as const }, axis: { format: '%Y-%m-%d %H:%M', labelOverlap: true } } : {}),
+        ...(xType === 'temporal' ? { scale: { type: 'utc' as const } } : {}),
+        ...(xAxis === undefined ? {} : { axis: xAxis }),
       },
       y: { field: fieldRef(options.y), type: 'quantitative', title: options.y, ...(options.yZero === false ? { scale: { zero: false } } : {}) },
-      color: { field: fieldRef(options.series), type: 'nominal', title: options.series },
+      color,
     },
   };
   return spec;

@@ -103,6 +103,66 @@ t.test("Keys = start reads the window struct's start: epoch ms on a UTC time axi
   t.notOk('title' in spec, 'no title unless asked');
 });
 
+/** `windows` one-minute windows from 2016-07-26T00:00Z, one row per action, as a JSON sink writes them. */
+function minuteRows(windows: number): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  const first = Date.UTC(2016, 6, 26);
+  for (let i = 0; i < windows; i++) {
+    const start = first + i * 60_000;
+    for (const action of ACTIONS) rows.push({ action, window: { start: new Date(start).toISOString(), end: new Date(start + 60_000).toISOString() }, count: BASE[action] + ((i * 37) % 100) });
+  }
+  return rows;
+}
+
+t.test('5,000 windows stay readable: 1 px lines without points, four x labels with date and time', async (t) => {
+  const spec = buildLineChartSpec(minuteRows(5000), NOTEBOOK) as unknown as Record<string, unknown>;
+  t.equal((spec['data'] as { values: unknown[] }).values.length, 5000 * ACTIONS.length);
+  t.strictSame(spec['mark'], { type: 'line', point: false, strokeWidth: 1 });
+  t.strictSame(spec['encoding'], {
+    x: { field: 'start', type: 'temporal', title: 'start (UTC)', scale: { type: 'utc' }, axis: { format: '%Y-%m-%d %H:%M', labelOverlap: true, tickCount: 4 } },
+    y: { field: 'count', type: 'quantitative', title: 'count' },
+    color: { field: 'action', type: 'nominal', title: 'action' },
+  });
+  const svg = await renderSvg(spec as never);
+  // 5,000 minutes from 2016-07-26 00:00 end on 07-29 11:19: a label a day.
+  t.strictSame(
+    svgTexts(svg).filter((s) => /^\d{4}-/.test(s)),
+    ['2016-07-26 00:00', '2016-07-27 00:00', '2016-07-28 00:00', '2016-07-29 00:00'],
+  );
+  t.strictSame(svgTexts(svg).slice(-5), ['Click', 'Close', 'Open', 'Scroll', 'action'], 'the four series in the legend');
+  t.equal((svg.match(/<path[^>]*stroke-width="1"/g) ?? []).length, ACTIONS.length, 'one 1 px line per series');
+});
+
+t.test('the width decides when points no longer fit: 75 windows in 600 px keep their points, 76 do not', async (t) => {
+  t.strictSame(buildLineChartSpec(minuteRows(75), NOTEBOOK)['mark' as never], { type: 'line', point: true });
+  t.strictSame(buildLineChartSpec(minuteRows(76), NOTEBOOK)['mark' as never], { type: 'line', point: false, strokeWidth: 1 });
+  const wide = buildLineChartSpec(minuteRows(76), { ...NOTEBOOK, width: 1200 }) as unknown as Record<string, unknown>;
+  t.strictSame(wide['mark'], { type: 'line', point: true });
+  t.strictSame((wide['encoding'] as { x: { axis: unknown } }).x.axis, { format: '%Y-%m-%d %H:%M', labelOverlap: true });
+  const narrow = buildLineChartSpec(minuteRows(5000), { ...NOTEBOOK, width: 200 }) as unknown as Record<string, unknown>;
+  t.strictSame((narrow['encoding'] as { x: { axis: unknown } }).x.axis, { format: '%Y-%m-%d %H:%M', labelOverlap: true, tickCount: 2 });
+});
+
+t.test('many series: 20 colours past 10, and past 20 the legend lists 19 and says how many more', async (t) => {
+  const rows = (series: number): Record<string, unknown>[] =>
+    Array.from({ length: series * 3 }, (_, i) => ({ host: `h${String(Math.floor(i / 3)).padStart(2, '0')}`, window: { start: new Date(Date.UTC(2016, 6, 26, i % 3)).toISOString() }, count: i }));
+  const color = (series: number): unknown => (buildLineChartSpec(rows(series), { x: 'start', series: 'host', y: 'count' }) as unknown as { encoding: { color: unknown } }).encoding.color;
+  t.strictSame(color(10), { field: 'host', type: 'nominal', title: 'host' });
+  t.strictSame(color(11), { field: 'host', type: 'nominal', title: 'host', scale: { scheme: 'tableau20' } });
+  t.strictSame(color(20), { field: 'host', type: 'nominal', title: 'host', scale: { scheme: 'tableau20' } });
+  t.strictSame(color(30), { field: 'host', type: 'nominal', title: 'host', scale: { scheme: 'tableau20' }, legend: { symbolLimit: 20 } });
+  const texts = svgTexts(await renderSvg(buildLineChartSpec(rows(30), { x: 'start', series: 'host', y: 'count' })));
+  t.strictSame(texts.slice(texts.indexOf('h00')), [...Array.from({ length: 19 }, (_, i) => `h${String(i).padStart(2, '0')}`), '…11 entries', 'host']);
+});
+
+t.test('thousands of ordinal or numeric x values: labels thinned, ordinal ones slanted', async (t) => {
+  const rows = Array.from({ length: 2000 }, (_, i) => ({ batch: i, name: `b${i}`, action: 'Open', count: i }));
+  const axis = (x: string, xType: PlotOptions['xType']): unknown =>
+    (buildLineChartSpec(rows, { x, series: 'action', y: 'count', xType }) as unknown as { encoding: { x: { axis?: unknown } } }).encoding.x.axis;
+  t.strictSame(axis('batch', 'quantitative'), { labelOverlap: true, tickCount: 4 });
+  t.strictSame(axis('name', undefined), { labelOverlap: 'greedy', labelAngle: -45 });
+});
+
 t.test('a dotted path reaches into the struct and is escaped for Vega-Lite', async (t) => {
   const spec = buildLineChartSpec(windowRows(), { ...NOTEBOOK, x: 'window.start', title: 'Actions per hour', width: 400, height: 200 }) as unknown as Record<string, unknown>;
   const values = (spec['data'] as { values: Record<string, unknown>[] }).values;

@@ -124,12 +124,19 @@ t.test('the package ships the LICENSE it declares and every export target; no co
   const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
   t.ok(files.includes('dist/index.js'));
   t.strictSame(files.filter((f) => /conformance|^test\/|^recipes\/|^dist-/.test(f)), []);
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { license: string; exports: Record<string, unknown>; bin: Record<string, string> };
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { license: string; exports: Record<string, unknown>; bin: Record<string, string>; typesVersions?: unknown };
   t.equal(pkg.license, 'Apache-2.0');
   t.ok(files.includes('LICENSE'), 'LICENSE');
   t.match(await readFile(join(root, 'LICENSE'), 'utf8'), /^\s*Apache License\s+Version 2\.0, January 2004\s/);
   const targets = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e as Record<string, string>)));
   for (const target of [...targets, ...Object.values(pkg.bin)]) t.ok(files.includes(target.replace(/^\.\//, '')), `${target} is shipped`);
+  // TypeScript's node10 resolution ignores `exports`: `typesVersions` gives it each subpath's types (arethetypeswrong checks this).
+  const subpaths = Object.entries(pkg.exports).filter(([k, v]) => k !== '.' && typeof v !== 'string');
+  t.strictSame(
+    pkg.typesVersions,
+    { '*': Object.fromEntries(subpaths.map(([k, v]) => [k.slice(2), [(v as { types: string }).types]])) },
+    'typesVersions maps every subpath to its types',
+  );
   // A map would point at lib/*.ts, which is not shipped: a debugger would show nothing, a bundler warns.
   t.strictSame(files.filter((f) => f.endsWith('.map')), [], 'no source maps (they would point at sources the package does not ship)');
   t.strictSame(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources');
