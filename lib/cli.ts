@@ -54,6 +54,22 @@ async function version(): Promise<string> {
   return pkg.version ?? 'unknown';
 }
 
+/**
+ * Whether `run`'s flags ask for a windowed query over files, which the
+ * planner reads on chunk workers: their pool is then started before the
+ * command's modules load, so that the workers' start-up overlaps it
+ * (a JetStream input, a session window or `--help` start none).
+ */
+function mayAggregateChunks(argv: readonly string[]): boolean {
+  const value = (name: string): string | undefined => {
+    const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+    if (i < 0) return undefined;
+    return argv[i] === name ? (argv[i + 1] ?? '') : argv[i]!.slice(name.length + 1);
+  };
+  const input = value('--input');
+  return input !== undefined && !/^nats:\/\//i.test(input) && value('--window') !== undefined && !argv.includes('--help') && !argv.includes('-h');
+}
+
 /** A usage error's message and command, without importing the module that defines it. */
 function usageError(err: unknown): { message: string; command: string | null } | null {
   if (!(err instanceof Error) || err.name !== 'UsageError') return null;
@@ -92,6 +108,7 @@ async function cli(argv: readonly string[]): Promise<number> {
       process.stderr.write(`tidemark: ${what}${mean}\nRun 'tidemark --help' for the list of commands.\n`);
       return 2;
     }
+    if (command === 'run' && mayAggregateChunks(rest)) (await import('./stages/chunk-workers.js')).prestartChunkWorkers();
     return await (await load()).main(rest);
   } catch (err) {
     const usage = usageError(err);

@@ -418,55 +418,69 @@ export class FileSource extends SourceBase {
       builder.endRow();
       return builder.finish();
     };
+    // An unfinished line longer than half a read buffer, carried aside (copied) until its newline.
     let carry: Buffer | null = null;
+    // An unfinished line that fits in half a read buffer is copied to the front of the next one
+    // instead, so each read gives one chunk, not a chunk of one joined line plus the rest.
+    const maxPrefix = this.#readBufferBytes >> 1;
     let offset = 0;
     const decoded = compression === 'none' ? null : decodedStream(path, handle, compression, this.#readBufferBytes);
     const fill = decoded === null ? positionalReader(handle) : streamReader(decoded);
     // One read ahead, so the disk (or page cache) copy overlaps the work on the chunk before it.
-    let next: Promise<{ buffer: Uint8Array; bytesRead: number }> | null = null;
-    const readNext = (): Promise<{ buffer: Uint8Array; bytesRead: number }> => {
+    let next: Promise<{ buffer: Uint8Array; start: number; bytesRead: number }> | null = null;
+    const readNext = (prefix: Uint8Array | null): Promise<{ buffer: Uint8Array; start: number; bytesRead: number }> => {
       // A buffer from the shared read buffers: the chunk cut from it is handed over, and the
-      // ParseSchema that reads it gives the buffer back.
+      // ParseSchema that reads it gives the buffer back. The prefix is copied before this returns.
       const buffer = takeReadBuffer(this.#readBufferBytes);
-      return fill(buffer).then((bytesRead) => ({ buffer, bytesRead }));
+      const start = prefix === null ? 0 : prefix.length;
+      if (prefix !== null) buffer.set(prefix, 0);
+      return fill(buffer.subarray(start)).then((bytesRead) => ({ buffer, start, bytesRead }));
     };
     try {
-      next = readNext();
+      next = readNext(null);
       for (;;) {
-        const { buffer, bytesRead } = await next;
+        const { buffer, start, bytesRead } = await next;
         next = null;
         if (bytesRead === 0) {
-          giveReadBuffer(buffer.buffer);
+          // The end of the file: a prefix left is its last line, without a newline.
+          if (start > 0) carry = Buffer.from(buffer.buffer, 0, start);
+          else giveReadBuffer(buffer.buffer);
           break;
         }
-        next = readNext();
-        const data = Buffer.from(buffer.buffer, 0, bytesRead);
+        const data = Buffer.from(buffer.buffer, 0, start + bytesRead);
         let from = 0;
+        let joined: Buffer | null = null;
         if (carry !== null) {
-          // Only the line cut by the previous read is copied; the rest of the read is passed on as a view.
+          // Only the line cut by the previous reads is copied; the rest of the read is passed on as a view.
           const firstNewline = data.indexOf(0x0a);
           if (firstNewline < 0) {
             carry = Buffer.concat([carry, data]);
             giveReadBuffer(buffer.buffer);
             if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset, compression), this.#maxLineLength);
+            next = readNext(null);
             continue;
           }
-          const joined = Buffer.concat([carry, data.subarray(0, firstNewline + 1)]);
+          joined = Buffer.concat([carry, data.subarray(0, firstNewline + 1)]);
           carry = null;
-          // Lengths are taken before a chunk is emitted: the consumer may move its memory away.
-          offset += joined.length;
-          yield emit(joined, offset - joined.length);
           from = firstNewline + 1;
         }
         const lastNewline = data.lastIndexOf(0x0a);
-        if (lastNewline < from) {
-          carry = Buffer.from(data.subarray(from));
+        const whole = lastNewline < from ? null : data.subarray(from, lastNewline + 1);
+        const tail = data.subarray(whole === null ? from : lastNewline + 1);
+        const prefix = tail.length > 0 && tail.length <= maxPrefix ? tail : null;
+        if (prefix === null && tail.length > 0) carry = Buffer.from(tail);
+        // The next read starts (its prefix copied) before this one's chunks are handed over.
+        next = readNext(prefix);
+        if (joined !== null) {
+          // Lengths are taken before a chunk is emitted: the consumer may move its memory away.
+          offset += joined.length;
+          yield emit(joined, offset - joined.length);
+        }
+        if (whole === null) {
           giveReadBuffer(buffer.buffer);
-          if (carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset, compression), this.#maxLineLength);
+          if (carry !== null && carry.length > this.#maxLineLength) throw lineTooLong(path, await lineAt(path, offset, compression), this.#maxLineLength);
           continue;
         }
-        const whole = data.subarray(from, lastNewline + 1);
-        carry = lastNewline + 1 < data.length ? Buffer.from(data.subarray(lastNewline + 1)) : null;
         offset += whole.length;
         yield emit(whole, offset - whole.length);
       }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { TidemarkError } from '../errors.js';
 import type { ChunkReply, ChunkRequest, ChunkSessionConfig, ChunkWorkerMessage } from './chunk-worker.js';
@@ -25,6 +26,24 @@ interface Slot {
 }
 
 const pools = new Map<number, ChunkWorkerPool>();
+
+/** Worker threads a query reads on by default: one per core, none on a single core. */
+export function defaultChunkWorkers(): number {
+  const cores = availableParallelism();
+  return cores > 1 ? cores : 0;
+}
+
+/**
+ * Starts the process's default pool now, before a query needs it: a
+ * worker's start-up (a Node environment, its modules) then overlaps the
+ * rest of the process's start-up instead of delaying the first chunks.
+ * The workers are unref'd: unused, they cost their start-up and keep
+ * nothing alive.
+ */
+export function prestartChunkWorkers(): void {
+  const size = defaultChunkWorkers();
+  if (size > 0) ChunkWorkerPool.shared(size);
+}
 
 /** A fixed set of chunk workers shared by the queries of a process. */
 export class ChunkWorkerPool {

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os';
+import { defaultChunkWorkers } from './chunk-workers.js';
 import { TidemarkError } from '../errors.js';
 import { rawValueAt, type Column, type RecordBatch } from '../core/batch.js';
 import { parseDDL, schemaToDDL } from '../core/ddl.js';
@@ -128,8 +128,7 @@ export class ParseSchema<S extends string = string> extends Stage implements Row
     }
     this.#reader = new JsonReader(this.readerOptions());
     this.#chunks = new ChunkInput(this.#reader);
-    const cores = availableParallelism();
-    this.workers = options.workers ?? (cores > 1 ? cores : 0);
+    this.workers = options.workers ?? defaultChunkWorkers();
     if (!Number.isInteger(this.workers) || this.workers < 0) {
       throw new TidemarkError('ERR_INVALID_OPTION', `workers must be a non-negative integer, got ${options.workers}`, { option: 'workers' });
     }

@@ -135,3 +135,20 @@ t.test('a long unfinished line across read chunks is refused too, naming its lin
   const error = await query.awaitTermination().catch((e: unknown) => e as { cause: unknown });
   t.match((error as { cause: unknown }).cause, { code: 'ERR_LINE_TOO_LONG', line: 3 });
 });
+
+t.test('a line cut by a read goes to the front of the next read buffer: one chunk per read, each of whole lines', async (t) => {
+  const dir = t.testdir({ in: {} });
+  const input = join(dir, 'in');
+  // Reads of 10 bytes: `bbbbb` (cut, at most half a buffer) starts the second read, `e` the fourth.
+  await placeFiles(input, [['a.json', 'aaaa\nbbbbbb\ncc\ndddddddd\ne\n']]);
+  const sink = new MemorySink();
+  const query = await startQuery({ source: new FileSource({ path: input, readBufferBytes: 10 }), sink, trigger: 'availableNow', manager: new StreamingQueryManager() });
+  await query.awaitTermination();
+  const chunks = sink.rows().map((r) => [r['offset'], Buffer.from(r['chunk'] as Uint8Array).toString('latin1')]);
+  t.strictSame(chunks, [
+    [0, 'aaaa\n'],
+    [5, 'bbbbbb\ncc\n'],
+    [15, 'dddddddd\n'],
+    [24, 'e\n'],
+  ]);
+});
