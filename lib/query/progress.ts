@@ -84,7 +84,8 @@ export function buildProgress(args: {
       walCommit: timings.walCommit,
     },
     ...(args.eventTime === undefined ? {} : { eventTime: args.eventTime }),
-    stateOperators: barrier.progress.stateOperators.map((op) => ({ ...op, commitTimeMs: barrier.progress.stateCommitMs ?? op['commitTimeMs'] })),
+    // Each operator's commitTimeMs is its own, filled by the checkpoint (its encoding plus the shared writes).
+    stateOperators: barrier.progress.stateOperators.map((op) => ({ ...op })),
     sources: [
       {
         description: args.source.description,
