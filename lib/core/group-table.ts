@@ -277,22 +277,8 @@ export class StringPool {
     return id;
   }
 
-  // Backward-shift deletion, as in the group table.
   #unlink(id: number): void {
-    const index = this.#index;
-    const mask = this.#mask;
-    let at = this.#hashes[id]! & mask;
-    while (index[at] !== id + 1) at = (at + 1) & mask;
-    let hole = at;
-    for (let next = (hole + 1) & mask; index[next] !== 0; next = (next + 1) & mask) {
-      const home = this.#hashes[index[next]! - 1]! & mask;
-      const between = hole <= next ? home > hole && home <= next : home > hole || home <= next;
-      if (!between) {
-        index[hole] = index[next]!;
-        hole = next;
-      }
-    }
-    index[hole] = 0;
+    unlinkFromIndex(this.#index, this.#hashes, this.#mask, id);
   }
 
   #rehash(size: number): void {
@@ -785,21 +771,7 @@ export class GroupTable {
   /** Removes the group of `slot`. */
   remove(slot: number): void {
     if (this.#used[slot] !== 1) return;
-    const index = this.#index;
-    const mask = this.#mask;
-    let at = this.#hashes[slot]! & mask;
-    while (index[at] !== slot + 1) at = (at + 1) & mask;
-    // Backward-shift deletion: no tombstones, so probes stay short however many groups come and go.
-    let hole = at;
-    for (let next = (hole + 1) & mask; index[next] !== 0; next = (next + 1) & mask) {
-      const home = this.#hashes[index[next]! - 1]! & mask;
-      const between = hole <= next ? home > hole && home <= next : home > hole || home <= next;
-      if (!between) {
-        index[hole] = index[next]!;
-        hole = next;
-      }
-    }
-    index[hole] = 0;
+    unlinkFromIndex(this.#index, this.#hashes, this.#mask, slot);
     const lanes = this.layout.lanes;
     for (let l = 0; l < lanes.length; l++) {
       if (lanes[l] === 'str' && !this.isNull(slot, l)) this.pool.release(this.#str[l]![slot]!);
@@ -993,4 +965,24 @@ function growU8(a: Uint8Array, n: number): Uint8Array {
   const b = new Uint8Array(n);
   b.set(a.subarray(0, Math.min(a.length, n)));
   return b;
+}
+
+/**
+ * Removes `id` from an open-addressing index (linear probing; an entry is
+ * `id + 1`, 0 is empty) by backward-shift deletion: no tombstones, so probes
+ * stay short however many entries come and go.
+ */
+function unlinkFromIndex(index: Int32Array, hashes: Int32Array, mask: number, id: number): void {
+  let at = hashes[id]! & mask;
+  while (index[at] !== id + 1) at = (at + 1) & mask;
+  let hole = at;
+  for (let next = (hole + 1) & mask; index[next] !== 0; next = (next + 1) & mask) {
+    const home = hashes[index[next]! - 1]! & mask;
+    const between = hole <= next ? home > hole && home <= next : home > hole || home <= next;
+    if (!between) {
+      index[hole] = index[next]!;
+      hole = next;
+    }
+  }
+  index[hole] = 0;
 }
