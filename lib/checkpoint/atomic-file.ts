@@ -46,13 +46,15 @@ export interface WriteOptions {
   readonly checksum?: boolean;
 }
 
-async function stagePart(path: string, content: Uint8Array): Promise<StagedPart> {
+// Writes the pieces to a temporary name beside `path` and syncs them; publishing renames it.
+async function stagePart(path: string, pieces: Iterable<string | Uint8Array>): Promise<StagedPart> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${sequence++}.tmp`);
   inFlight.add(temporary);
   try {
     const handle = await open(temporary, 'w');
     try {
-      await handle.writeFile(content);
+      // writeFile writes from the handle's position and retries short writes, piece after piece.
+      for (const piece of pieces) await handle.writeFile(piece);
       await handle.sync();
     } finally {
       await handle.close();
@@ -70,8 +72,8 @@ async function stagePart(path: string, content: Uint8Array): Promise<StagedPart>
 /** First half of an atomic write: content on disk, durably, under a hidden temporary name. */
 export async function stageFile(path: string, content: string | Uint8Array, options: WriteOptions = {}): Promise<StagedFile> {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  if (options.checksum !== true) return { ...(await stagePart(path, bytes)), checksum: null };
-  const [file, checksum] = await Promise.allSettled([stagePart(path, bytes), stagePart(checksumPath(path), checksumFile(bytes))]);
+  if (options.checksum !== true) return { ...(await stagePart(path, [bytes])), checksum: null };
+  const [file, checksum] = await Promise.allSettled([stagePart(path, [bytes]), stagePart(checksumPath(path), [checksumFile(bytes)])]);
   if (file.status === 'rejected' || checksum.status === 'rejected') {
     for (const part of [file, checksum]) if (part.status === 'fulfilled') await discard(part.value);
     throw file.status === 'rejected' ? file.reason : (checksum as PromiseRejectedResult).reason;
@@ -118,23 +120,7 @@ export async function publishInOrder(groups: ReadonlyArray<readonly StagedFile[]
  * buffer for the whole (no sidecar: for data files).
  */
 export async function writeFileAtomicPieces(path: string, content: Iterable<string | Uint8Array>): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${sequence++}.tmp`);
-  inFlight.add(temporary);
-  try {
-    const handle = await open(temporary, 'w');
-    try {
-      for (const piece of content) await handle.write(typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    await rm(temporary, { force: true });
-    inFlight.delete(temporary);
-    if (err instanceof Error && (err as NodeJS.ErrnoException).path === undefined) (err as NodeJS.ErrnoException).path = path;
-    throw err;
-  }
-  await publishParts([{ path, temporary }]);
+  await publishParts([await stagePart(path, content)]);
 }
 
 /** Writes `content` to `path` atomically and durably (with its sidecar when asked for). */

@@ -536,16 +536,7 @@ export class Checkpoint extends EventEmitter {
     const parts: unknown[] = [];
     for (const record of records) {
       const path = join(this.location!, 'state', operatorId, record.file);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        throw this.#corrupt(`${path} is missing: ${commitPath} lists it as state of operator ${operatorId} after batch ${batchId}`, path);
-      }
-      if (bytes.length !== record.size || crc32Hex(bytes) !== record.crc32) {
-        throw this.#corrupt(`${path} was changed or damaged after it was written: ${commitPath} records ${record.size} bytes with CRC32 ${record.crc32}, the file has ${bytes.length} bytes with CRC32 ${crc32Hex(bytes)}`, path);
-      }
+      const bytes = await this.#readStateFile(operatorId, record, commitPath, batchId);
       try {
         parts.push(JSON.parse(bytes.toString('utf8')));
       } catch (err) {
