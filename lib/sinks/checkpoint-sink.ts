@@ -146,77 +146,42 @@ export class CheckpointSink extends Sink {
   }
 
   protected override async writeBatch(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
-    if (this.format === 'parquet') {
-      // The output schema (an empty batch has no batch to take it from).
-      const schema = this.sinkPlan?.schema ?? batches[0]?.schema;
-      if (schema === undefined) throw new TidemarkError('ERR_PROTOCOL', `${this.description} wrote a batch before 'open'`);
-      const count = batches.reduce((n, b) => n + b.length, 0);
-      // Spark's name for snappy Parquet; one file per batch, even an empty one (its schema is the output's).
-      await this.#publish(batchId, `part-00000-${randomUUID()}-c000.snappy.parquet`, [await encodeParquet(schema, batches)]);
-      return count;
-    }
-    if (this.format === 'csv') return this.#writeCsv(batchId, batches);
     let count = 0;
     for (const batch of batches) count += batch.length;
-    const writers = this.#writers;
-    const timeZone = this.timeZone;
-    // The file is written in pieces of about a megabyte: a drain of millions of groups never becomes one string.
-    function* pieces(): Generator<string> {
-      let content = '';
-      for (const batch of batches) {
-        let writer = writers.get(batch.schema);
-        if (writer === undefined) {
-          writer = new LineWriter(batch.schema, timeZone);
-          writers.set(batch.schema, writer);
-        }
-        for (let i = 0; i < batch.length; i++) {
-          content += writer.line(batch, i) + '\n';
-          if (content.length >= PIECE_CHARS) {
-            yield content;
-            content = '';
-          }
-        }
-      }
-      if (content.length > 0) yield content;
+    if (this.format === 'json') {
+      await this.#publish(batchId, `part-00000-${randomUUID()}-c000.json`, textPieces(batches, '', (s) => this.#jsonWriter(s)));
+      return count;
     }
-    // One file per batch, even an empty one, like Spark's partition 0.
-    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.json`, pieces());
+    // The output schema (an empty batch has no batch to take it from).
+    const schema = this.sinkPlan?.schema ?? batches[0]?.schema;
+    if (schema === undefined) throw new TidemarkError('ERR_PROTOCOL', `${this.description} wrote a batch before 'open'`);
+    if (this.format === 'csv') {
+      // The header line even for an empty batch, as Spark 3 writes it.
+      const header = this.#csvWriter(schema).header + '\n';
+      await this.#publish(batchId, `part-00000-${randomUUID()}-c000.csv`, textPieces(batches, header, (s) => this.#csvWriter(s)));
+      return count;
+    }
+    // Spark's name for snappy Parquet; one file per batch, even an empty one (its schema is the output's).
+    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.snappy.parquet`, [await encodeParquet(schema, batches)]);
     return count;
   }
 
-  /** One CSV file: the header line (even for an empty batch, as Spark 3 writes it), then the rows, in pieces as JSON. */
-  async #writeCsv(batchId: number, batches: readonly RecordBatch[]): Promise<number> {
-    const schema = this.sinkPlan?.schema ?? batches[0]?.schema;
-    if (schema === undefined) throw new TidemarkError('ERR_PROTOCOL', `${this.description} wrote a batch before 'open'`);
-    const writers = this.#csvWriters;
-    const timeZone = this.timeZone;
-    const writerOf = (s: Schema): CsvWriter => {
-      let writer = writers.get(s);
-      if (writer === undefined) {
-        writer = new CsvWriter(s, timeZone);
-        writers.set(s, writer);
-      }
-      return writer;
-    };
-    let count = 0;
-    for (const batch of batches) count += batch.length;
-    const header = writerOf(schema).header + '\n';
-    function* pieces(): Generator<string> {
-      let content = header;
-      for (const batch of batches) {
-        const writer = writerOf(batch.schema);
-        for (let i = 0; i < batch.length; i++) {
-          content += writer.line(batch, i) + '\n';
-          if (content.length >= PIECE_CHARS) {
-            yield content;
-            content = '';
-          }
-        }
-      }
-      if (content.length > 0) yield content;
+  #jsonWriter(schema: Schema): LineWriter {
+    let writer = this.#writers.get(schema);
+    if (writer === undefined) {
+      writer = new LineWriter(schema, this.timeZone);
+      this.#writers.set(schema, writer);
     }
-    await this.#publish(batchId, `part-00000-${randomUUID()}-c000.csv`, pieces());
-    return count;
+    return writer;
+  }
+
+  #csvWriter(schema: Schema): CsvWriter {
+    let writer = this.#csvWriters.get(schema);
+    if (writer === undefined) {
+      writer = new CsvWriter(schema, this.timeZone);
+      this.#csvWriters.set(schema, writer);
+    }
+    return writer;
   }
 
   /** Writes the data file atomically (its content piece by piece), then its manifest entry (the commit point). */
@@ -466,4 +431,23 @@ function quote(s: string): string {
 // A type stored as numbers (columnKindOf is the one place that decides).
 function isF64(t: DataType): boolean {
   return columnKindOf(t) === 'f64';
+}
+
+/**
+ * A text data file's content (one line per row after `first`), in pieces of
+ * about a megabyte: a drain of millions of groups never becomes one string.
+ */
+function* textPieces(batches: readonly RecordBatch[], first: string, writerOf: (schema: Schema) => { line(batch: RecordBatch, row: number): string }): Generator<string> {
+  let content = first;
+  for (const batch of batches) {
+    const writer = writerOf(batch.schema);
+    for (let i = 0; i < batch.length; i++) {
+      content += writer.line(batch, i) + '\n';
+      if (content.length >= PIECE_CHARS) {
+        yield content;
+        content = '';
+      }
+    }
+  }
+  if (content.length > 0) yield content;
 }
