@@ -23,6 +23,7 @@
  */
 import { TidemarkError } from '../errors.js';
 import { boundedDecimal } from './decimal.js';
+import { sqlTypeName } from './ddl.js';
 import { fieldIndex, requireField, type DataType, type Field, type Schema } from './schema.js';
 
 /** The aggregate functions. `count` counts rows, `count_col` the non-null values of a column. */
@@ -340,26 +341,5 @@ function resultTypeOf(fn: AggregateFunction, f: Field, sql: string, option: stri
 
 /** Spark's `toSQLType`: `"TIMESTAMP"`, `"MAP<STRING, INT>"`, `"STRUCT<a: INT>"`. */
 function sqlType(t: DataType): string {
-  return '"' + sqlTypeText(t) + '"';
-}
-
-function sqlTypeText(t: DataType): string {
-  switch (t.type) {
-    case 'byte':
-      return 'TINYINT';
-    case 'short':
-      return 'SMALLINT';
-    case 'long':
-      return 'BIGINT';
-    case 'decimal':
-      return `DECIMAL(${t.precision},${t.scale})`;
-    case 'array':
-      return `ARRAY<${sqlTypeText(t.elementType)}>`;
-    case 'map':
-      return `MAP<${sqlTypeText(t.keyType)}, ${sqlTypeText(t.valueType)}>`;
-    case 'struct':
-      return `STRUCT<${t.fields.map((f) => `${f.name}: ${sqlTypeText(f.dataType)}`).join(', ')}>`;
-    default:
-      return t.type.toUpperCase();
-  }
+  return '"' + sqlTypeName(t) + '"';
 }

@@ -457,6 +457,32 @@ function fieldSuffix(f: Field): string {
 }
 
 /**
+ * A type as Spark's error messages print it (`toSQLType` without the
+ * quotes): `BIGINT`, `STRUCT<start: TIMESTAMP, end: TIMESTAMP>` — field
+ * names as they are, no nullability.
+ */
+export function sqlTypeName(t: DataType): string {
+  switch (t.type) {
+    case 'byte':
+      return 'TINYINT';
+    case 'short':
+      return 'SMALLINT';
+    case 'long':
+      return 'BIGINT';
+    case 'decimal':
+      return `DECIMAL(${t.precision},${t.scale})`;
+    case 'array':
+      return `ARRAY<${sqlTypeName(t.elementType)}>`;
+    case 'map':
+      return `MAP<${sqlTypeName(t.keyType)}, ${sqlTypeName(t.valueType)}>`;
+    case 'struct':
+      return `STRUCT<${t.fields.map((f) => `${f.name}: ${sqlTypeName(f.dataType)}`).join(', ')}>`;
+    default:
+      return t.type.toUpperCase();
+  }
+}
+
+/**
  * A type's canonical DDL (Spark's `DataType.sql`: `BIGINT`, `DECIMAL(10,0)`,
  * `ARRAY<STRING>`, `MAP<STRING, INT>`, `STRUCT<a: INT NOT NULL>`), the form
  * checkpoints fingerprint so equal types always print equally.

@@ -30,30 +30,9 @@ import { readFile } from 'node:fs/promises';
 import { TidemarkError } from '../errors.js';
 import { rawValueAt, type Column, type RecordBatch } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
+import { sqlTypeName } from '../core/ddl.js';
 import { javaDoubleToString, javaFloatToString } from '../core/java-number.js';
 import { formatDateDays, formatTimestampIso } from '../core/timestamp.js';
-
-/** Spark's SQL name of a type, as its error messages print it (`"STRUCT<start: TIMESTAMP, end: TIMESTAMP>"`). */
-function sqlType(t: DataType): string {
-  switch (t.type) {
-    case 'struct':
-      return `STRUCT<${t.fields.map((f) => `${f.name}: ${sqlType(f.dataType)}`).join(', ')}>`;
-    case 'array':
-      return `ARRAY<${sqlType(t.elementType)}>`;
-    case 'map':
-      return `MAP<${sqlType(t.keyType)}, ${sqlType(t.valueType)}>`;
-    case 'decimal':
-      return `DECIMAL(${t.precision},${t.scale})`;
-    case 'byte':
-      return 'TINYINT';
-    case 'short':
-      return 'SMALLINT';
-    case 'long':
-      return 'BIGINT';
-    default:
-      return t.type.toUpperCase();
-  }
-}
 
 /**
  * Refuses a schema with a column CSV cannot hold (struct, array, map, binary),
@@ -71,7 +50,7 @@ export function checkCsvSchema(schema: Schema): void {
         : " Write format 'json' for this output";
     throw new TidemarkError(
       'ERR_UNSUPPORTED_DATA_TYPE',
-      `[UNSUPPORTED_DATA_TYPE_FOR_DATASOURCE] The CSV datasource doesn't support the column \`${f.name}\` of the type "${sqlType(f.dataType)}".${flatten}`,
+      `[UNSUPPORTED_DATA_TYPE_FOR_DATASOURCE] The CSV datasource doesn't support the column \`${f.name}\` of the type "${sqlTypeName(f.dataType)}".${flatten}`,
       { option: 'format' },
     );
   }
