@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { KeyedCount, MemorySink, MemorySource, StreamingQueryManager, Watermark, Window, startQuery, type StreamingQueryProgress } from 'tidemark';
 import { Checkpoint, type BarrierItem, type StateImage } from 'tidemark/internals';
 import { CLI, DATA_ROOT, flags, intFlag, isMain, median, percentile } from './common.js';
+import { mulberry32 as prng } from 'tidemark/internals';
 
 /** Summary of a list of milliseconds. */
 export interface MsStats {
@@ -69,16 +70,6 @@ const ACTIONS = ['Open', 'Close', 'Click', 'Scroll'] as const;
 const START_MS = Date.UTC(2016, 6, 26, 0, 0, 0);
 const HOUR_MS = 3_600_000;
 
-// A small deterministic PRNG (mulberry32), so every run commits the same batches.
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let a = (s = (s + 0x6d2b79f5) | 0);
-    a = Math.imul(a ^ (a >>> 15), 1 | a);
-    a = (a + Math.imul(a ^ (a >>> 7), 61 | a)) ^ a;
-    return ((a ^ (a >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Measures commits of a query holding `keys` groups. */
 export async function measureCommits(options: { keys: number; batches: number; rowsPerBatch: number; warmup?: number }): Promise<Omit<CheckpointBenchResult, 'helpMs' | 'nodeFloorMs'>> {

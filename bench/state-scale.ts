@@ -36,6 +36,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckpointSink, FileSource, KeyedCount, ParseSchema, StreamingQueryManager, Watermark, Window, readCommittedJsonLines, startQuery, type StreamingQueryProgress } from 'tidemark';
 import { DATA_ROOT, flags, intFlag, isMain, median } from './common.js';
+import { mulberry32 as prng } from 'tidemark/internals';
 
 const DAY_S = 86_400;
 const START_S = Date.UTC(2026, 0, 1) / 1000;
@@ -78,16 +79,6 @@ export interface StateScaleResult {
   readonly drainPeakRssMiB: number;
 }
 
-// mulberry32: the same files every run.
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let a = (s = (s + 0x6d2b79f5) | 0);
-    a = Math.imul(a ^ (a >>> 15), 1 | a);
-    a = (a + Math.imul(a ^ (a >>> 7), 61 | a)) ^ a;
-    return ((a ^ (a >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const user = (id: number): string => `user-${String(id).padStart(8, '0')}`;
 

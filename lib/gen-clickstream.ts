@@ -14,6 +14,7 @@
 import { mkdir, rename, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from './errors.js';
+import { mulberry32 as prng } from './core/prng.js';
 
 /** One event of the clickstream. */
 export interface ClickEvent {
@@ -75,16 +76,6 @@ const DEFAULTS = {
   startEpochSeconds: Date.UTC(2024, 2, 1, 8) / 1000,
 } as const;
 
-// mulberry32: tiny, fast, seedable (Math.random is not).
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function check(option: string, value: number, ok: boolean): number {
   if (!Number.isFinite(value) || !ok) throw new TidemarkError('ERR_INVALID_OPTION', `clickstream: invalid ${option} ${value}`, { option });

@@ -20,6 +20,7 @@
 import { mkdir, rename, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from './errors.js';
+import { mulberry32 as prng } from './core/prng.js';
 
 /** One reading: event time in epoch seconds, the device, the temperature in °C or null (no value read). */
 export interface IotReading {
@@ -116,16 +117,6 @@ export function iotDeviceNames(devices: number = IOT_DEFAULTS.devices): string[]
   return Array.from({ length: devices }, (_, i) => `dev-${String(i + 1).padStart(width, '0')}`);
 }
 
-// mulberry32: tiny, fast, seedable (Math.random is not).
-function prng(seed: number): () => number {
-  let a = Number(BigInt.asUintN(32, BigInt(seed)));
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The readings, file 0's first: reading `i` belongs to file

@@ -38,6 +38,7 @@ export { KeyedAggregation, type KeyedAggregationOptions, type AggregationBatchOu
 export * from './core/session-window.js';
 export * from './core/dedup.js';
 export * from './core/java-number.js';
+export { mulberry32 } from './core/prng.js';
 export * from './core/file-selection.js';
 export * from './sources/file-listing.js';
 export { sourceLogPath, toFileUri } from './checkpoint/file-uri.js';

@@ -13,20 +13,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDataset } from '../../lib/gen.js';
 import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
+import { mulberry32 as prng } from '../../lib/core/prng.js';
 
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The query, in a process of its own (the built library): one file a micro-batch, a snapshot every 2 deltas, a drain at the end. */
 function script(input: string, out: string, chk: string): string {

@@ -12,21 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { generateDataset } from '../../lib/gen.js';
 import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
 import { withoutSummary } from './run-summary.js';
+import { mulberry32 as prng } from '../../lib/core/prng.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const ENV = { ...process.env, TZ: 'UTC' };
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Exit {
   code: number | null;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { writeClickstream, type ClickEvent } from '../../lib/gen-clickstream.js';
 import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
 import { withoutSummary } from './run-summary.js';
+import { mulberry32 as prng } from '../../lib/core/prng.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const ENV = { ...process.env, TZ: 'UTC' };
@@ -216,17 +217,6 @@ t.test('--session-window in update mode is refused with Spark message', async (t
 // ------------------------------------------------------------------------------------------------
 // SIGKILL and restart
 
-/** mulberry32, for seeded kill delays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function committedBatches(chk: string): Promise<number> {
   try {
