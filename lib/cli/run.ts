@@ -46,6 +46,7 @@ import {
 import { parseUiFlags, startCliUi, UI_FLAGS, withUiDefault, type UiFlags } from './ui-flags.js';
 import { checkRunOptions } from './run-checks.js';
 import { progressLine, RunTotals } from './summary.js';
+import { ProgressLog } from './progress-log.js';
 
 export { progressLine } from './summary.js';
 
@@ -153,6 +154,9 @@ Output:
   --name NAME                     query name (shown in progress reports)
   --progress                      print a progress line per micro-batch on stderr even
                                   when stderr is not a terminal
+  --progress-json FILE            append each micro-batch's StreamingQueryProgress to FILE
+                                  as one line of JSON (Spark's shape), for monitoring;
+                                  FILE is created when missing and never truncated
 
 Live view:
   --ui [HOST:]PORT                serve a live view of the query in the browser until it
@@ -196,6 +200,7 @@ const FLAGS: Record<string, FlagSpec> = {
   mode: { type: 'string' },
   name: { type: 'string' },
   progress: { type: 'boolean' },
+  'progress-json': { type: 'string' },
   ...UI_FLAGS,
 };
 
@@ -428,9 +433,9 @@ export async function executeQuery(options: RunOptions, hooks: ExecuteHooks = {}
  *
  * @throws UsageError naming a missing or bad flag
  */
-export function parseRunArgs(argv: readonly string[]): { help: boolean; progress: boolean; options: RunOptions | null; ui: UiFlags | null } {
+export function parseRunArgs(argv: readonly string[]): { help: boolean; progress: boolean; progressJson: string | null; options: RunOptions | null; ui: UiFlags | null } {
   const args = parseCommandArgs('run', withUiDefault(argv), FLAGS);
-  if (args.help) return { help: true, progress: false, options: null, ui: null };
+  if (args.help) return { help: true, progress: false, progressJson: null, options: null, ui: null };
   const input = requiredFlag('run', args, 'input');
   const schema = requiredFlag('run', args, 'schema');
   const groupBy = listFlag(args, 'group-by');
@@ -509,7 +514,9 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   };
   // Flags against each other and --schema: a bad value is named, with its fix, before anything starts.
   checkRunOptions(options);
-  return { help: false, progress: booleanFlag(args, 'progress'), options, ui: parseUiFlags('run', args) };
+  const progressJson = stringFlag(args, 'progress-json');
+  if (progressJson !== undefined && progressJson.length === 0) throw new UsageError('flag --progress-json needs a file name', 'run');
+  return { help: false, progress: booleanFlag(args, 'progress'), progressJson: progressJson ?? null, options, ui: parseUiFlags('run', args) };
 }
 
 // --window or --session-window (one of them, with --group-by), and the deduplication flags; a
@@ -576,9 +583,14 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   if (options.trigger !== undefined) parseTrigger(options.trigger as TriggerOption);
   const showProgress = parsed.progress || process.stderr.isTTY === true;
   const totals = new RunTotals();
+  // Opened before the query starts, so a path that cannot be written is refused before any work.
+  const progressLog = parsed.progressJson === null ? null : ProgressLog.open(parsed.progressJson, (err) =>
+    io.stderr.write(`tidemark: warning: --progress-json ${parsed.progressJson}: ${err.message}; later progress is not written to it\n`),
+  );
   const manager = new StreamingQueryManager();
-  const ui = parsed.ui === null ? null : await startCliUi(parsed.ui, manager, io.stderr, options.timeZone);
+  let ui: Awaited<ReturnType<typeof startCliUi>> | null = null;
   try {
+    ui = parsed.ui === null ? null : await startCliUi(parsed.ui, manager, io.stderr, options.timeZone);
     await executeQuery(options, {
       handleSignals: true,
       manager,
@@ -586,6 +598,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
       onWarning: (warning: Error) => io.stderr.write(`tidemark: warning: ${warning.message}\n`),
       onProgress: (p: StreamingQueryProgress) => {
         totals.add(p);
+        progressLog?.append(p);
         if (showProgress) io.stderr.write(progressLine(p) + '\n');
         // Always, progress shown or not: one absurd event time makes every later row late.
         const warning = eventTimeWarning(p, options.maxEventTimeAhead);
@@ -593,6 +606,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
       },
     });
   } finally {
+    progressLog?.close();
     await ui?.close();
   }
   // Always, terminal or not: what the run did, in one line a log or a script can keep.

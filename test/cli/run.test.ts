@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDataset, generateLines } from '../../lib/gen.js';
@@ -179,6 +179,57 @@ t.test('--progress prints one line per micro-batch on stderr', async (t) => {
   t.equal(parsed.reduce((n, m) => n + Number(m[2]), 0), 300, 'every row once');
   t.equal(parsed[0]![4], '1970-01-01T00:00:00.000Z', 'the first batch runs with watermark 0');
   t.equal(parsed[parsed.length - 1]![5], '0', 'the drain batch leaves no state');
+});
+
+t.test('--progress-json appends each micro-batch\'s progress to the file as one line of Spark\'s JSON', async (t) => {
+  const root = t.testdir();
+  await generateDataset(join(root, 'in'), { files: 3, lines: 100, seed: 2 });
+  const file = join(root, 'progress.jsonl');
+  const r = await tidemark(notebookArgs(root, ['--max-files-per-trigger', '1', '--progress-json', file, '--name', 'clicks']));
+  t.equal(r.code, 0);
+  t.match(r.stderr, SUMMARY_ONLY, 'stderr keeps only the summary');
+  const text = await readFile(file, 'utf8');
+  t.ok(text.endsWith('\n'), 'every line ends with a newline');
+  const progress = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  t.same(progress.map((p) => p['batchId']), progress.map((_, i) => i), 'every batch once, in order');
+  t.same(progress.slice(0, 3).map((p) => p['numInputRows']), [100, 100, 100], 'one file per data batch');
+  t.same(progress.slice(3).map((p) => p['numInputRows']), progress.slice(3).map(() => 0), 'then batches that only move the watermark, and the drain');
+  t.same(Object.keys(progress[0]!).slice(0, 4), ['id', 'runId', 'name', 'timestamp'], "Spark's field order");
+  t.equal(progress[0]!['name'], 'clicks');
+  t.equal(progress.at(-1)!['stateOperators'][0]['numRowsTotal'], 0, 'the drain leaves no state');
+});
+
+t.test('--progress-json appends: a restarted query continues the same file', async (t) => {
+  const root = t.testdir();
+  await generateDataset(join(root, 'in'), { files: 2, lines: 50, seed: 4 });
+  const file = join(root, 'progress.jsonl');
+  const args = ['run', '--input', join(root, 'in'), '--schema', SCHEMA, '--group-by', 'action', '--window', '1 hour', '--watermark', '2 hours', '--output-mode', 'append', '--output', join(root, 'out'), '--checkpoint', join(root, 'chk'), '--trigger', 'available-now', '--progress-json', file];
+  t.equal((await tidemark(args)).code, 0);
+  const first = (await readFile(file, 'utf8')).trimEnd().split('\n').length;
+  await generateDataset(join(root, 'in'), { files: 3, lines: 50, seed: 4 });
+  t.equal((await tidemark(args)).code, 0);
+  const progress = (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { batchId: number; numInputRows: number });
+  t.ok(progress.length > first, 'the second run appended');
+  t.same(progress.map((p) => p.batchId), progress.map((_, i) => i), 'the second run continues the batch ids of the first');
+  t.equal(progress.slice(first).reduce((n, p) => n + p.numInputRows, 0), 50, 'and read only the new file');
+});
+
+t.test('--progress-json FILE that cannot be written is refused before the query starts, naming the flag and the file', async (t) => {
+  const root = t.testdir();
+  await generateDataset(join(root, 'in'), { files: 1, lines: 10, seed: 1 });
+  const file = join(root, 'no-such-dir', 'progress.jsonl');
+  const r = await tidemark(notebookArgs(root, ['--progress-json', file]));
+  t.equal(r.code, 1);
+  t.match(r.stderr, `--progress-json ${file}: cannot append to it`);
+  t.match(r.stderr, 'ERR_INVALID_OPTION');
+  t.rejects(readFile(join(root, 'chk', 'metadata')), { code: 'ENOENT' }, 'no checkpoint was started');
+});
+
+t.test('--progress-json needs a file name', async (t) => {
+  const root = t.testdir();
+  const r = await tidemark(notebookArgs(root, ['--progress-json', '']));
+  t.equal(r.code, 2);
+  t.match(r.stderr, 'flag --progress-json needs a file name');
 });
 
 t.test('--console prints each micro-batch as the console sink does', async (t) => {
