@@ -64,8 +64,9 @@ const MAX_EVENT_STREAMS = 64;
 /** An SSE comment this often keeps idle connections (and proxies) from timing out. */
 const HEARTBEAT_MS = 15_000;
 
-// The page's own files, at the package root: the same path from lib/ui (tests) and dist/ui (the package).
-const PAGE_DIR = new URL('../../ui/', import.meta.url);
+// The page's own files, at the package root, found through the package's own name: the same from
+// lib/ui (tests), dist/ui (the library) and the CLI's bundle at dist/.
+const PAGE_DIR = new URL('ui/', import.meta.resolve('tidemark/package.json'));
 const require = createRequire(import.meta.url);
 
 interface Asset {
