@@ -23,7 +23,7 @@
 import { TidemarkError } from '../errors.js';
 import type { Column } from './batch.js';
 import type { Schema } from './schema.js';
-import { KeyEncoder, packNumbers, unpackNumbers } from './state-keys.js';
+import { KeyEncoder, packNumbers, recordRanges, unpackNumbers } from './state-keys.js';
 
 // ---------------------------------------------------------------------------------------------
 // Planning: column resolution and Spark's refusals
@@ -151,30 +151,35 @@ export interface DedupBatchOutcome {
   readonly maxEvictedEventTimeUs: number;
 }
 
-/** Checkpointed form of a {@link DeduplicateState}, JSON-friendly. */
-export interface DedupStateSnapshot {
-  readonly version: 1;
+/** Keys with their times in a checkpoint record, JSON-friendly. */
+export interface DedupKeys {
   /** Key texts (values, not dictionary ids). */
   readonly keys: readonly string[];
   /** Per key: its event time (`dropDuplicates`, NaN when none) or `expiresAt` (µs), packed. */
   readonly times: string;
 }
 
-/** What one micro-batch changed, for an incremental checkpoint. */
-export interface DedupStateChanges {
-  /** Keys added (and still held), with their times. */
-  readonly added: DedupStateSnapshot;
-  /** Keys evicted that were held before the batch. */
-  readonly removed: readonly string[];
+/** Checkpointed form of a whole {@link DeduplicateState} (format 1, before checkpoints were incremental). */
+export interface DedupStateSnapshot extends DedupKeys {
+  readonly version: 1;
 }
+
+/**
+ * One record of an incremental checkpoint (Spark's HDFS state store delta
+ * entries): keys to hold, with their times, or keys to drop. A snapshot is
+ * puts only; a delta lists its removes first.
+ */
+export type DedupStateRecord = { readonly put: DedupKeys } | { readonly remove: { readonly keys: readonly string[] } };
 
 /**
  * The keys a deduplication has let through, across micro-batches.
  *
  * Per micro-batch: {@link DeduplicateState.beginBatch},
  * {@link DeduplicateState.add} once or more (each returns the rows let
- * through), {@link DeduplicateState.finishBatch}; then, if the checkpoint is
- * incremental, {@link DeduplicateState.changes}.
+ * through), {@link DeduplicateState.finishBatch}; then the checkpoint takes
+ * {@link DeduplicateState.deltaRecords} (what the batch changed) or
+ * {@link DeduplicateState.snapshotRecords} (every key); a restart replays
+ * them with {@link DeduplicateState.applyRecord}, snapshot then deltas.
  */
 export class DeduplicateState {
   readonly withinWatermark: boolean;
@@ -193,7 +198,7 @@ export class DeduplicateState {
   #late = 0;
   #duplicates = 0;
   readonly #added = new Set<string>();
-  // the last finished batch, for changes()
+  // the last finished batch, for deltaRecords()
   #addedKept: string[] = [];
   #removed: string[] = [];
 
@@ -312,44 +317,63 @@ export class DeduplicateState {
     };
   }
 
-  #snapshotOf(texts: readonly string[]): DedupStateSnapshot {
+  #keysOf(texts: readonly string[]): DedupKeys {
     const times = new Float64Array(texts.length);
     for (let i = 0; i < texts.length; i++) times[i] = this.#keys.get(texts[i]!)!;
-    return { version: 1, keys: texts, times: packNumbers(times) };
+    return { keys: texts, times: packNumbers(times) };
   }
 
-  /** The checkpointed part: every key held, with its time. */
-  snapshot(): DedupStateSnapshot {
-    return this.#snapshotOf([...this.#keys.keys()]);
+  // Puts of the given keys, at most RECORD_GROUPS a record.
+  #puts(texts: readonly string[]): DedupStateRecord[] {
+    return [...recordRanges(texts.length)].map(([from, to]) => ({ put: this.#keysOf(texts.slice(from, to)) }));
   }
 
-  /** What the last finished batch changed (call between `finishBatch` and the next `beginBatch`). */
-  changes(): DedupStateChanges {
-    return { added: this.#snapshotOf(this.#addedKept), removed: this.#removed };
+  /** Every key held, with its time, as puts (copies). */
+  snapshotRecords(): DedupStateRecord[] {
+    return this.#puts([...this.#keys.keys()]);
   }
 
-  /** Replaces the whole state with a snapshot's. */
-  restore(snapshot: DedupStateSnapshot): void {
+  /**
+   * What the last finished batch changed (call between `finishBatch` and the
+   * next `beginBatch`): the keys it evicted that were held before it, then
+   * the keys it added that are still held. Applied to the state before the
+   * batch, they give the state after it.
+   */
+  deltaRecords(): DedupStateRecord[] {
+    const removes: DedupStateRecord[] = [...recordRanges(this.#removed.length)].map(([from, to]) => ({ remove: { keys: this.#removed.slice(from, to) } }));
+    return [...removes, ...this.#puts(this.#addedKept)];
+  }
+
+  /** Drops every key (before a snapshot's records are applied). */
+  clear(): void {
     this.#keys.clear();
     this.#keyChars = 0;
     this.#inBatch = false;
-    this.#put(snapshot);
   }
 
-  /** Applies one batch's {@link DeduplicateState.changes} to the state the batch started from. */
-  applyChanges(changes: DedupStateChanges): void {
-    for (const text of changes.removed) if (this.#keys.delete(text)) this.#keyChars -= text.length;
-    this.#put(changes.added);
-  }
-
-  #put(snapshot: DedupStateSnapshot): void {
+  /** Replaces the whole state with a format-1 snapshot's. */
+  restore(snapshot: DedupStateSnapshot): void {
     if (snapshot.version !== 1) throw new TidemarkError('ERR_SNAPSHOT_VERSION', `deduplication state: unknown snapshot version ${String(snapshot.version)}`);
-    const times = unpackNumbers(snapshot.times);
-    if (times.length !== snapshot.keys.length) {
-      throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `deduplication state: ${snapshot.keys.length} keys but ${times.length} times`);
+    this.clear();
+    this.applyRecord({ put: snapshot });
+  }
+
+  /** Applies a record of {@link DeduplicateState.snapshotRecords} or {@link DeduplicateState.deltaRecords}. */
+  applyRecord(record: DedupStateRecord): void {
+    if ('remove' in record && Array.isArray(record.remove?.keys)) {
+      for (const text of record.remove.keys) if (this.#keys.delete(text)) this.#keyChars -= text.length;
+      return;
+    }
+    const put = 'put' in record ? record.put : null;
+    if (put === null || !Array.isArray(put?.keys) || typeof put.times !== 'string') {
+      throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `deduplication state: a record that is neither a put nor a remove: ${JSON.stringify(record)?.slice(0, 80)}`);
+    }
+    const times = unpackNumbers(put.times);
+    if (times.length !== put.keys.length) {
+      throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `deduplication state: ${put.keys.length} keys but ${times.length} times`);
     }
     for (let i = 0; i < times.length; i++) {
-      const text = snapshot.keys[i]!;
+      const text = put.keys[i]!;
       if (!this.#keys.has(text)) this.#keyChars += text.length;
       this.#keys.set(text, times[i]!);
     }

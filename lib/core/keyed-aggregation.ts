@@ -35,6 +35,7 @@ import type { AggregateStore } from './count-store.js';
 import { GroupTable, keyLayout, type KeyColumnLayout, type KeyCursor } from './group-table.js';
 import type { OutputMode } from './output-mode.js';
 import type { Field } from './schema.js';
+import { recordRanges } from './state-keys.js';
 
 /** A sliding window whose rows carry panes (slide-sized slots) to expand into windows. */
 export interface PaneExpansion {
@@ -79,8 +80,7 @@ export interface AggregationBatchOutcome {
   readonly maxEvictedEventTimeUs: number;
 }
 
-/** Most groups in one checkpoint record: a record is written as one line, so lines stay a few MB. */
-export const RECORD_GROUPS = 65_536;
+export { RECORD_GROUPS } from './state-keys.js';
 
 /**
  * Groups in a checkpoint record (format 5), lane by lane: numbers, a
@@ -590,7 +590,7 @@ export class KeyedAggregation {
   // The given slots as records of at most RECORD_GROUPS groups; with `buffers`, puts (order and buffers too).
   #records(slots: Int32Array, buffers: boolean): GroupsRecord[] {
     const out: GroupsRecord[] = [];
-    for (let from = 0; from < slots.length; from += RECORD_GROUPS) out.push(this.#record(slots.subarray(from, Math.min(slots.length, from + RECORD_GROUPS)), buffers));
+    for (const [from, to] of recordRanges(slots.length)) out.push(this.#record(slots.subarray(from, to), buffers));
     return out;
   }
 

@@ -27,7 +27,7 @@ import { rawValueAt, type Column } from './batch.js';
 import { parseInterval, US_PER_DAY, US_PER_MS } from './interval.js';
 import type { OutputMode } from './output-mode.js';
 import { fieldIndex, isTimestampType, requireField, sqlTypeName, type Schema } from './schema.js';
-import { encodeKeyValues, KeyEncoder, packKeys, packNumbers, unpackKeys, unpackNumbers, type PackedColumn } from './state-keys.js';
+import { encodeKeyValues, KeyEncoder, packKeys, packNumbers, recordRanges, unpackKeys, unpackNumbers, type PackedColumn } from './state-keys.js';
 
 // ---------------------------------------------------------------------------------------------
 // Aggregates
@@ -311,29 +311,44 @@ export interface SessionBatchOutcome {
   readonly numRowsDroppedByWatermark: number;
 }
 
-/** Checkpointed form of a {@link SessionWindowState}, JSON-friendly. */
-export interface SessionStateSnapshot {
-  readonly version: 1;
+/** Sessions in a checkpoint record, key after key, JSON-friendly. */
+export interface SessionGroups {
   /** Group keys. */
   readonly keyCount: number;
   /** Key values, one packed column per grouping column. */
   readonly keys: readonly PackedColumn[];
   /** Sessions per key, in key order (packed numbers). */
   readonly sessionCounts: string;
-  /** Session starts and ends (µs), key after key, each key's in start order (packed numbers). */
+  /** Session starts (µs), key after key, each key's in start order (packed numbers). */
   readonly starts: string;
+  /** Session ends (µs), in the same order (puts). */
+  readonly ends?: string;
+  /** The aggregates of the sessions, in the same order ({@link SessionAggregates.snapshot}; puts). */
+  readonly aggregates?: unknown;
+}
+
+/** Checkpointed form of a whole {@link SessionWindowState} (format 1, before checkpoints were incremental). */
+export interface SessionStateSnapshot extends SessionGroups {
+  readonly version: 1;
   readonly ends: string;
-  /** The aggregates of the sessions, in the same order ({@link SessionAggregates.snapshot}). */
   readonly aggregates: unknown;
 }
 
 /**
- * What one micro-batch changed, for an incremental checkpoint: the keys whose
- * sessions changed, with all their sessions now, and the keys that have none left.
+ * One record of an incremental checkpoint, at the grain of Spark's session
+ * state store (a row per key and session start): sessions to hold, with
+ * their ends and aggregates (a session of the same key and start is
+ * replaced), or sessions to drop, by key and start. A snapshot is puts only;
+ * a delta lists its puts first.
  */
-export interface SessionStateChanges {
-  readonly upserts: SessionStateSnapshot;
-  readonly removed: { readonly keyCount: number; readonly keys: readonly PackedColumn[] };
+export type SessionStateRecord = { readonly put: SessionGroups } | { readonly remove: SessionGroups };
+
+// Sessions of one key, by start (ends and aggregate slots for puts).
+interface SessionList {
+  readonly key: readonly unknown[];
+  readonly starts: readonly number[];
+  readonly ends?: readonly number[];
+  readonly slots?: readonly number[];
 }
 
 interface KeyEntry {
@@ -351,8 +366,10 @@ const EMPTY_SLOTS = new Int32Array(0);
  *
  * Per micro-batch: {@link SessionWindowState.beginBatch} with the batch's
  * watermarks, {@link SessionWindowState.add} once or more with its rows,
- * {@link SessionWindowState.finishBatch}; then, if the checkpoint is
- * incremental, {@link SessionWindowState.changes}.
+ * {@link SessionWindowState.finishBatch}; then the checkpoint takes
+ * {@link SessionWindowState.deltaRecords} (what the batch changed) or
+ * {@link SessionWindowState.snapshotRecords} (every session); a restart
+ * replays them with {@link SessionWindowState.applyRecord}, snapshot then deltas.
  */
 export class SessionWindowState {
   readonly outputMode: 'append' | 'complete';
@@ -374,9 +391,10 @@ export class SessionWindowState {
   readonly #lateSessions = new Set<string>();
   /** Slots of sessions emitted and removed by the last batch, freed at the next one. */
   #pendingFree: number[] = [];
-  // the last finished batch, for changes()
-  #changedKeys: string[] = [];
-  #removedKeys: Array<readonly unknown[]> = [];
+  /** Keys that had rows this batch → starts of the sessions the batch wrote (new, grown or merged). */
+  readonly #written = new Map<string, Set<number>>();
+  // the last finished batch, for deltaRecords(): sessions held before it and not after it
+  #removed: SessionList[] = [];
   readonly #keyWidth: number | null;
 
   constructor(options: {
@@ -439,8 +457,8 @@ export class SessionWindowState {
     this.#lateWatermarkUs = lateWatermarkMs * 1000;
     this.#touched.clear();
     this.#lateSessions.clear();
-    this.#changedKeys = [];
-    this.#removedKeys = [];
+    this.#written.clear();
+    this.#removed = [];
     this.#inBatch = true;
   }
 
@@ -487,8 +505,12 @@ export class SessionWindowState {
         this.#entries.set(text, entry);
         this.#keyChars += text.length;
       }
-      if (!this.#touched.has(text)) this.#touched.set(text, entry.starts.slice());
-      this.#merge(entry, list, rowStarts, rowEnds, slots);
+      let written = this.#written.get(text);
+      if (written === undefined) {
+        this.#touched.set(text, entry.starts.slice());
+        this.#written.set(text, (written = new Set()));
+      }
+      this.#merge(entry, list, rowStarts, rowEnds, slots, written);
     }
     if (byKey.size > 0) this.#aggregates.accumulate(slots, length, rows.aggregateInput, null);
   }
@@ -496,7 +518,9 @@ export class SessionWindowState {
   // One key: the stored sessions and the rows' sessions, swept in start order (Spark's sort by
   // key and start, then MergingSessionsIterator). Each resulting session keeps the slot of the
   // first stored session it swallowed (or a new one), the others are merged into it and freed.
-  #merge(entry: KeyEntry, rows: number[], rowStarts: Float64Array, rowEnds: Float64Array, rowSlots: Int32Array): void {
+  // A session that took rows or swallowed several is added to `written`; one stored session
+  // alone is unchanged.
+  #merge(entry: KeyEntry, rows: number[], rowStarts: Float64Array, rowEnds: Float64Array, rowSlots: Int32Array, written: Set<number>): void {
     rows.sort((a, b) => rowStarts[a]! - rowStarts[b]!);
     const oldStarts = entry.starts;
     const oldEnds = entry.ends;
@@ -509,8 +533,10 @@ export class SessionWindowState {
     let curStart = NaN;
     let curEnd = NaN;
     let curSlot = -1;
+    let curOld = 0; // stored sessions the current session swallowed
     let curRowsFrom = 0; // rows[curRowsFrom..b) belong to the current session
     const close = (): void => {
+      if (b > curRowsFrom || curOld !== 1) written.add(curStart);
       if (curSlot < 0) curSlot = this.#aggregates.allocate();
       for (let r = curRowsFrom; r < b; r++) rowSlots[rows[r]!] = curSlot;
       starts.push(curStart);
@@ -533,8 +559,10 @@ export class SessionWindowState {
         curStart = start;
         curEnd = end;
         curSlot = -1;
+        curOld = 0;
       }
       if (takeOld) {
+        curOld++;
         const slot = oldSlots[a]!;
         if (curSlot < 0) curSlot = slot;
         else {
@@ -559,7 +587,7 @@ export class SessionWindowState {
     this.#inBatch = false;
     let updated = 0;
     let removed = 0;
-    const changed = new Set<string>();
+    const touched: Array<{ text: string; before: readonly number[]; key: readonly unknown[] }> = [];
     for (const [text, before] of this.#touched) {
       const entry = this.#entries.get(text)!;
       updated += entry.starts.length;
@@ -567,7 +595,7 @@ export class SessionWindowState {
         const now = new Set(entry.starts);
         for (const start of before) if (!now.has(start)) removed++;
       }
-      changed.add(text);
+      touched.push({ text, before, key: entry.key });
     }
     const keys: Array<readonly unknown[]> = [];
     const starts: number[] = [];
@@ -598,11 +626,11 @@ export class SessionWindowState {
         }
         removed += closed;
         this.#sessionCount -= closed;
-        changed.add(text);
+        // A key without rows this batch held each of these sessions before it.
+        if (!this.#touched.has(text)) this.#removed.push({ key: entry.key, starts: entry.starts.slice(0, closed) });
         if (closed === entry.starts.length) {
           this.#entries.delete(text);
           this.#keyChars -= text.length;
-          this.#removedKeys.push(entry.key);
         } else {
           entry.starts = entry.starts.slice(closed);
           entry.ends = entry.ends.slice(closed);
@@ -610,7 +638,12 @@ export class SessionWindowState {
         }
       }
     }
-    this.#changedKeys = [...changed].filter((text) => this.#entries.has(text));
+    // A key with rows: the sessions it held before that it holds no longer (merged away, or evicted).
+    for (const { text, before, key } of touched) {
+      const now = new Set(this.#entries.get(text)?.starts);
+      const gone = before.filter((start) => !now.has(start));
+      if (gone.length > 0) this.#removed.push({ key, starts: gone });
+    }
     return {
       emitted: {
         length: keys.length,
@@ -633,58 +666,74 @@ export class SessionWindowState {
     }
   }
 
-  #snapshotOf(texts: Iterable<string>): SessionStateSnapshot {
-    const keys: Array<readonly unknown[]> = [];
-    const counts: number[] = [];
-    const starts: number[] = [];
-    const ends: number[] = [];
-    const slots: number[] = [];
-    for (const text of texts) {
-      const entry = this.#entries.get(text)!;
-      keys.push(entry.key);
-      counts.push(entry.starts.length);
-      for (let s = 0; s < entry.starts.length; s++) {
-        starts.push(entry.starts[s]!);
-        ends.push(entry.ends[s]!);
-        slots.push(entry.slots[s]!);
+  // Session lists as records of at most RECORD_GROUPS keys: puts (with ends and aggregates) or removes.
+  #records(lists: readonly SessionList[], put: boolean): SessionStateRecord[] {
+    const out: SessionStateRecord[] = [];
+    for (const [from, to] of recordRanges(lists.length)) {
+      const keys: Array<readonly unknown[]> = [];
+      const counts: number[] = [];
+      const starts: number[] = [];
+      const ends: number[] = [];
+      const slots: number[] = [];
+      for (let k = from; k < to; k++) {
+        const list = lists[k]!;
+        keys.push(list.key);
+        counts.push(list.starts.length);
+        starts.push(...list.starts);
+        if (put) {
+          ends.push(...list.ends!);
+          slots.push(...list.slots!);
+        }
+      }
+      const groups: SessionGroups = { keyCount: keys.length, keys: packKeys(keys, this.#widthOf(keys)), sessionCounts: packNumbers(counts), starts: packNumbers(starts) };
+      if (!put) out.push({ remove: groups });
+      else {
+        const slotArray = slots.length === 0 ? EMPTY_SLOTS : Int32Array.from(slots);
+        out.push({ put: { ...groups, ends: packNumbers(ends), aggregates: this.#aggregates.snapshot(slotArray, slotArray.length) } });
       }
     }
-    const slotArray = slots.length === 0 ? EMPTY_SLOTS : Int32Array.from(slots);
-    return {
-      version: 1,
-      keyCount: keys.length,
-      keys: packKeys(keys, this.#widthOf(keys)),
-      sessionCounts: packNumbers(counts),
-      starts: packNumbers(starts),
-      ends: packNumbers(ends),
-      aggregates: this.#aggregates.snapshot(slotArray, slotArray.length),
-    };
+    return out;
   }
 
   #widthOf(keys: ReadonlyArray<readonly unknown[]>): number {
     return keys.length > 0 ? keys[0]!.length : (this.#keyWidth ?? 0);
   }
 
-  /** The checkpointed part: every key and session, with their aggregates. */
-  snapshot(): SessionStateSnapshot {
-    return this.#snapshotOf(this.#entries.keys());
+  /** Every session held, with its aggregates, as puts (copies), key after key. */
+  snapshotRecords(): SessionStateRecord[] {
+    return this.#records([...this.#entries.values()], true);
   }
 
   /**
    * What the last finished batch changed (call between `finishBatch` and the
-   * next `beginBatch`): replayed with {@link SessionWindowState.applyChanges}
-   * on the state before the batch, it gives the state after it.
+   * next `beginBatch`), as Spark's session state store writes it: the
+   * sessions the batch wrote and still holds (new, grown, merged) as puts,
+   * then the sessions held before the batch and not after it (merged into
+   * another, or evicted) as removes (no put and remove name the same
+   * session). Applied to the state before the batch, they give the state
+   * after it.
    */
-  changes(): SessionStateChanges {
-    const removed = this.#removedKeys;
-    return {
-      upserts: this.#snapshotOf(this.#changedKeys),
-      removed: { keyCount: removed.length, keys: packKeys(removed, this.#widthOf(removed)) },
-    };
+  deltaRecords(): SessionStateRecord[] {
+    const puts: SessionList[] = [];
+    for (const [text, written] of this.#written) {
+      const entry = this.#entries.get(text);
+      if (entry === undefined) continue;
+      const list = { key: entry.key, starts: [] as number[], ends: [] as number[], slots: [] as number[] };
+      for (let s = 0; s < entry.starts.length; s++) {
+        if (!written.has(entry.starts[s]!)) continue;
+        list.starts.push(entry.starts[s]!);
+        list.ends.push(entry.ends[s]!);
+        list.slots.push(entry.slots[s]!);
+      }
+      if (list.starts.length > 0) puts.push(list);
+    }
+    // Puts first: a key whose sessions were all replaced (a merge into an earlier start) is never
+    // empty on replay, so it keeps its place among the keys, and complete mode its output order.
+    return [...this.#records(puts, true), ...this.#records(this.#removed, false)];
   }
 
-  /** Replaces the whole state with a snapshot's. */
-  restore(snapshot: SessionStateSnapshot): void {
+  /** Drops every session (before a snapshot's records are applied). */
+  clear(): void {
     for (const entry of this.#entries.values()) for (const slot of entry.slots) this.#aggregates.free(slot);
     for (const slot of this.#pendingFree) this.#aggregates.free(slot);
     this.#pendingFree = [];
@@ -692,52 +741,85 @@ export class SessionWindowState {
     this.#sessionCount = 0;
     this.#keyChars = 0;
     this.#inBatch = false;
-    this.#upsert(snapshot);
   }
 
-  /** Applies one batch's {@link SessionWindowState.changes} to the state the batch started from. */
-  applyChanges(changes: SessionStateChanges): void {
-    for (const key of unpackKeys(changes.removed.keys, changes.removed.keyCount)) this.#drop(encodeKeyValues(key));
-    this.#upsert(changes.upserts);
-  }
-
-  #drop(text: string): void {
-    const entry = this.#entries.get(text);
-    if (entry === undefined) return;
-    for (const slot of entry.slots) this.#aggregates.free(slot);
-    this.#sessionCount -= entry.starts.length;
-    this.#entries.delete(text);
-    this.#keyChars -= text.length;
-  }
-
-  #upsert(snapshot: SessionStateSnapshot): void {
+  /** Replaces the whole state with a format-1 snapshot's. */
+  restore(snapshot: SessionStateSnapshot): void {
     if (snapshot.version !== 1) throw new TidemarkError('ERR_SNAPSHOT_VERSION', `session window state: unknown snapshot version ${String(snapshot.version)}`);
-    const keys = unpackKeys(snapshot.keys, snapshot.keyCount);
-    const counts = unpackNumbers(snapshot.sessionCounts);
-    const starts = unpackNumbers(snapshot.starts);
-    const ends = unpackNumbers(snapshot.ends);
+    this.clear();
+    this.applyRecord({ put: snapshot });
+  }
+
+  /** Applies a record of {@link SessionWindowState.snapshotRecords} or {@link SessionWindowState.deltaRecords}. */
+  applyRecord(record: SessionStateRecord): void {
+    const put = 'put' in record;
+    const groups = put ? record.put : 'remove' in record ? record.remove : null;
+    if (groups === null || typeof groups !== 'object' || !Array.isArray(groups.keys) || (put && typeof groups.ends !== 'string')) {
+      throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `session window state: a record that is neither a put nor a remove: ${JSON.stringify(record)?.slice(0, 80)}`);
+    }
+    const keys = unpackKeys(groups.keys, groups.keyCount);
+    const counts = unpackNumbers(groups.sessionCounts);
+    const starts = unpackNumbers(groups.starts);
+    const ends = put ? unpackNumbers(groups.ends!) : starts;
     if (counts.length !== keys.length || starts.length !== ends.length) {
       throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `session window state: ${keys.length} keys, ${counts.length} session counts, ${starts.length} starts, ${ends.length} ends`);
     }
-    const slots = new Int32Array(starts.length);
+    const slots = new Int32Array(put ? starts.length : 0);
     let at = 0;
     for (let k = 0; k < keys.length; k++) {
-      const text = encodeKeyValues(keys[k]!);
-      this.#drop(text);
       const n = counts[k]!;
-      const entry: KeyEntry = { key: keys[k]!, starts: [], ends: [], slots: [] };
+      if (at + n > starts.length) break;
+      const text = encodeKeyValues(keys[k]!);
+      let entry = this.#entries.get(text);
+      if (entry === undefined && put) {
+        entry = { key: keys[k]!, starts: [], ends: [], slots: [] };
+        this.#entries.set(text, entry);
+        this.#keyChars += text.length;
+      }
       for (let s = 0; s < n; s++, at++) {
+        if (entry === undefined) continue;
+        const start = starts[at]!;
+        const i = sortedIndex(entry.starts, start);
+        const held = entry.starts[i] === start;
+        if (held) this.#aggregates.free(entry.slots[i]!);
+        if (!put) {
+          if (!held) continue;
+          entry.starts.splice(i, 1);
+          entry.ends.splice(i, 1);
+          entry.slots.splice(i, 1);
+          this.#sessionCount--;
+          continue;
+        }
         const slot = this.#aggregates.allocate();
         slots[at] = slot;
-        entry.starts.push(starts[at]!);
-        entry.ends.push(ends[at]!);
-        entry.slots.push(slot);
+        if (held) {
+          entry.ends[i] = ends[at]!;
+          entry.slots[i] = slot;
+        } else {
+          entry.starts.splice(i, 0, start);
+          entry.ends.splice(i, 0, ends[at]!);
+          entry.slots.splice(i, 0, slot);
+          this.#sessionCount++;
+        }
       }
-      this.#sessionCount += n;
-      this.#entries.set(text, entry);
-      this.#keyChars += text.length;
+      if (entry !== undefined && entry.starts.length === 0) {
+        this.#entries.delete(text);
+        this.#keyChars -= text.length;
+      }
     }
     if (at !== starts.length) throw new TidemarkError('ERR_CHECKPOINT_CORRUPT', `session window state: session counts add up to ${at}, not ${starts.length}`);
-    this.#aggregates.restore(snapshot.aggregates, slots);
+    if (put) this.#aggregates.restore(groups.aggregates, slots);
   }
+}
+
+// Where `value` is, or would be inserted, in ascending `sorted`.
+function sortedIndex(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

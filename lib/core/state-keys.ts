@@ -206,3 +206,14 @@ export function unpackKeys(columns: readonly PackedColumn[], count: number): Arr
   for (let i = 0; i < count; i++) keys[i] = values.map((column) => column[i] ?? null);
   return keys;
 }
+
+/**
+ * Most groups (keys, sessions) in one checkpoint record of a stateful
+ * operator: a record is written as one line, so lines stay a few MB.
+ */
+export const RECORD_GROUPS = 65_536;
+
+/** `[from, to)` ranges of at most {@link RECORD_GROUPS} covering `[0, length)`: the records a list of groups is cut into. */
+export function* recordRanges(length: number): IterableIterator<readonly [number, number]> {
+  for (let from = 0; from < length; from += RECORD_GROUPS) yield [from, Math.min(length, from + RECORD_GROUPS)];
+}

@@ -11,11 +11,11 @@
  * @module
  */
 import { TidemarkError } from '../errors.js';
-import { DeduplicateState, planDeduplicate, type DedupStateSnapshot } from '../core/dedup.js';
+import { DeduplicateState, planDeduplicate, type DedupStateRecord, type DedupStateSnapshot } from '../core/dedup.js';
 import { simpleString, type Schema } from '../core/schema.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
-import { Stage, checkSnapshot, wholeState, wholeStateImage, type PlanContext } from './stage.js';
+import { Stage, applyRecords, restoreRecords, stateImage, wholeState, type PlanContext, type RecordedState } from './stage.js';
 
 /** Options of {@link DropDuplicates}. */
 export interface DropDuplicatesOptions {
@@ -34,7 +34,11 @@ export interface DropDuplicatesOptions {
   withinWatermark?: boolean;
 }
 
-const SNAPSHOT_VERSION = 1;
+// core records (DedupStateRecord: puts and removes), written as deltas and snapshots.
+const STATE_VERSION = 2;
+// The whole state in one record, written every batch by the release before.
+const WHOLE_STATE_VERSION = 1;
+const FORMATS = { records: STATE_VERSION, whole: WHOLE_STATE_VERSION };
 
 /**
  * Lets through the first row of each key, in input order, across
@@ -182,15 +186,35 @@ export class DropDuplicates extends Stage {
     this.stamp(barrier, progress);
   }
 
-  // Not incremental: the whole state, every batch (the checkpoint writes it as a snapshot).
+  /** Every key held, as puts (see `DeduplicateState.snapshotRecords`). */
   override snapshot(): StateImage {
-    return wholeStateImage('DropDuplicates', SNAPSHOT_VERSION, this.configuration(), this.#state!.snapshot());
+    return stateImage('DropDuplicates', STATE_VERSION, this.configuration(), 'snapshot', [this.#planned().snapshotRecords()]);
   }
 
-  override restore(snapshot: StateImage | StageSnapshot): void {
-    const state = this.#state;
-    if (state === null) throw new TidemarkError('ERR_PROTOCOL', 'DropDuplicates must be planned before it is restored');
-    checkSnapshot(snapshot, 'DropDuplicates', SNAPSHOT_VERSION, this.configuration());
-    state.restore(wholeState(snapshot) as DedupStateSnapshot);
+  /** What the last batch changed: removes, then puts (see `DeduplicateState.deltaRecords`). */
+  override delta(): StateImage {
+    return stateImage('DropDuplicates', STATE_VERSION, this.configuration(), 'delta', [this.#planned().deltaRecords()]);
+  }
+
+  override restore(image: StateImage | StageSnapshot): void {
+    restoreRecords(image, 'DropDuplicates', FORMATS, this.configuration(), this.#recorded());
+  }
+
+  override applyDelta(image: StateImage): void {
+    applyRecords(image, 'DropDuplicates', STATE_VERSION, this.configuration(), this.#recorded());
+  }
+
+  #recorded(): RecordedState {
+    const state = this.#planned();
+    return {
+      clear: () => state.clear(),
+      applyRecord: (record) => state.applyRecord(record as DedupStateRecord),
+      restoreWhole: (image) => state.restore(wholeState(image) as DedupStateSnapshot),
+    };
+  }
+
+  #planned(): DeduplicateState {
+    if (this.#state === null) throw new TidemarkError('ERR_PROTOCOL', 'DropDuplicates must be planned before its state is read or restored');
+    return this.#state;
   }
 }

@@ -22,7 +22,7 @@ import { outputModeName, parseOutputMode, type OutputMode } from '../core/output
 import { fieldIndex, isPartialAggregateSchema, requireField, simpleString, type Field, type Schema } from '../core/schema.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
-import { Stage, checkSnapshot, type PlanContext } from './stage.js';
+import { Stage, applyRecords, restoreRecords, stateImage, type PlanContext, type RecordedState } from './stage.js';
 import { decodeTypedArrays } from './snapshot-codec.js';
 
 /** Options of {@link KeyedAggregate}. */
@@ -58,6 +58,7 @@ export interface KeyedAggregateOptions {
 const STATE_VERSION = 5;
 // Lanes and buffers in one JSON value per partition (the release before); KeyedCount reads format 3 too.
 const LEGACY_SNAPSHOT_VERSION = 4;
+const FORMATS = { records: STATE_VERSION, whole: LEGACY_SNAPSHOT_VERSION };
 const DEFAULT_MAX_ROWS_PER_BATCH = 8192;
 
 /**
@@ -337,34 +338,30 @@ export class KeyedAggregate extends Stage {
   }
 
   override restore(image: StateImage | StageSnapshot): void {
-    const state = this.keyState;
-    if (!('kind' in image)) {
-      // A whole state in one JSON value: the checkpoint of the release before.
-      checkSnapshot(image, this.operatorName, LEGACY_SNAPSHOT_VERSION, this.configuration());
-      state.clear();
-      state.restore((image.partitions ?? [image.state]).map((p) => decodeTypedArrays(p) as KeyedAggregationSnapshot));
-      return;
-    }
-    checkSnapshot(image, this.operatorName, STATE_VERSION, this.configuration());
-    state.clear();
-    this.#apply(image);
+    restoreRecords(image, this.operatorName, FORMATS, this.configuration(), this.#recorded());
   }
 
   override applyDelta(image: StateImage): void {
-    checkSnapshot(image, this.operatorName, STATE_VERSION, this.configuration());
-    this.#apply(image);
+    applyRecords(image, this.operatorName, STATE_VERSION, this.configuration(), this.#recorded());
   }
 
-  #apply(image: StateImage): void {
+  #recorded(): RecordedState {
     const state = this.keyState;
-    // A snapshot's groups are each held once and not yet held (restore clears first; partitions hold disjoint keys).
-    const fresh = image.kind === 'snapshot';
-    if (fresh) for (const records of image.partitions) state.reserve(records as KeyedStateRecord[]);
-    for (const records of image.partitions) for (const record of records) state.applyRecord(record as KeyedStateRecord, fresh);
+    return {
+      clear: () => state.clear(),
+      reserve: (records) => state.reserve(records as KeyedStateRecord[]),
+      applyRecord: (record, fresh) => state.applyRecord(record as KeyedStateRecord, fresh),
+      // A whole state in one JSON value: the checkpoint of the release before.
+      restoreWhole: (image) => {
+        state.clear();
+        const snapshot = image as StageSnapshot;
+        state.restore((snapshot.partitions ?? [snapshot.state]).map((p) => decodeTypedArrays(p) as KeyedAggregationSnapshot));
+      },
+    };
   }
 
   #image(kind: 'snapshot' | 'delta', partitions: unknown[][]): StateImage {
-    return { stage: this.operatorName, version: STATE_VERSION, configuration: this.configuration(), kind, partitions };
+    return stateImage(this.operatorName, STATE_VERSION, this.configuration(), kind, partitions);
   }
 
   /** The keyed state (planned). */

@@ -17,10 +17,10 @@ import { AggregateBuffers } from '../core/aggregate-buffers.js';
 import { parseAggregates, resolveAggregates, type AggregateSpec, type ResolvedAggregate } from '../core/aggregate-spec.js';
 import { outputModeName, parseOutputMode, type OutputMode } from '../core/output-mode.js';
 import { WINDOW_TYPE, fieldIndex, simpleString, type Field, type Schema } from '../core/schema.js';
-import { allocatingSlots, planSessionWindow, sessionGapUs, SessionWindowState, type EmittedSessions, type SessionStateSnapshot } from '../core/session-window.js';
+import { allocatingSlots, planSessionWindow, sessionGapUs, SessionWindowState, type EmittedSessions, type SessionStateRecord, type SessionStateSnapshot } from '../core/session-window.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
-import { Stage, checkSnapshot, wholeState, wholeStateImage, type PlanContext } from './stage.js';
+import { Stage, applyRecords, restoreRecords, stateImage, wholeState, type PlanContext, type RecordedState } from './stage.js';
 
 /** Options of {@link SessionWindow}. */
 export interface SessionWindowOptions {
@@ -51,7 +51,11 @@ export interface SessionWindowOptions {
   maxRowsPerBatch?: number;
 }
 
-const SNAPSHOT_VERSION = 1;
+// core records (SessionStateRecord: puts and removes), written as deltas and snapshots.
+const STATE_VERSION = 2;
+// The whole state in one record, written every batch by the release before.
+const WHOLE_STATE_VERSION = 1;
+const FORMATS = { records: STATE_VERSION, whole: WHOLE_STATE_VERSION };
 const DEFAULT_MAX_ROWS_PER_BATCH = 8192;
 
 /**
@@ -301,15 +305,35 @@ export class SessionWindow extends Stage {
     return names;
   }
 
-  // Not incremental: the whole state, every batch (the checkpoint writes it as a snapshot).
+  /** Every session held, as puts (see `SessionWindowState.snapshotRecords`). */
   override snapshot(): StateImage {
-    return wholeStateImage('SessionWindow', SNAPSHOT_VERSION, this.configuration(), this.#state!.snapshot());
+    return stateImage('SessionWindow', STATE_VERSION, this.configuration(), 'snapshot', [this.#planned().snapshotRecords()]);
   }
 
-  override restore(snapshot: StateImage | StageSnapshot): void {
-    const state = this.#state;
-    if (state === null) throw new TidemarkError('ERR_PROTOCOL', 'SessionWindow must be planned before it is restored');
-    checkSnapshot(snapshot, 'SessionWindow', SNAPSHOT_VERSION, this.configuration());
-    state.restore(wholeState(snapshot) as SessionStateSnapshot);
+  /** What the last batch changed: removes, then puts (see `SessionWindowState.deltaRecords`). */
+  override delta(): StateImage {
+    return stateImage('SessionWindow', STATE_VERSION, this.configuration(), 'delta', [this.#planned().deltaRecords()]);
+  }
+
+  override restore(image: StateImage | StageSnapshot): void {
+    restoreRecords(image, 'SessionWindow', FORMATS, this.configuration(), this.#recorded());
+  }
+
+  override applyDelta(image: StateImage): void {
+    applyRecords(image, 'SessionWindow', STATE_VERSION, this.configuration(), this.#recorded());
+  }
+
+  #recorded(): RecordedState {
+    const state = this.#planned();
+    return {
+      clear: () => state.clear(),
+      applyRecord: (record) => state.applyRecord(record as SessionStateRecord),
+      restoreWhole: (image) => state.restore(wholeState(image) as SessionStateSnapshot),
+    };
+  }
+
+  #planned(): SessionWindowState {
+    if (this.#state === null) throw new TidemarkError('ERR_PROTOCOL', 'SessionWindow must be planned before its state is read or restored');
+    return this.#state;
   }
 }

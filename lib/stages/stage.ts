@@ -280,10 +280,68 @@ export function checkSnapshot(snapshot: StageSnapshot | StateImage, stage: strin
 
 /** A state held as one JSON value (a stage whose state is not incremental): a snapshot of one record. */
 export function wholeStateImage(stage: string, version: number, configuration: Record<string, unknown>, state: unknown): StateImage {
-  return { stage, version, configuration, kind: 'snapshot', partitions: [[state]] };
+  return stateImage(stage, version, configuration, 'snapshot', [[state]]);
 }
 
 /** The state value of {@link wholeStateImage}'s image, or of a snapshot of the format before. */
 export function wholeState(image: StateImage | StageSnapshot): unknown {
   return 'kind' in image ? (image.partitions[0]?.[0] ?? null) : image.state;
+}
+
+/** An image of a stage's state as records, per state partition (see {@link StateImage}). */
+export function stateImage(stage: string, version: number, configuration: Record<string, unknown>, kind: StateImage['kind'], partitions: unknown[][]): StateImage {
+  return { stage, version, configuration, kind, partitions };
+}
+
+/**
+ * A stage's state checkpointed as records (puts and removes, Spark's HDFS
+ * state store entries), as {@link restoreRecords} and {@link applyRecords}
+ * load it.
+ */
+export interface RecordedState {
+  /** Drops the whole state (before a snapshot's records are applied). */
+  clear(): void;
+  /** Applies one record; `fresh`: a snapshot's, whose groups are not held yet (each once). */
+  applyRecord(record: unknown, fresh: boolean): void;
+  /** Makes room at once for a snapshot's records before they are applied (optional). */
+  reserve?(records: readonly unknown[]): void;
+  /** Replaces the state with a whole state of the format before records (a {@link StageSnapshot}, or an image of one record). */
+  restoreWhole(image: StageSnapshot | StateImage): void;
+}
+
+/** The format versions a stage with {@link RecordedState} reads: its records', and its whole state's of the release before. */
+export interface RecordFormats {
+  readonly records: number;
+  readonly whole: number;
+}
+
+/**
+ * {@link IncrementalState.restore} of a stage whose state is records: a
+ * snapshot of records replaces the state; a whole state of the format
+ * before (a `.json` {@link StageSnapshot}, or a snapshot image of that
+ * version) is read by `state.restoreWhole`. Refuses another stage, version
+ * or configuration, naming the difference.
+ */
+export function restoreRecords(image: StateImage | StageSnapshot, stage: string, formats: RecordFormats, configuration: Record<string, unknown>, state: RecordedState): void {
+  if (!('kind' in image) || (image.kind === 'snapshot' && image.version === formats.whole)) {
+    checkSnapshot(image, stage, formats.whole, configuration);
+    state.restoreWhole(image);
+    return;
+  }
+  checkSnapshot(image, stage, formats.records, configuration);
+  state.clear();
+  applyImage(image, state);
+}
+
+/** {@link IncrementalState.applyDelta} of a stage whose state is records (format `version`). */
+export function applyRecords(image: StateImage, stage: string, version: number, configuration: Record<string, unknown>, state: RecordedState): void {
+  checkSnapshot(image, stage, version, configuration);
+  applyImage(image, state);
+}
+
+function applyImage(image: StateImage, state: RecordedState): void {
+  // A snapshot's groups are each held once and not yet held (restore clears first; partitions hold disjoint keys).
+  const fresh = image.kind === 'snapshot';
+  if (fresh && state.reserve !== undefined) for (const records of image.partitions) state.reserve(records);
+  for (const records of image.partitions) for (const record of records) state.applyRecord(record, fresh);
 }

@@ -11,8 +11,8 @@ import { RecordBatch, StringDictionary, type Column, type Row } from '../../lib/
 import { KeyedAggregation } from '../../lib/core/keyed-aggregation.js';
 import { CountStore } from '../../lib/core/count-store.js';
 import { field, schema, Types, withMetadata, type Field, type Schema } from '../../lib/core/schema.js';
-import { DeduplicateState, planDeduplicate, type DedupStateChanges } from '../../lib/core/dedup.js';
-import { MicroBatchClock } from './stateful-sim.js';
+import { DeduplicateState, planDeduplicate, type DedupStateRecord } from '../../lib/core/dedup.js';
+import { copyState, MicroBatchClock } from './stateful-sim.js';
 
 const S = 1_000_000;
 
@@ -55,9 +55,9 @@ class DedupQuery {
 
   /** A restart: a new state object from the JSON snapshot (the clock is the checkpoint's). */
   restart(): void {
-    const snapshot = JSON.parse(JSON.stringify(this.state.snapshot()));
+    const before = this.state;
     this.state = this.#newState();
-    this.state.restore(snapshot);
+    copyState(before, this.state);
   }
 
   #timeColumns(): number[] {
@@ -290,7 +290,7 @@ t.test('StreamingDeduplicationSuite: SPARK-39650: duplicate with specific keys s
   t.strictSame(pairs(before.addData(pairRows(['a', 1])), '_1', '_2'), [['a', 1]]);
   t.strictSame(pairs(before.addData(pairRows(['a', 2], ['b', 3])), '_1', '_2'), [['b', 3]]);
   const after = new DedupQuery({ fields: [...PAIR, field('_3', Types.string)], columns: ['_1'] });
-  after.state.restore(JSON.parse(JSON.stringify(before.state.snapshot())));
+  copyState(before.state, after.state);
   const step = after.addData([{ _1: 'a', _2: 5, _3: 'a' }, { _1: 'b', _2: 2, _3: 'b' }, { _1: 'c', _2: 9, _3: 'c' }]);
   t.strictSame(step.rows, [{ _1: 'c', _2: 9, _3: 'c' }]);
 });
@@ -366,7 +366,7 @@ t.test('StreamingDeduplicationWithinWatermarkSuite: SPARK-39650: duplicate with 
   t.strictSame(pairs(before.addData([{ _1: 'a', eventTime: 1 }]), '_1', 'eventTime'), [['a', 1]]);
   t.strictSame(pairs(before.addData([{ _1: 'a', eventTime: 2 }, { _1: 'b', eventTime: 3 }]), '_1', 'eventTime'), [['b', 3]]);
   const after = new DedupQuery({ fields: [field('_1', Types.string), field('eventTime', Types.timestamp), field('_3', Types.string)], columns: ['_1'], withinWatermark: true, watermark });
-  after.state.restore(JSON.parse(JSON.stringify(before.state.snapshot())));
+  copyState(before.state, after.state);
   after.clock.watermarkMs = before.clock.watermarkMs;
   after.clock.lastBatchWatermarkMs = before.clock.lastBatchWatermarkMs;
   const step = after.addData([{ _1: 'a', eventTime: 5, _3: 'a' }, { _1: 'b', eventTime: 2, _3: 'b' }, { _1: 'c', eventTime: 9, _3: 'c' }]);
@@ -458,23 +458,23 @@ t.test('planDeduplicate refuses an unknown column with Spark message and an empt
   t.throws(() => planDeduplicate({ input, columns: [], withinWatermark: false }), { code: 'ERR_INVALID_OPTION', option: 'columns' });
 });
 
-t.test('the changes of every batch, replayed from an empty state, rebuild the state', async (t) => {
+t.test('the delta records of every batch, replayed from an empty state, rebuild the state', async (t) => {
   const query = new DedupQuery({ fields: [field('k', Types.string), field('time', Types.timestamp)], columns: ['k'], withinWatermark: true, watermark: { column: 'time', delaySeconds: 3 } });
   const rebuilt = new DeduplicateState({ withinWatermark: true, hasWatermark: true, delayMs: 3000 });
   const batches: Array<Array<[string, number]>> = [[['a', 1], ['b', 2]], [['a', 5], ['c', 9]], [['d', 20], ['a', 19]], [['b', 40]]];
   for (const rows of batches) {
-    const log: DedupStateChanges[] = [];
+    const log: DedupStateRecord[][] = [];
     const original = query.state;
     // Capture the changes of every batch the step runs (data and no-data).
     const finish = original.finishBatch.bind(original);
     original.finishBatch = () => {
       const outcome = finish();
-      log.push(JSON.parse(JSON.stringify(original.changes())));
+      log.push(JSON.parse(JSON.stringify(original.deltaRecords())));
       return outcome;
     };
     query.addData(rows.map(([k, time]) => ({ k, time })));
-    for (const changes of log) rebuilt.applyChanges(changes);
-    const keysOf = (s: DeduplicateState): string[] => [...s.snapshot().keys].sort();
+    for (const records of log) for (const record of records) rebuilt.applyRecord(record);
+    const keysOf = (s: DeduplicateState): string[] => s.snapshotRecords().flatMap((r) => ('put' in r ? r.put.keys : [])).sort();
     t.strictSame(keysOf(rebuilt), keysOf(query.state));
   }
 });

@@ -15,10 +15,10 @@ import {
   SessionCounts,
   SessionWindowState,
   type SessionAggregates,
-  type SessionStateChanges,
+  type SessionStateRecord,
   type SlotBuffers,
 } from '../../lib/core/session-window.js';
-import { MicroBatchClock } from './stateful-sim.js';
+import { copyState, MicroBatchClock } from './stateful-sim.js';
 
 const S = 1_000_000; // µs per second
 
@@ -574,15 +574,15 @@ t.test('a JSON round trip of the snapshot keeps keys of every kind, sessions and
   ];
   const before = sorted(query.addData(rows).rows);
   const copy = new SessionQuery({ keys, outputMode: 'complete', delay: null });
-  copy.state.restore(JSON.parse(JSON.stringify(query.state.snapshot())));
+  copyState(query.state, copy.state);
   t.strictSame(sorted(copy.addData([]).rows), before);
   // The restored keys are the same keys: new rows join their sessions.
   t.strictSame(copy.addData([{ eventTime: 14, s: 'a', n: 1.5, b: true, p: { x: 1, y: 'q' } }]).rows.find((r) => r[0] === 'a'), ['a', 1.5, true, [1, 'q'], 0, 24, 24, 3]);
 });
 
-t.test('the changes of every batch, replayed from an empty state, rebuild the state', async (t) => {
+t.test('the delta records of every batch, replayed from an empty state, rebuild the state', async (t) => {
   const query = new SessionQuery({ delay: '5 seconds' });
-  const log: SessionStateChanges[] = [];
+  const log: SessionStateRecord[][] = [];
   const rebuiltCounts = new SessionCounts();
   const rebuilt = new SessionWindowState({ outputMode: 'append', hasWatermark: true, aggregates: rebuiltCounts, keyWidth: 1 });
   const held = (state: SessionWindowState, counts: SessionCounts): string[] => sorted([...state.sessions()].map((s) => [...s.key, s.startUs, s.endUs, counts.count(s.slot)]));
@@ -595,9 +595,9 @@ t.test('the changes of every batch, replayed from an empty state, rebuild the st
         query.state.add({ length: batch.length, keys: [batch.columns[1]!], time: batch.columns[0]!, gapUs: 10 * S, aggregateInput: [] });
       }
       query.state.finishBatch();
-      log.push(JSON.parse(JSON.stringify(query.state.changes())));
+      log.push(JSON.parse(JSON.stringify(query.state.deltaRecords())));
     });
-    for (const changes of log.splice(0)) rebuilt.applyChanges(changes);
+    for (const records of log.splice(0)) for (const record of records) rebuilt.applyRecord(record);
     t.strictSame(held(rebuilt, rebuiltCounts), held(query.state, query.aggregates as Counts));
   }
 });
@@ -704,7 +704,7 @@ t.test('law: a restart from the snapshot at any batch boundary changes no output
         batches.forEach((events, i) => {
           if (restart && i === restartAt) {
             const next = new SessionQuery({ gap, delay: '10 seconds', outputMode });
-            next.state.restore(JSON.parse(JSON.stringify(query.state.snapshot())));
+            copyState(query.state, next.state);
             next.clock.watermarkMs = query.clock.watermarkMs;
             next.clock.lastBatchWatermarkMs = query.clock.lastBatchWatermarkMs;
             query = next;

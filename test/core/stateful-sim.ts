@@ -8,15 +8,15 @@
  * is `max(previous, max event time − delay)` over every row of a batch (a
  * null time read as 0, as Spark's stats do); after a data batch, a no-data
  * batch runs when the operator evicts by watermark and the watermark moved;
- * a restart replaces the operator by one restored from its JSON snapshot (or
- * from the chain of per-batch changes) and keeps the watermarks, which Spark
+ * a restart replaces the operator by one restored from its snapshot records
+ * (or from the chain of per-batch delta records), through JSON and keeps the watermarks, which Spark
  * keeps in its offset and commit logs.
  */
 import { RecordBatch, rawValueAt } from '../../lib/core/batch.js';
 import { parseInterval, watermarkDelayMs } from '../../lib/core/interval.js';
 import { field, schema, Types, type DataType, type Schema } from '../../lib/core/schema.js';
-import { SessionCounts, SessionWindowState, type SessionStateChanges, type SessionStateSnapshot } from '../../lib/core/session-window.js';
-import { DeduplicateState, type DedupStateChanges, type DedupStateSnapshot } from '../../lib/core/dedup.js';
+import { SessionCounts, SessionWindowState, type SessionStateRecord } from '../../lib/core/session-window.js';
+import { DeduplicateState, type DedupStateRecord } from '../../lib/core/dedup.js';
 
 export interface CaseRow {
   readonly time: number | null;
@@ -58,6 +58,19 @@ export interface SimResult {
 /** How a restart rebuilds the operator's state. */
 export type RestoreFrom = 'snapshot' | 'changes';
 
+/** A state whose checkpoint is records (the session and deduplication cores). */
+interface RecordedCore<R> {
+  snapshotRecords(): R[];
+  clear(): void;
+  applyRecord(record: R): void;
+}
+
+/** Replaces `target`'s state with `source`'s, through its snapshot records written as JSON and read back (a restart). */
+export function copyState<R>(source: RecordedCore<R>, target: RecordedCore<R>): void {
+  target.clear();
+  for (const record of JSON.parse(JSON.stringify(source.snapshotRecords())) as R[]) target.applyRecord(record);
+}
+
 interface Operator {
   /** One micro-batch; `batch` is null for a no-data batch. */
   run(watermarkMs: number, lateWatermarkMs: number, batch: RecordBatch | null): { emitted: Array<Record<string, unknown>>; dropped: number; total: number };
@@ -82,13 +95,13 @@ class SessionOperator implements Operator {
   readonly state: SessionWindowState;
   readonly evictsOnNoData: boolean;
   // Every batch's changes since the start, for rebuilding from changes.
-  readonly #log: SessionStateChanges[];
+  readonly #log: SessionStateRecord[][];
 
   constructor(
     readonly gapUs: number,
     readonly outputMode: 'append' | 'complete',
     readonly hasWatermark: boolean,
-    log: SessionStateChanges[] = [],
+    log: SessionStateRecord[][] = [],
   ) {
     this.state = new SessionWindowState({ outputMode, hasWatermark, aggregates: this.counts, keyWidth: 1 });
     this.evictsOnNoData = outputMode === 'append' && hasWatermark;
@@ -101,7 +114,7 @@ class SessionOperator implements Operator {
       this.state.add({ length: batch.length, keys: [batch.columns[1]!], time: batch.columns[0]!, gapUs: this.gapUs, aggregateInput: batch.columns });
     }
     const outcome = this.state.finishBatch();
-    this.#log.push(JSON.parse(JSON.stringify(this.state.changes())) as SessionStateChanges);
+    this.#log.push(JSON.parse(JSON.stringify(this.state.deltaRecords())) as SessionStateRecord[]);
     const e = outcome.emitted;
     const emitted: Array<Record<string, unknown>> = [];
     for (let i = 0; i < e.length; i++) {
@@ -112,8 +125,8 @@ class SessionOperator implements Operator {
 
   restarted(from: RestoreFrom): Operator {
     const next = new SessionOperator(this.gapUs, this.outputMode, this.hasWatermark, this.#log);
-    if (from === 'snapshot') next.state.restore(JSON.parse(JSON.stringify(this.state.snapshot())) as SessionStateSnapshot);
-    else for (const changes of this.#log) next.state.applyChanges(changes);
+    if (from === 'snapshot') copyState(this.state, next.state);
+    else for (const records of this.#log) for (const record of records) next.state.applyRecord(record);
     return next;
   }
 }
@@ -121,13 +134,13 @@ class SessionOperator implements Operator {
 class DedupOperator implements Operator {
   readonly state: DeduplicateState;
   readonly evictsOnNoData: boolean;
-  readonly #log: DedupStateChanges[];
+  readonly #log: DedupStateRecord[][];
 
   constructor(
     readonly columns: readonly string[],
     readonly withinWatermark: boolean,
     readonly delayMs: number | null,
-    log: DedupStateChanges[] = [],
+    log: DedupStateRecord[][] = [],
   ) {
     const eventTimeKey = columns.indexOf('time');
     this.state = new DeduplicateState({ withinWatermark, hasWatermark: delayMs !== null, eventTimeKey, delayMs: delayMs ?? 0 });
@@ -149,14 +162,14 @@ class DedupOperator implements Operator {
       }
     }
     const outcome = this.state.finishBatch();
-    this.#log.push(JSON.parse(JSON.stringify(this.state.changes())) as DedupStateChanges);
+    this.#log.push(JSON.parse(JSON.stringify(this.state.deltaRecords())) as DedupStateRecord[]);
     return { emitted, dropped: outcome.numRowsDroppedByWatermark, total: outcome.numRowsTotal };
   }
 
   restarted(from: RestoreFrom): Operator {
     const next = new DedupOperator(this.columns, this.withinWatermark, this.delayMs, this.#log);
-    if (from === 'snapshot') next.state.restore(JSON.parse(JSON.stringify(this.state.snapshot())) as DedupStateSnapshot);
-    else for (const changes of this.#log) next.state.applyChanges(changes);
+    if (from === 'snapshot') copyState(this.state, next.state);
+    else for (const records of this.#log) for (const record of records) next.state.applyRecord(record);
     return next;
   }
 }
