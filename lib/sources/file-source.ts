@@ -33,8 +33,6 @@ import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/prom
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import split2 from 'split2';
-import streamArray from 'stream-json/streamers/stream-array.js';
-import streamValues from 'stream-json/streamers/stream-values.js';
 import { TidemarkError, lineTooLong } from '../errors.js';
 import { BatchBuilder, StringDictionary, type RecordBatch } from '../core/batch.js';
 import { giveReadBuffer, takeReadBuffer } from '../core/read-buffers.js';
@@ -581,7 +579,11 @@ export class FileSource extends SourceBase {
       })(),
       { objectMode: false },
     );
-    const parser = firstByte === 0x5b ? streamArray.withParserAsStream() : streamValues.withParserAsStream();
+    // stream-json (21 modules) is loaded only by a multiLine read: every other start of a query skips it.
+    const parser =
+      firstByte === 0x5b
+        ? (await import('stream-json/streamers/stream-array.js')).default.withParserAsStream()
+        : (await import('stream-json/streamers/stream-values.js')).default.withParserAsStream();
     const records = pipeline(body, parser, () => {});
     let emitted = 0;
     try {
