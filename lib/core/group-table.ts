@@ -125,6 +125,27 @@ export class StringPool {
     return this.#arena.subarray(start, start + this.#lengths[id]!);
   }
 
+  /** How many bytes the string of `id` has in UTF-8. */
+  byteLength(id: number): number {
+    return this.#lengths[id]!;
+  }
+
+  /** Copies the UTF-8 bytes of `id` into `target` at `at`; returns where they end. */
+  copyBytes(id: number, target: Uint8Array, at: number): number {
+    const arena = this.#arena;
+    const start = this.#starts[id]!;
+    const n = this.#lengths[id]!;
+    // Keys are short: a loop beats a subarray view and a set for each.
+    if (n <= 32) for (let i = 0; i < n; i++) target[at + i] = arena[start + i]!;
+    else target.set(arena.subarray(start, start + n), at);
+    return at + n;
+  }
+
+  /** Every id handed out is below this. */
+  get idLimit(): number {
+    return this.#next;
+  }
+
   /** Takes a reference to `value`, adding it when new; returns its id. */
   acquire(value: string): number {
     const n = this.#encode(value);

@@ -144,6 +144,8 @@ export class KeyedAggregation {
   #watermarkUs = 0;
   #lateWatermarkUs = 0;
   #updated: Int32Array = new Int32Array(64);
+  // See #dictionaryScratch.
+  #dictionary: Int32Array = new Int32Array(0);
   #updatedCount = 0;
   #late: GroupTable | null = null;
   #evicted: Int32Array = new Int32Array(0);
@@ -333,13 +335,14 @@ export class KeyedAggregation {
    * Memory held, everything counted at its allocated size: the keys (lanes,
    * index, insertion order, string arena), the aggregate buffers, the
    * per-batch marks, the batch's late groups, the keys kept for the
-   * checkpoint and the output dictionary.
+   * checkpoint, the scratch that numbers their strings, and the output
+   * dictionary.
    */
   get bytesUsed(): number {
     let removed = 0;
     for (const records of this.#removedRecords) for (const r of records) removed += recordBytes(r);
     const output = this.#outputDictionary.size * 48;
-    return this.table.bytesUsed + this.store.bytesUsed() + this.#touchedIn.byteLength + this.#updated.byteLength + (this.#late?.bytesUsed ?? 0) + removed + output;
+    return this.table.bytesUsed + this.store.bytesUsed() + this.#touchedIn.byteLength + this.#updated.byteLength + this.#dictionary.byteLength + (this.#late?.bytesUsed ?? 0) + removed + output;
   }
 
   /** The grouping columns then the result columns of `slots[from..to)`. */
@@ -611,9 +614,11 @@ export class KeyedAggregation {
         for (let i = 0; i < n; i++) flag[i] = lane[slots[i]!]!;
         return { flag };
       }
-      // A dictionary of the strings these groups use, copied as bytes from the pool's arena.
-      const numbering = new Map<number, number>();
-      const poolIds: number[] = [];
+      // A dictionary of the strings these groups use, copied as bytes from the pool's arena. Record ids by
+      // pool id in a scratch array (-1: not yet in the dictionary), reset after: no Map entry per group.
+      const numbering = this.#dictionaryScratch(pool.idLimit);
+      const poolIds = new Int32Array(n);
+      let count = 0;
       const ids = new Int32Array(n);
       let total = 0;
       for (let i = 0; i < n; i++) {
@@ -622,21 +627,22 @@ export class KeyedAggregation {
           ids[i] = -1;
           continue;
         }
-        let id = numbering.get(poolId);
-        if (id === undefined) {
-          numbering.set(poolId, (id = poolIds.push(poolId) - 1));
-          total += pool.bytesOf(poolId).length;
+        let id = numbering[poolId]!;
+        if (id < 0) {
+          numbering[poolId] = id = count;
+          poolIds[count++] = poolId;
+          total += pool.byteLength(poolId);
         }
         ids[i] = id;
       }
       const utf8 = new Uint8Array(total);
-      const ends = new Int32Array(poolIds.length);
+      const ends = new Int32Array(count);
       let at = 0;
-      for (let k = 0; k < poolIds.length; k++) {
-        const bytes = pool.bytesOf(poolIds[k]!);
-        utf8.set(bytes, at);
-        at += bytes.length;
+      for (let k = 0; k < count; k++) {
+        const poolId = poolIds[k]!;
+        at = pool.copyBytes(poolId, utf8, at);
         ends[k] = at;
+        numbering[poolId] = -1;
       }
       return { utf8, ends, ids };
     });
@@ -649,6 +655,12 @@ export class KeyedAggregation {
     const sequence = new Float64Array(n);
     for (let i = 0; i < n; i++) sequence[i] = table.sequence(slots[i]!);
     return { size: n, lanes, nulls, sequence, buffers: this.store.snapshot(slots, n) };
+  }
+
+  // Per pool id, its number in the dictionary a record is building (-1: none): all -1 between records.
+  #dictionaryScratch(ids: number): Int32Array {
+    if (this.#dictionary.length < ids) this.#dictionary = new Int32Array(Math.max(ids, this.#dictionary.length * 2)).fill(-1);
+    return this.#dictionary;
   }
 
   /** The grouping fields. */
