@@ -36,7 +36,7 @@ t.test('a format 2 state file reads back into the same records, typed arrays of 
   t.strictSame(read.partitions, image.partitions);
   const put = (read.partitions[0]![1] as typeof record).put;
   t.ok(put.sequence instanceof Float64Array && put.lanes[0]!.ids instanceof Int32Array && put.lanes[2]!.flag instanceof Uint8Array);
-  t.ok(Object.is(put.lanes[1]!.f64[1], -0), 'bytes, not text: -0 stays -0');
+  t.ok(Object.is((put.lanes[1] as { f64: Float64Array }).f64[1], -0), 'bytes, not text: -0 stays -0');
 });
 
 t.test('a format 2 state file read from an unaligned buffer gives the same arrays', async (t) => {
