@@ -404,7 +404,8 @@ export class Checkpoint extends EventEmitter {
         const inline = chain === undefined || this.minDeltasForSnapshot === 0 || chain.deltas >= 2 * this.minDeltasForSnapshot;
         const image = inline ? state.snapshot() : state.delta();
         const records = this.#stageImage(operatorId, version, image, stateFiles);
-        const base = chain === undefined || inline ? null : this.#continued(operatorId, chain);
+        // (A stage without incremental state hands a whole state as its delta: a chain of its own.)
+        const base = chain === undefined || image.kind === 'snapshot' ? null : this.#continued(operatorId, chain);
         const next: Chain = base === null ? { files: records, deltas: 0 } : { files: [...base.files, ...records], deltas: base.deltas + 1 };
         // Long enough: the state as this commit leaves it is copied now and written beside the next batches.
         if (base !== null && next.deltas >= this.minDeltasForSnapshot && !this.#snapshots.busy(operatorId)) snapshots.push({ operatorId, image: state.snapshot() });
