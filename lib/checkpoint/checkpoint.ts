@@ -395,7 +395,7 @@ export class Checkpoint extends EventEmitter {
       const listed: Record<string, StateFileRecord[]> = {};
       const chains = new Map<string, Chain>();
       const encodeMs = new Map<string, number>();
-      const snapshots: Array<{ operatorId: string; image: StateImage }> = [];
+      const snapshots: Array<{ operatorId: string; image: () => StateImage }> = [];
       for (const [operatorId, state] of Object.entries(barrier.state)) {
         const encodeStarted = performance.now();
         const chain = this.#chains.get(operatorId);
@@ -408,7 +408,12 @@ export class Checkpoint extends EventEmitter {
         const base = chain === undefined || image.kind === 'snapshot' ? null : this.#continued(operatorId, chain);
         const next: Chain = base === null ? { files: records, deltas: 0 } : { files: [...base.files, ...records], deltas: base.deltas + 1 };
         // Long enough: the state as this commit leaves it is copied now and written beside the next batches.
-        if (base !== null && next.deltas >= this.minDeltasForSnapshot && !this.#snapshots.busy(operatorId)) snapshots.push({ operatorId, image: state.snapshot() });
+        // (A stage that copies its state cheaply builds the snapshot's records later, from the copy.)
+        if (base !== null && next.deltas >= this.minDeltasForSnapshot && !this.#snapshots.busy(operatorId)) {
+          const later = state.snapshotLater?.() ?? null;
+          const whole = later === null ? state.snapshot() : null;
+          snapshots.push({ operatorId, image: later ?? (() => whole!) });
+        }
         chains.set(operatorId, next);
         listed[operatorId] = [...next.files];
         encodeMs.set(operatorId, performance.now() - encodeStarted);
@@ -460,11 +465,11 @@ export class Checkpoint extends EventEmitter {
     return records;
   }
 
-  // A snapshot written beside the batches: encoded after a yield (the batch that asked for it goes on), staged, published durably.
-  async #writeSnapshot(operatorId: string, version: number, image: StateImage): Promise<StateFileRecord[]> {
+  // A snapshot written beside the batches: built and encoded after a yield (the batch that asked for it goes on), staged, published durably.
+  async #writeSnapshot(operatorId: string, version: number, image: () => StateImage): Promise<StateFileRecord[]> {
     await new Promise((resolve) => setImmediate(resolve));
     const staged: Array<Promise<StagedFile>> = [];
-    const records = this.#stageImage(operatorId, version, image, staged);
+    const records = this.#stageImage(operatorId, version, image(), staged);
     await publishInOrder([await Promise.all(staged)]);
     return records;
   }

@@ -141,6 +141,23 @@ export class StringPool {
     return at + n;
   }
 
+  /** Makes `target` a copy of this pool (array copies: a snapshot taken at a commit, read while this one changes). */
+  copyInto(target: StringPool): void {
+    target.#arena = this.#arena.slice(0, this.#top);
+    target.#top = this.#top;
+    target.#garbage = this.#garbage;
+    target.#starts = this.#starts.slice();
+    target.#lengths = this.#lengths.slice();
+    target.#hashes = this.#hashes.slice();
+    target.#refs = this.#refs.slice();
+    target.#next = this.#next;
+    target.#free = this.#free.slice();
+    target.#freeCount = this.#freeCount;
+    target.#size = this.#size;
+    target.#index = this.#index.slice();
+    target.#mask = this.#mask;
+  }
+
   /** Every id handed out is below this. */
   get idLimit(): number {
     return this.#next;
@@ -459,6 +476,32 @@ export class GroupTable {
   /** Groups held. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * A copy of the table as it is now: its arrays copied whole (memory
+   * copies, no walk over the groups), so a snapshot can be read from it
+   * while this table goes on changing.
+   */
+  clone(): GroupTable {
+    const copy = new GroupTable(this.layout);
+    this.pool.copyInto(copy.pool);
+    copy.#capacity = this.#capacity;
+    copy.#size = this.#size;
+    copy.#sequenceCounter = this.#sequenceCounter;
+    copy.#f64 = this.#f64.map((a) => (a === EMPTY_F64 ? a : a.slice()));
+    copy.#str = this.#str.map((a) => (a === EMPTY_I32 ? a : a.slice()));
+    copy.#flags = this.#flags.map((a) => (a === EMPTY_U8 ? a : a.slice()));
+    copy.#nulls = this.#nulls.map((a) => (a === null ? null : a.slice()));
+    copy.#hashes = this.#hashes.slice();
+    copy.#used = this.#used.slice();
+    copy.#sequence = this.#sequence.slice();
+    copy.#next = this.#next;
+    copy.#free = this.#free.slice();
+    copy.#freeCount = this.#freeCount;
+    copy.#index = this.#index.slice();
+    copy.#mask = this.#mask;
+    return copy;
   }
 
   /** Slots allocated (live or free): the bound of slot numbers. */

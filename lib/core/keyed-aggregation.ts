@@ -505,6 +505,21 @@ export class KeyedAggregation {
     return this.table.partitionsOf(this.table.liveSlots(), this.#partitions).map((slots) => this.#records(slots, true).map((r) => ({ put: r })));
   }
 
+  /**
+   * {@link KeyedAggregation.snapshotRecords} of the state as it is now, read
+   * later: the table and the buffers are copied whole now (memory copies),
+   * the records built from the copies when the returned function is
+   * called, whatever batches ran since. Null when the aggregate store
+   * cannot be copied (take {@link KeyedAggregation.snapshotRecords} now).
+   */
+  snapshotLater(): (() => KeyedStateRecord[][]) | null {
+    if (this.store.clone === undefined) return null;
+    const table = this.table.clone();
+    const store = this.store.clone();
+    const partitions = this.#partitions;
+    return () => table.partitionsOf(table.liveSlots(), partitions).map((slots) => this.#records(slots, true, table, store).map((r) => ({ put: r })));
+  }
+
   /** Removes every group (before a snapshot's records are applied). */
   clear(): void {
     this.table.clear();
@@ -591,14 +606,14 @@ export class KeyedAggregation {
   }
 
   // The given slots as records of at most RECORD_GROUPS groups; with `buffers`, puts (order and buffers too).
-  #records(slots: Int32Array, buffers: boolean): GroupsRecord[] {
+  #records(slots: Int32Array, buffers: boolean, table = this.table, store = this.store): GroupsRecord[] {
     const out: GroupsRecord[] = [];
-    for (let from = 0; from < slots.length; from += RECORD_GROUPS) out.push(this.#record(slots.subarray(from, Math.min(slots.length, from + RECORD_GROUPS)), buffers));
+    for (let from = 0; from < slots.length; from += RECORD_GROUPS) out.push(this.#record(slots.subarray(from, Math.min(slots.length, from + RECORD_GROUPS)), buffers, table, store));
     return out;
   }
 
-  #record(slots: Int32Array, buffers: boolean): GroupsRecord {
-    const table = this.table;
+  // Of `table` and `store`: this state's, or copies (snapshotLater).
+  #record(slots: Int32Array, buffers: boolean, table: GroupTable, store: AggregateStore): GroupsRecord {
     const pool = table.pool;
     const n = slots.length;
     const lanes = table.layout.lanes.map((kind, l): GroupsRecord['lanes'][number] => {
@@ -654,7 +669,7 @@ export class KeyedAggregation {
     if (!buffers) return { size: n, lanes, nulls };
     const sequence = new Float64Array(n);
     for (let i = 0; i < n; i++) sequence[i] = table.sequence(slots[i]!);
-    return { size: n, lanes, nulls, sequence, buffers: this.store.snapshot(slots, n) };
+    return { size: n, lanes, nulls, sequence, buffers: store.snapshot(slots, n) };
   }
 
   // Per pool id, its number in the dictionary a record is building (-1: none): all -1 between records.
