@@ -83,6 +83,8 @@ export interface StageState {
   delta(): StateImage;
   /** {@link IncrementalState.snapshot} of the stage. */
   snapshot(): StateImage;
+  /** The state copied now, its snapshot built when the returned function is called (written beside later batches); null or absent: call `snapshot()` now. */
+  snapshotLater?(): (() => StateImage) | null;
 }
 
 /** A stage's checkpointed state, ready to load into it when the run opens. */

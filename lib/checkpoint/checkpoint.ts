@@ -44,11 +44,12 @@ import { EventEmitter } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../errors.js';
-import type { BarrierItem, RecoveredState, StageSnapshot } from '../protocol.js';
+import type { BarrierItem, RecoveredState, StageSnapshot, StateImage } from '../protocol.js';
 import { parseLogFileName } from '../core/compactible-log.js';
 import { ensureDirectory, publishInOrder, removeStaleTemporaries, removeWithChecksum, stageFile, writeFileAtomic, type StagedFile } from './atomic-file.js';
 import { checksumPath, checksumProblem, crc32Hex, readChecked } from './checksum.js';
 import { acquireLock, releaseLock, removeStaleLockFiles } from './lock.js';
+import { BackgroundSnapshots } from './background-snapshots.js';
 import { decodeStateFile, encodeStateFile, parseStateFileName } from './state-files.js';
 
 /** `offsets/N`: what batch N reads and with which watermark; written before the batch runs. */
@@ -173,6 +174,8 @@ export class Checkpoint extends EventEmitter {
   readonly #commits = new Map<number, CommitLogEntry>();
   // Per operator, the state files the next commit's delta continues; none: the next commit writes a snapshot.
   readonly #chains = new Map<string, Chain>();
+  // Snapshots written beside the batches, listed by the first commit after they are durable.
+  readonly #snapshots = new BackgroundSnapshots<StateFileRecord>();
   // State files below this version are gone already (see #purgeState).
   #stateFloor = -Infinity;
   readonly #commitWaiters = new Map<number, Array<{ resolve: (b: BarrierItem) => void; reject: (e: Error) => void }>>();
@@ -270,6 +273,8 @@ export class Checkpoint extends EventEmitter {
   async close(): Promise<void> {
     if (!this.#locked || this.location === null) return;
     this.#locked = false;
+    // A snapshot being written finishes (unlisted: the next run lists its own); no temporary file is left behind.
+    await this.#snapshots.settled();
     await releaseLock(this.location);
   }
 
@@ -300,6 +305,7 @@ export class Checkpoint extends EventEmitter {
     await this.#purgeBefore(lastCommit - MIN_BATCHES_TO_RETAIN);
     // The next commit continues the chains of the last one (a chain of the format before starts afresh).
     this.#chains.clear();
+    this.#snapshots.forget();
     let committed = lastCommit;
     let states: Record<string, RecoveredState> | null = {};
     if (committed >= 0 && this.location !== null) {
@@ -367,10 +373,14 @@ export class Checkpoint extends EventEmitter {
    * the batch is durable. Resolves whoever waits for the batch (the source).
    *
    * State is incremental (Spark's HDFS-backed state store): per operator
-   * and partition, `<N+1>.delta` holds what batch N changed; every
-   * {@link Checkpoint.minDeltasForSnapshot} deltas (and for the first
-   * commit of a run that continues a checkpoint of the format before)
-   * `<N+1>.snapshot` holds the whole state instead. The commit lists the
+   * and partition, `<N+1>.delta` holds what batch N changed. Once the
+   * chain holds {@link Checkpoint.minDeltasForSnapshot} deltas, the commit
+   * copies the state and `<N+1>.snapshot` is written beside the next
+   * batches (see background-snapshots.ts): the first commit after it is
+   * durable lists the chain from it. The first commit of a run, every
+   * commit with `minDeltasForSnapshot` 0, and a chain of twice that many
+   * deltas (runs that stop before their snapshot is listed) write the
+   * snapshot in the commit instead of the delta. The commit lists the
    * chain, snapshot then deltas, with each file's size and CRC32, so the
    * state of a committed batch is exactly the files its commit names.
    * A stage without incremental state hands a snapshot every batch.
@@ -385,20 +395,25 @@ export class Checkpoint extends EventEmitter {
       const listed: Record<string, StateFileRecord[]> = {};
       const chains = new Map<string, Chain>();
       const encodeMs = new Map<string, number>();
+      const snapshots: Array<{ operatorId: string; image: () => StateImage }> = [];
       for (const [operatorId, state] of Object.entries(barrier.state)) {
         const encodeStarted = performance.now();
         const chain = this.#chains.get(operatorId);
-        const image = chain === undefined || chain.deltas >= this.minDeltasForSnapshot ? state.snapshot() : state.delta();
-        const records: StateFileRecord[] = [];
-        // Every partition has its own file, written even when empty, like Spark's deltas.
-        for (let p = 0; p < Math.max(1, image.partitions.length); p++) {
-          const dir = join(this.location, 'state', operatorId, String(p));
-          const bytes = encodeStateFile(image, p);
-          const file = `${p}/${version}.${image.kind}`;
-          records.push({ file, size: bytes.length, crc32: crc32Hex(bytes) });
-          stateFiles.push(ensureDirectory(dir).then(() => stageFile(join(this.location!, 'state', operatorId, file), bytes)));
+        // A snapshot in the commit: the first of a run (nothing to continue), every batch with minDeltasForSnapshot 0,
+        // or a chain twice as long as asked (its snapshots did not land: the runs stop before a commit could list them).
+        const inline = chain === undefined || this.minDeltasForSnapshot === 0 || chain.deltas >= 2 * this.minDeltasForSnapshot;
+        const image = inline ? state.snapshot() : state.delta();
+        const records = this.#stageImage(operatorId, version, image, stateFiles);
+        // (A stage without incremental state hands a whole state as its delta: a chain of its own.)
+        const base = chain === undefined || image.kind === 'snapshot' ? null : this.#continued(operatorId, chain);
+        const next: Chain = base === null ? { files: records, deltas: 0 } : { files: [...base.files, ...records], deltas: base.deltas + 1 };
+        // Long enough: the state as this commit leaves it is copied now and written beside the next batches.
+        // (A stage that copies its state cheaply builds the snapshot's records later, from the copy.)
+        if (base !== null && next.deltas >= this.minDeltasForSnapshot && !this.#snapshots.busy(operatorId)) {
+          const later = state.snapshotLater?.() ?? null;
+          const whole = later === null ? state.snapshot() : null;
+          snapshots.push({ operatorId, image: later ?? (() => whole!) });
         }
-        const next: Chain = image.kind === 'snapshot' || chain === undefined ? { files: records, deltas: 0 } : { files: [...chain.files, ...records], deltas: chain.deltas + 1 };
         chains.set(operatorId, next);
         listed[operatorId] = [...next.files];
         encodeMs.set(operatorId, performance.now() - encodeStarted);
@@ -419,6 +434,7 @@ export class Checkpoint extends EventEmitter {
         if (state.progress !== null) state.progress['commitTimeMs'] = Math.round(encodeMs.get(operatorId)! + (stateWritten - writeStarted));
       }
       for (const [operatorId, chain] of chains) this.#chains.set(operatorId, chain);
+      for (const { operatorId, image } of snapshots) this.#snapshots.start(operatorId, version, () => this.#writeSnapshot(operatorId, version, image));
       await this.#purge(batchId);
     }
     this.#commits.set(batchId, commit);
@@ -428,6 +444,43 @@ export class Checkpoint extends EventEmitter {
     this.#commitWaiters.delete(batchId);
     for (const w of waiters) w.resolve(barrier);
     this.emit('commit', barrier);
+  }
+
+  /** Resolves once no snapshot is being written in the background (tests; {@link Checkpoint.close} waits for them too). */
+  async snapshotsWritten(): Promise<void> {
+    await this.#snapshots.settled();
+  }
+
+  // Encodes each partition of `image` as `<p>/<version>.<kind>` and stages it (pushed to `staged`); returns the records a commit lists.
+  #stageImage(operatorId: string, version: number, image: StateImage, staged: Array<Promise<StagedFile>>): StateFileRecord[] {
+    const records: StateFileRecord[] = [];
+    // Every partition has its own file, written even when empty, like Spark's deltas.
+    for (let p = 0; p < Math.max(1, image.partitions.length); p++) {
+      const dir = join(this.location!, 'state', operatorId, String(p));
+      const bytes = encodeStateFile(image, p);
+      const file = `${p}/${version}.${image.kind}`;
+      records.push({ file, size: bytes.length, crc32: crc32Hex(bytes) });
+      staged.push(ensureDirectory(dir).then(() => stageFile(join(this.location!, 'state', operatorId, file), bytes)));
+    }
+    return records;
+  }
+
+  // A snapshot written beside the batches: built and encoded after a yield (the batch that asked for it goes on), staged, published durably.
+  async #writeSnapshot(operatorId: string, version: number, image: () => StateImage): Promise<StateFileRecord[]> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const staged: Array<Promise<StagedFile>> = [];
+    const records = this.#stageImage(operatorId, version, image(), staged);
+    await publishInOrder([await Promise.all(staged)]);
+    return records;
+  }
+
+  // The chain a delta continues: the last one, or from a snapshot written since, when it is durable and newer.
+  #continued(operatorId: string, chain: Chain): Chain {
+    const snapshot = this.#snapshots.take(operatorId);
+    const versionOf = (record: StateFileRecord): number => parseStateFileName(record.file.slice(record.file.indexOf('/') + 1))?.version ?? -1;
+    if (snapshot === null || snapshot.version <= versionOf(chain.files[0]!)) return chain;
+    const deltas = chain.files.filter((record) => versionOf(record) > snapshot.version);
+    return { files: [...snapshot.files, ...deltas], deltas: new Set(deltas.map(versionOf)).size };
   }
 
   /** Resolves with the barrier of batch `batchId` once it is committed; rejects if the run fails first. */

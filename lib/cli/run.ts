@@ -146,6 +146,9 @@ Output:
                                   batch's copies (a new stream for SUBJECT keeps ids 1 hour)
   --console                       print each micro-batch's rows instead
   --checkpoint DIR                checkpoint directory (required with --output)
+  --min-deltas-for-snapshot N     state deltas written between two snapshots of an
+                                  operator's state (Spark's stateStore.minDeltasForSnapshot;
+                                  default 10; 0: a snapshot every batch)
   --trigger T                     available-now or once (stop when the input present
                                   at the start is processed), or "processingTime=1 second"
                                   (default: back-to-back micro-batches until SIGINT/SIGTERM)
@@ -183,6 +186,7 @@ const FLAGS: Record<string, FlagSpec> = {
   watermark: { type: 'string' },
   'output-mode': { type: 'string' },
   checkpoint: { type: 'string' },
+  'min-deltas-for-snapshot': { type: 'string' },
   output: { type: 'string' },
   format: { type: 'string' },
   console: { type: 'boolean' },
@@ -234,6 +238,8 @@ export interface RunOptions {
   readonly outputMode: string;
   /** Checkpoint directory; in memory when absent (console only). */
   readonly checkpoint?: string;
+  /** Spark's `stateStore.minDeltasForSnapshot`: state deltas between two snapshots (default 10). */
+  readonly minDeltasForSnapshot?: number;
   /** Sink: an output directory of JSON, Parquet or CSV files, a NATS subject (`nats://HOST:PORT/SUBJECT`), or the console. */
   readonly sink:
     | { readonly kind: 'json' | 'parquet' | 'csv'; readonly path: string }
@@ -327,6 +333,7 @@ export function buildQuery(options: RunOptions): StartQueryOptions {
     stages,
     sink,
     ...(options.checkpoint === undefined ? {} : { checkpointLocation: options.checkpoint }),
+    ...(options.minDeltasForSnapshot === undefined ? {} : { minDeltasForSnapshot: options.minDeltasForSnapshot }),
     outputMode: options.outputMode,
     ...(options.trigger === undefined ? {} : { trigger: parseTrigger(options.trigger as TriggerOption) }),
     ...(options.drain === undefined ? {} : { drain: options.drain }),
@@ -458,6 +465,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   const checkpoint = stringFlag(args, 'checkpoint');
   if (output !== undefined && checkpoint === undefined) throw new UsageError('missing required flag --checkpoint', 'run');
   if (checkpoint !== undefined && checkpoint.length === 0) throw new UsageError('flag --checkpoint needs a non-empty value', 'run');
+  const minDeltasForSnapshot = minDeltasFlag(stringFlag(args, 'min-deltas-for-snapshot'), checkpoint);
   const trigger = stringFlag(args, 'trigger');
   const maxFilesPerTrigger = integerFlag('run', args, 'max-files-per-trigger');
   const mode = choiceFlag('run', args, 'mode', ['PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'] as const);
@@ -498,6 +506,7 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
     ...(eventTime === undefined ? {} : { eventTime }),
     ...(watermark === undefined ? {} : { watermark }),
     ...(checkpoint === undefined ? {} : { checkpoint }),
+    ...(minDeltasForSnapshot === undefined ? {} : { minDeltasForSnapshot }),
     ...(trigger === undefined ? {} : { trigger }),
     ...(maxFilesPerTrigger === undefined ? {} : { maxFilesPerTrigger }),
     ...(maxFileAge === undefined ? {} : { maxFileAge }),
@@ -517,6 +526,17 @@ export function parseRunArgs(argv: readonly string[]): { help: boolean; progress
   const progressJson = stringFlag(args, 'progress-json');
   if (progressJson !== undefined && progressJson.length === 0) throw new UsageError('flag --progress-json needs a file name', 'run');
   return { help: false, progress: booleanFlag(args, 'progress'), progressJson: progressJson ?? null, options, ui: parseUiFlags('run', args) };
+}
+
+// --min-deltas-for-snapshot: a whole number, 0 or more, for the state files of a checkpoint on disk.
+function minDeltasFlag(value: string | undefined, checkpoint: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const flag = '--min-deltas-for-snapshot';
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
+    throw new TidemarkError('ERR_INVALID_OPTION', `flag ${flag} must be a whole number of deltas, 0 or more (0: a snapshot every batch); got '${value}'`, { option: flag });
+  }
+  if (checkpoint === undefined) throw new TidemarkError('ERR_INVALID_OPTION', `flag ${flag} needs --checkpoint: without one no state file is written`, { option: flag });
+  return Number(value);
 }
 
 // --window or --session-window (one of them, with --group-by), and the deduplication flags; a

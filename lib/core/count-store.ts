@@ -38,6 +38,8 @@ export interface AggregateStore {
   restore(data: unknown, slots: Int32Array): void;
   /** Memory the buffers hold. */
   bytesUsed(): number;
+  /** A copy of the buffers as they are now (array copies), for a snapshot read later; absent: the snapshot is read at once. */
+  clone?(): AggregateStore;
 }
 
 /** Buffers of `count()`: rows per group. */
@@ -121,5 +123,11 @@ export class CountStore implements AggregateStore {
 
   bytesUsed(): number {
     return this.#counts.byteLength;
+  }
+
+  clone(): CountStore {
+    const copy = new CountStore(this.name);
+    copy.#counts = this.#counts.slice();
+    return copy;
   }
 }

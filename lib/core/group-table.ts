@@ -125,6 +125,44 @@ export class StringPool {
     return this.#arena.subarray(start, start + this.#lengths[id]!);
   }
 
+  /** How many bytes the string of `id` has in UTF-8. */
+  byteLength(id: number): number {
+    return this.#lengths[id]!;
+  }
+
+  /** Copies the UTF-8 bytes of `id` into `target` at `at`; returns where they end. */
+  copyBytes(id: number, target: Uint8Array, at: number): number {
+    const arena = this.#arena;
+    const start = this.#starts[id]!;
+    const n = this.#lengths[id]!;
+    // Keys are short: a loop beats a subarray view and a set for each.
+    if (n <= 32) for (let i = 0; i < n; i++) target[at + i] = arena[start + i]!;
+    else target.set(arena.subarray(start, start + n), at);
+    return at + n;
+  }
+
+  /** Makes `target` a copy of this pool (array copies: a snapshot taken at a commit, read while this one changes). */
+  copyInto(target: StringPool): void {
+    target.#arena = this.#arena.slice(0, this.#top);
+    target.#top = this.#top;
+    target.#garbage = this.#garbage;
+    target.#starts = this.#starts.slice();
+    target.#lengths = this.#lengths.slice();
+    target.#hashes = this.#hashes.slice();
+    target.#refs = this.#refs.slice();
+    target.#next = this.#next;
+    target.#free = this.#free.slice();
+    target.#freeCount = this.#freeCount;
+    target.#size = this.#size;
+    target.#index = this.#index.slice();
+    target.#mask = this.#mask;
+  }
+
+  /** Every id handed out is below this. */
+  get idLimit(): number {
+    return this.#next;
+  }
+
   /** Takes a reference to `value`, adding it when new; returns its id. */
   acquire(value: string): number {
     const n = this.#encode(value);
@@ -438,6 +476,32 @@ export class GroupTable {
   /** Groups held. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * A copy of the table as it is now: its arrays copied whole (memory
+   * copies, no walk over the groups), so a snapshot can be read from it
+   * while this table goes on changing.
+   */
+  clone(): GroupTable {
+    const copy = new GroupTable(this.layout);
+    this.pool.copyInto(copy.pool);
+    copy.#capacity = this.#capacity;
+    copy.#size = this.#size;
+    copy.#sequenceCounter = this.#sequenceCounter;
+    copy.#f64 = this.#f64.map((a) => (a === EMPTY_F64 ? a : a.slice()));
+    copy.#str = this.#str.map((a) => (a === EMPTY_I32 ? a : a.slice()));
+    copy.#flags = this.#flags.map((a) => (a === EMPTY_U8 ? a : a.slice()));
+    copy.#nulls = this.#nulls.map((a) => (a === null ? null : a.slice()));
+    copy.#hashes = this.#hashes.slice();
+    copy.#used = this.#used.slice();
+    copy.#sequence = this.#sequence.slice();
+    copy.#next = this.#next;
+    copy.#free = this.#free.slice();
+    copy.#freeCount = this.#freeCount;
+    copy.#index = this.#index.slice();
+    copy.#mask = this.#mask;
+    return copy;
   }
 
   /** Slots allocated (live or free): the bound of slot numbers. */

@@ -144,6 +144,8 @@ export class KeyedAggregation {
   #watermarkUs = 0;
   #lateWatermarkUs = 0;
   #updated: Int32Array = new Int32Array(64);
+  // See #dictionaryScratch.
+  #dictionary: Int32Array = new Int32Array(0);
   #updatedCount = 0;
   #late: GroupTable | null = null;
   #evicted: Int32Array = new Int32Array(0);
@@ -333,13 +335,14 @@ export class KeyedAggregation {
    * Memory held, everything counted at its allocated size: the keys (lanes,
    * index, insertion order, string arena), the aggregate buffers, the
    * per-batch marks, the batch's late groups, the keys kept for the
-   * checkpoint and the output dictionary.
+   * checkpoint, the scratch that numbers their strings, and the output
+   * dictionary.
    */
   get bytesUsed(): number {
     let removed = 0;
     for (const records of this.#removedRecords) for (const r of records) removed += recordBytes(r);
     const output = this.#outputDictionary.size * 48;
-    return this.table.bytesUsed + this.store.bytesUsed() + this.#touchedIn.byteLength + this.#updated.byteLength + (this.#late?.bytesUsed ?? 0) + removed + output;
+    return this.table.bytesUsed + this.store.bytesUsed() + this.#touchedIn.byteLength + this.#updated.byteLength + this.#dictionary.byteLength + (this.#late?.bytesUsed ?? 0) + removed + output;
   }
 
   /** The grouping columns then the result columns of `slots[from..to)`. */
@@ -502,6 +505,21 @@ export class KeyedAggregation {
     return this.table.partitionsOf(this.table.liveSlots(), this.#partitions).map((slots) => this.#records(slots, true).map((r) => ({ put: r })));
   }
 
+  /**
+   * {@link KeyedAggregation.snapshotRecords} of the state as it is now, read
+   * later: the table and the buffers are copied whole now (memory copies),
+   * the records built from the copies when the returned function is
+   * called, whatever batches ran since. Null when the aggregate store
+   * cannot be copied (take {@link KeyedAggregation.snapshotRecords} now).
+   */
+  snapshotLater(): (() => KeyedStateRecord[][]) | null {
+    if (this.store.clone === undefined) return null;
+    const table = this.table.clone();
+    const store = this.store.clone();
+    const partitions = this.#partitions;
+    return () => table.partitionsOf(table.liveSlots(), partitions).map((slots) => this.#records(slots, true, table, store).map((r) => ({ put: r })));
+  }
+
   /** Removes every group (before a snapshot's records are applied). */
   clear(): void {
     this.table.clear();
@@ -588,14 +606,14 @@ export class KeyedAggregation {
   }
 
   // The given slots as records of at most RECORD_GROUPS groups; with `buffers`, puts (order and buffers too).
-  #records(slots: Int32Array, buffers: boolean): GroupsRecord[] {
+  #records(slots: Int32Array, buffers: boolean, table = this.table, store = this.store): GroupsRecord[] {
     const out: GroupsRecord[] = [];
-    for (const [from, to] of recordRanges(slots.length)) out.push(this.#record(slots.subarray(from, to), buffers));
+    for (const [from, to] of recordRanges(slots.length)) out.push(this.#record(slots.subarray(from, to), buffers, table, store));
     return out;
   }
 
-  #record(slots: Int32Array, buffers: boolean): GroupsRecord {
-    const table = this.table;
+  // Of `table` and `store`: this state's, or copies (snapshotLater).
+  #record(slots: Int32Array, buffers: boolean, table: GroupTable, store: AggregateStore): GroupsRecord {
     const pool = table.pool;
     const n = slots.length;
     const lanes = table.layout.lanes.map((kind, l): GroupsRecord['lanes'][number] => {
@@ -611,9 +629,11 @@ export class KeyedAggregation {
         for (let i = 0; i < n; i++) flag[i] = lane[slots[i]!]!;
         return { flag };
       }
-      // A dictionary of the strings these groups use, copied as bytes from the pool's arena.
-      const numbering = new Map<number, number>();
-      const poolIds: number[] = [];
+      // A dictionary of the strings these groups use, copied as bytes from the pool's arena. Record ids by
+      // pool id in a scratch array (-1: not yet in the dictionary), reset after: no Map entry per group.
+      const numbering = this.#dictionaryScratch(pool.idLimit);
+      const poolIds = new Int32Array(n);
+      let count = 0;
       const ids = new Int32Array(n);
       let total = 0;
       for (let i = 0; i < n; i++) {
@@ -622,21 +642,22 @@ export class KeyedAggregation {
           ids[i] = -1;
           continue;
         }
-        let id = numbering.get(poolId);
-        if (id === undefined) {
-          numbering.set(poolId, (id = poolIds.push(poolId) - 1));
-          total += pool.bytesOf(poolId).length;
+        let id = numbering[poolId]!;
+        if (id < 0) {
+          numbering[poolId] = id = count;
+          poolIds[count++] = poolId;
+          total += pool.byteLength(poolId);
         }
         ids[i] = id;
       }
       const utf8 = new Uint8Array(total);
-      const ends = new Int32Array(poolIds.length);
+      const ends = new Int32Array(count);
       let at = 0;
-      for (let k = 0; k < poolIds.length; k++) {
-        const bytes = pool.bytesOf(poolIds[k]!);
-        utf8.set(bytes, at);
-        at += bytes.length;
+      for (let k = 0; k < count; k++) {
+        const poolId = poolIds[k]!;
+        at = pool.copyBytes(poolId, utf8, at);
         ends[k] = at;
+        numbering[poolId] = -1;
       }
       return { utf8, ends, ids };
     });
@@ -648,7 +669,13 @@ export class KeyedAggregation {
     if (!buffers) return { size: n, lanes, nulls };
     const sequence = new Float64Array(n);
     for (let i = 0; i < n; i++) sequence[i] = table.sequence(slots[i]!);
-    return { size: n, lanes, nulls, sequence, buffers: this.store.snapshot(slots, n) };
+    return { size: n, lanes, nulls, sequence, buffers: store.snapshot(slots, n) };
+  }
+
+  // Per pool id, its number in the dictionary a record is building (-1: none): all -1 between records.
+  #dictionaryScratch(ids: number): Int32Array {
+    if (this.#dictionary.length < ids) this.#dictionary = new Int32Array(Math.max(ids, this.#dictionary.length * 2)).fill(-1);
+    return this.#dictionary;
   }
 
   /** The grouping fields. */

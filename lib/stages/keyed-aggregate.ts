@@ -332,6 +332,12 @@ export class KeyedAggregate extends Stage {
     return this.#image('snapshot', this.keyState.snapshotRecords());
   }
 
+  /** The state copied now (table and buffers as arrays), its snapshot records built when asked (see `KeyedAggregation.snapshotLater`). */
+  override snapshotLater(): (() => StateImage) | null {
+    const later = this.keyState.snapshotLater();
+    return later === null ? null : () => this.#image('snapshot', later());
+  }
+
   /** What the last batch changed: keys removed, groups updated (see `KeyedAggregation.deltaRecords`). */
   override delta(): StateImage {
     return this.#image('delta', this.keyState.deltaRecords());

@@ -150,6 +150,16 @@ export abstract class Stage extends Transform implements IncrementalState {
     return this.snapshot();
   }
 
+  /**
+   * {@link Stage.snapshot} of the state as it is now, built later (the
+   * checkpoint writes it beside the next batches): a stage that can copy
+   * its state cheaply now returns the function that reads the copy; null
+   * (the default) has the checkpoint take `snapshot()` at once.
+   */
+  snapshotLater(): (() => StateImage) | null {
+    return null;
+  }
+
   /** A stateless stage checks the configuration only. */
   restore(image: StateImage | StageSnapshot): void {
     checkSnapshot(image, this.operatorName, 1, this.configuration());
@@ -167,7 +177,7 @@ export abstract class Stage extends Transform implements IncrementalState {
    */
   protected stamp(item: BarrierItem, progress: Record<string, unknown> | null = null): void {
     if (!this.stateful || this.operatorId === null) return;
-    item.state[String(this.operatorId)] = { progress, delta: () => this.delta(), snapshot: () => this.snapshot() };
+    item.state[String(this.operatorId)] = { progress, delta: () => this.delta(), snapshot: () => this.snapshot(), snapshotLater: () => this.snapshotLater() };
   }
 
   async #open(item: OpenItem): Promise<StreamItem[]> {

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -51,10 +52,15 @@ t.test('offsets without a commit are a batch to re-execute; with a commit, the n
   const third = await Checkpoint.open(dir);
   const recovery = await third.recover();
   t.equal(recovery.pending, null);
-  // The commit lists the state files it covers, with their size and CRC32.
-  // The commit lists the state files it covers, with their size and CRC32: here a snapshot (a header line, one record).
-  const stateFiles = { '0': [{ file: '0/1.snapshot', size: 102, crc32: '09a16a8c' }] };
-  t.equal(await readFile(join(dir, 'state', '0', '0', '1.snapshot'), 'utf8'), '{"stage":"X","version":1,"configuration":{},"kind":"snapshot","partition":0,"numPartitions":1}\n{"n":1}');
+  // The commit lists the state files it covers, with their size and CRC32: here a snapshot (state file format 2:
+  // magic, format, header length, then the JSON header holding the one record, padded to 8 bytes; no typed array, no section).
+  const stateFiles = { '0': [{ file: '0/1.snapshot', size: 144, crc32: '4199fa9d' }] };
+  const header = '{"stage":"X","version":1,"configuration":{},"kind":"snapshot","partition":0,"numPartitions":1,"sections":[],"records":[{"n":1}]}';
+  const prefix = Buffer.alloc(16);
+  prefix.write('TMST', 0, 'latin1');
+  prefix.writeUInt32LE(2, 4);
+  prefix.writeUInt32LE(header.length, 8);
+  t.strictSame(await readFile(join(dir, 'state', '0', '0', '1.snapshot')), Buffer.concat([prefix, Buffer.from(header), Buffer.alloc(144 - 16 - header.length)]));
   const { states, ...rest } = recovery.lastCommitted!;
   t.strictSame(rest, { batchId: 0, offsets: entry, commit: { nextBatchWatermarkMs: 5000, stateFiles } });
   t.strictSame(Object.keys(states), ['0']);

@@ -5,7 +5,7 @@
  * the snapshot its last commit lists and applies the deltas after it.
  */
 import t from 'tap';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeStateFile } from '../../lib/checkpoint/state-files.js';
 import type { Row } from '../../lib/core/batch.js';
@@ -45,12 +45,12 @@ async function uninterrupted(dir: string, minDeltasForSnapshot?: number): Promis
 }
 
 /** A new run (a restart from the checkpoint) for every step. */
-async function restartedEveryStep(dir: string, minDeltasForSnapshot?: number): Promise<unknown[]> {
+async function restartedEveryStep(dir: string, minDeltasForSnapshot?: number, noDataMicroBatches = true): Promise<unknown[]> {
   let source = new MemorySource({ schema: eventSchema });
   const rows: unknown[] = [];
   for (const step of STEPS) {
     const sink = new MemorySink();
-    const q = await query(source, sink, dir, minDeltasForSnapshot);
+    const q = await query(source, sink, dir, minDeltasForSnapshot, noDataMicroBatches);
     source.addData(step);
     await q.processAllAvailable();
     await q.stop();
@@ -79,13 +79,18 @@ t.test('a restart at every step, from a snapshot and the deltas after it, emits 
 
 t.test('each commit lists the chain its state is read from: the last snapshot, then the deltas after it', async (t) => {
   const dir = t.testdir();
-  await restartedEveryStep(dir, 2);
-  // Batch N writes version N+1: a snapshot at versions 1, 4, 7, … (every 2 deltas).
+  await restartedEveryStep(dir, 2, false);
+  // Batch N writes version N+1 (no no-data batches: batch N is step N). Each run commits one batch and stops: the snapshot written beside it (at 3, 4, 5) is
+  // durable when the run ends, but no commit of that run is left to list it; a chain of 2 × 2 deltas gets a snapshot in the commit.
   t.strictSame(await listed(dir, 0), ['0/1.snapshot']);
   t.strictSame(await listed(dir, 1), ['0/1.snapshot', '0/2.delta']);
   t.strictSame(await listed(dir, 2), ['0/1.snapshot', '0/2.delta', '0/3.delta']);
-  t.strictSame(await listed(dir, 3), ['0/4.snapshot']);
-  t.strictSame(await listed(dir, 4), ['0/4.snapshot', '0/5.delta']);
+  t.strictSame(await listed(dir, 3), ['0/1.snapshot', '0/2.delta', '0/3.delta', '0/4.delta']);
+  t.strictSame(await listed(dir, 4), ['0/1.snapshot', '0/2.delta', '0/3.delta', '0/4.delta', '0/5.delta']);
+  t.strictSame(await listed(dir, 5), ['0/6.snapshot']);
+  t.strictSame(await listed(dir, 6), ['0/6.snapshot', '0/7.delta']);
+  const files = await readdir(join(dir, 'state', '0', '0'));
+  t.ok(files.includes('3.snapshot'), 'the snapshot of version 3 was written, beside the batch');
 });
 
 t.test('a delta holds the groups the batch updated and the keys it removed, nothing else', async (t) => {

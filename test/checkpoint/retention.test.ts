@@ -19,7 +19,7 @@
  * @module
  */
 import t from 'tap';
-import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint, MIN_BATCHES_TO_RETAIN } from '../../lib/checkpoint/checkpoint.js';
@@ -108,14 +108,23 @@ t.test(`issue 10 #5: ${FILES} one-file micro-batches leave _spark_metadata under
     t.strictSame((await readdir(join(chk, sub))).filter((n) => n.startsWith('.')).length, retained.length, `${sub} keeps their sidecars only`);
   }
   for (const operator of ['0']) {
-    // A snapshot every 10 deltas (versions 1, 12, 23, …): kept from the snapshot the oldest retained commit starts from.
-    const oldest = Number(retained[0]);
-    const kind = (version: number) => ((version - 1) % 11 === 0 ? 'snapshot' : 'delta');
-    const floor = oldest + 1 - ((oldest + 1 - 1) % 11);
-    const versions = Array.from({ length: lastBatch + 2 - floor }, (_, i) => floor + i);
-    t.strictSame(await logNames(join(chk, 'state', operator, '0')), versions.map((v) => `${v}.${kind(v)}`), `state of operator ${operator} keeps what the last 100 batches need`);
+    // A snapshot every 10 deltas, written beside the batches (the versions a commit lists it at depend on when it is
+    // durable): kept is exactly what the retained commits list, from the snapshot the oldest of them starts from.
+    const present = (await logNames(join(chk, 'state', operator, '0'))).filter((n) => /^\d+\.(snapshot|delta)$/.test(n));
+    const needed = new Set<string>();
+    for (const id of retained) for (const file of await listedFiles(chk, Number(id), operator)) needed.add(file);
+    t.strictSame([...needed].filter((n) => !present.includes(n)), [], `state of operator ${operator}: every file a retained commit lists is kept`);
+    const floor = Math.min(...[...needed].map((n) => Number(n.split('.')[0])));
+    t.strictSame(present.filter((n) => Number(n.split('.')[0]) < floor), [], `state of operator ${operator}: nothing older than the oldest retained chain`);
+    t.ok(present.length <= lastBatch + 2 - floor + Math.ceil((lastBatch + 2 - floor) / 10), `state of operator ${operator}: a delta per version and a snapshot every 10 at most`);
   }
 });
+
+/** The state files commits/N lists for an operator (names in its partition 0). */
+async function listedFiles(chk: string, batchId: number, operator: string): Promise<string[]> {
+  const text = await readFile(join(chk, 'commits', String(batchId)), 'utf8');
+  return (JSON.parse(text.split('\n')[1]!) as { stateFiles: Record<string, Array<{ file: string }>> }).stateFiles[operator]!.map((r) => r.file.slice(2));
+}
 
 t.test('what a crash between a commit and its purge left (offsets, commits, state and sidecars of old batches) goes at the next start', async (t) => {
   const dir = t.testdir();

@@ -189,3 +189,15 @@ t.test('property: every output mode agrees with a plain model of Spark\'s rules,
     }),
   );
 });
+
+t.test('snapshotLater reads the state as it was when it was called, whatever batches ran since', async (t) => {
+  const agg = aggregation('update');
+  step(agg, 0, 0, windows(['a', 10, 20], ['b', 10, 20], ['a', 10, 20], [null, 20, 30]));
+  const now = agg.snapshotRecords();
+  const later = agg.snapshotLater();
+  t.ok(later !== null, 'a count store can be copied');
+  // Changes after the copy: a count grows, a group is added, two windows close (removed), the string pool changes.
+  step(agg, 0, 0, windows(['a', 10, 20], ['c', 30, 40], ['dddddddddddddddddddddddddddddddddddddddd', 30, 40]));
+  step(agg, 25, 25, windows(['e', 40, 50]));
+  t.strictSame(later!(), now);
+});
