@@ -24,6 +24,12 @@ export interface DurableSnapshot<F> {
 export class BackgroundSnapshots<F> {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #durable = new Map<string, DurableSnapshot<F>>();
+  readonly #onFailure: (operatorId: string, version: number, err: Error) => void;
+
+  /** @param onFailure told of a snapshot that could not be written (the run goes on: its deltas stay listed) */
+  constructor(onFailure: (operatorId: string, version: number, err: Error) => void = () => {}) {
+    this.#onFailure = onFailure;
+  }
 
   /** Whether a snapshot of `operatorId` is being written. */
   busy(operatorId: string): boolean {
@@ -33,7 +39,8 @@ export class BackgroundSnapshots<F> {
   /**
    * Starts writing the snapshot of `operatorId` at `version`: `write`
    * resolves with its files once they are durable. A failure only costs the
-   * snapshot: the deltas stay listed, and a later commit starts another.
+   * snapshot: the deltas stay listed, and a later commit starts another; it
+   * is told to `onFailure`, so a disk that keeps failing is not silent.
    */
   start(operatorId: string, version: number, write: () => Promise<readonly F[]>): void {
     const written = write().then(
@@ -41,7 +48,7 @@ export class BackgroundSnapshots<F> {
         const before = this.#durable.get(operatorId);
         if (before === undefined || before.version < version) this.#durable.set(operatorId, { version, files });
       },
-      () => {},
+      (err: unknown) => this.#onFailure(operatorId, version, err as Error),
     );
     this.#inFlight.set(
       operatorId,

@@ -175,7 +175,12 @@ export class Checkpoint extends EventEmitter {
   // Per operator, the state files the next commit's delta continues; none: the next commit writes a snapshot.
   readonly #chains = new Map<string, Chain>();
   // Snapshots written beside the batches, listed by the first commit after they are durable.
-  readonly #snapshots = new BackgroundSnapshots<StateFileRecord>();
+  readonly #snapshots = new BackgroundSnapshots<StateFileRecord>((operatorId, version, err) =>
+    this.emit(
+      'warning',
+      new TidemarkError('ERR_CHECKPOINT_SNAPSHOT', `the snapshot of state operator ${operatorId} at version ${version} could not be written (${err.message}); its deltas stay listed, and a later commit writes the snapshot again`, { cause: err }),
+    ),
+  );
   // State files below this version are gone already (see #purgeState).
   #stateFloor = -Infinity;
   readonly #commitWaiters = new Map<number, Array<{ resolve: (b: BarrierItem) => void; reject: (e: Error) => void }>>();

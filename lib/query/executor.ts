@@ -124,12 +124,15 @@ export class MicroBatchExecution extends Readable {
     }
     this.#checkpoint = checkpoint;
     this.runId = runId;
-    const emitter = source as unknown as Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>;
-    if (typeof emitter.on === 'function' && typeof emitter.off === 'function') {
-      const relay = (warning: Error): void => void this.emit('warning', warning);
-      emitter.on('warning', relay);
-      this.once('close', () => emitter.off!('warning', relay));
-    }
+    this.#relayWarnings(source as unknown as Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>);
+  }
+
+  // The source's warnings, and the checkpoint's (a snapshot that could not be written), reach the query.
+  #relayWarnings(emitter: Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>): void {
+    if (typeof emitter.on !== 'function' || typeof emitter.off !== 'function') return;
+    const relay = (warning: Error): void => void this.emit('warning', warning);
+    emitter.on('warning', relay);
+    this.once('close', () => emitter.off!('warning', relay));
   }
 
   /** The trigger in force. */
@@ -269,6 +272,7 @@ export class MicroBatchExecution extends Readable {
   async #execute(): Promise<void> {
     const checkpoint = this.#checkpoint ?? (await Checkpoint.open(this.#options.checkpointLocation ?? null));
     this.#checkpoint = checkpoint;
+    this.#relayWarnings(checkpoint);
     if (this.#options.minDeltasForSnapshot !== undefined) checkpoint.minDeltasForSnapshot = this.#options.minDeltasForSnapshot;
     const recovery = await checkpoint.recover();
     const last = recovery.lastCommitted;

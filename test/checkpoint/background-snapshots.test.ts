@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Checkpoint, MIN_BATCHES_TO_RETAIN } from '../../lib/checkpoint/checkpoint.js';
@@ -73,6 +73,29 @@ t.test('the commit that reaches minDeltasForSnapshot lists its delta; the snapsh
   t.ok((await readdir(join(dir, 'state', '0', '0'))).includes('3.snapshot'), 'the snapshot of version 3 is written, after the commit');
   await commitBatch(cp, 3, counter, 4);
   t.strictSame(await listed(dir, 3), ['0/3.snapshot', '0/4.delta'], 'the next commit lists the chain from it');
+  await cp.close();
+  t.strictSame(await recoveredTotal(dir), { batchId: 3, total: 10 });
+});
+
+t.test('a snapshot that cannot be written is a warning (ERR_CHECKPOINT_SNAPSHOT), not a silent loss: the deltas stay listed', async (t) => {
+  const dir = t.testdir();
+  const cp = await Checkpoint.open(dir);
+  cp.minDeltasForSnapshot = 2;
+  const warnings: Array<{ code: string; message: string }> = [];
+  cp.on('warning', (w: { code: string; message: string }) => warnings.push(w));
+  await cp.recover();
+  const counter = new Counter();
+  await commitBatch(cp, 0, counter, 1);
+  await commitBatch(cp, 1, counter, 2);
+  // A directory where the snapshot's file must go: its rename fails (as a full or failing disk would).
+  await mkdir(join(dir, 'state', '0', '0', '3.snapshot'));
+  await commitBatch(cp, 2, counter, 3);
+  await cp.snapshotsWritten();
+  t.equal(warnings.length, 1);
+  t.equal(warnings[0]!.code, 'ERR_CHECKPOINT_SNAPSHOT');
+  t.match(warnings[0]!.message, /^the snapshot of state operator 0 at version 3 could not be written \(.+\); its deltas stay listed/);
+  await commitBatch(cp, 3, counter, 4);
+  t.strictSame(await listed(dir, 3), ['0/1.snapshot', '0/2.delta', '0/3.delta', '0/4.delta'], 'the chain of deltas goes on');
   await cp.close();
   t.strictSame(await recoveredTotal(dir), { batchId: 3, total: 10 });
 });
