@@ -67,6 +67,9 @@ class ChunkGroups implements KernelSink {
   nulls: Uint8Array[];
   #width = 1;
   #slots = new Map<number, Int32Array>();
+  // The slot current before this one (NaN: none), and its groups by key.
+  #prevStart = NaN;
+  #prevSlot: Int32Array = EMPTY_I32;
   // Per slot start, groups of keys at or above DENSE_KEYS (key → group).
   #sparse = new Map<number, Map<number, number>>();
   readonly #slideUs: number;
@@ -91,6 +94,8 @@ class ChunkGroups implements KernelSink {
     this.lastStart = NaN;
     this.lastEnd = NaN;
     this.cur = EMPTY_I32;
+    this.#prevStart = NaN;
+    this.#prevSlot = EMPTY_I32;
     this.length = 0;
     this.#width = Math.min(width, DENSE_KEYS);
     this.#slots = new Map();
@@ -98,6 +103,20 @@ class ChunkGroups implements KernelSink {
   }
 
   slotOf(t: number): Int32Array {
+    // Events a few seconds out of order cross a slot boundary and back (often, with 10-minute panes):
+    // the slot before is kept at hand, so going back costs no remainder and no map lookup.
+    if (t >= this.#prevStart && t < this.#prevStart + this.#slideUs) {
+      const start = this.#prevStart;
+      const slot = this.#prevSlot;
+      this.#prevStart = this.lastStart;
+      this.#prevSlot = this.cur;
+      this.lastStart = start;
+      this.lastEnd = start + this.#slideUs;
+      this.cur = slot;
+      return slot;
+    }
+    this.#prevStart = this.lastStart;
+    this.#prevSlot = this.cur;
     // As partialCount computes it: the remainder only when a row leaves the slot of the row before.
     const remainder = (t - this.#startTimeUs) % this.#slideUs;
     const start = t - (remainder < 0 ? remainder + this.#slideUs : remainder);
