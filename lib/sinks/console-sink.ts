@@ -10,7 +10,8 @@ import { once } from 'node:events';
 import { TidemarkError } from '../errors.js';
 import { valueAt, type RecordBatch } from '../core/batch.js';
 import { showString } from '../core/show.js';
-import { defaultTimeZone, isValidTimeZone } from '../core/timestamp.js';
+import { isValidTimeZone } from '../core/timestamp.js';
+import { hostTimeZone } from '../host-time-zone.js';
 import { Sink, type SinkPlan } from './sink.js';
 
 /** Options of {@link ConsoleSink}: Spark's `numRows` and `truncate`, plus where to print. */
@@ -50,7 +51,7 @@ export class ConsoleSink extends Sink {
     if (typeof truncate !== 'boolean') {
       throw new TidemarkError('ERR_INVALID_OPTION', `truncate must be true or false, got ${String(truncate)}`, { option: 'truncate' });
     }
-    const timeZone: unknown = options.timeZone ?? defaultTimeZone();
+    const timeZone: unknown = options.timeZone ?? hostTimeZone();
     if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
       throw new TidemarkError('ERR_INVALID_OPTION', `Invalid time zone ${JSON.stringify(timeZone)}: expected a region id such as "Asia/Kolkata", "UTC" or an offset such as "+05:30"`, {
         option: 'timeZone',

@@ -25,7 +25,8 @@ import { parseDDL, schemaToDDL } from '../core/ddl.js';
 import { windowDurationUs } from '../core/interval.js';
 import { JsonReader, type JsonReaderOptions, type LineLocation, type ParseMode } from '../core/json-reader.js';
 import { fieldIndex, type Schema } from '../core/schema.js';
-import { defaultTimeZone, isValidTimeZone } from '../core/timestamp.js';
+import { isValidTimeZone } from '../core/timestamp.js';
+import { hostTimeZone } from '../host-time-zone.js';
 import type { StreamItem } from '../protocol.js';
 import { Stage, type PlanContext } from './stage.js';
 import type { NullableRow, RowOf, RowTyped } from '../core/row-types.js';
@@ -111,7 +112,7 @@ export class ParseSchema<S extends string = string> extends Stage implements Row
     }
     this.mode = mode;
     this.columnNameOfCorruptRecord = options.columnNameOfCorruptRecord ?? '_corrupt_record';
-    this.timeZone = options.timeZone ?? defaultTimeZone();
+    this.timeZone = options.timeZone ?? hostTimeZone();
     if (!isValidTimeZone(this.timeZone)) throw new TidemarkError('ERR_INVALID_OPTION', `unknown time zone '${this.timeZone}'`, { option: 'timeZone' });
     const corruptIndex = fieldIndex(this.schema, this.columnNameOfCorruptRecord);
     if (corruptIndex >= 0 && this.schema.fields[corruptIndex]!.dataType.type !== 'string') {

@@ -24,7 +24,7 @@ import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { TidemarkError } from '../errors.js';
 import { streams, type StreamingQueryManager } from '../query/streaming-query.js';
-import { defaultTimeZone } from '../core/timestamp.js';
+import { hostTimeZone } from '../host-time-zone.js';
 import { QueryBoard, type BoardEvent } from './board.js';
 
 /** Options of {@link serveUi}. */
@@ -144,7 +144,7 @@ export async function serveUi(options: ServeUiOptions = {}): Promise<UiServer> {
     );
   }
   const manager = options.manager ?? streams;
-  const board = new QueryBoard(manager, { timeZone: options.timeZone ?? defaultTimeZone() });
+  const board = new QueryBoard(manager, { timeZone: options.timeZone ?? hostTimeZone() });
   const bindHost = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   const tokenDigest = token === undefined ? null : digest(token);
   const eventStreams = new Set<ServerResponse>();

@@ -180,3 +180,23 @@ t.test('the default zone follows TZ', async (t) => {
   process.env.TZ = 'UTC';
   t.equal(defaultTimeZone(), 'UTC');
 });
+
+t.test('a host hint that says UTC answers UTC without ICU: TZ=UTC, or no TZ and /etc/localtime linking to zoneinfo/UTC or zoneinfo/Etc/UTC', async (t) => {
+  t.equal(defaultTimeZone({ tz: 'UTC', localtime: null }), 'UTC');
+  t.equal(defaultTimeZone({ tz: undefined, localtime: '/usr/share/zoneinfo/Etc/UTC' }), 'UTC');
+  t.equal(defaultTimeZone({ tz: undefined, localtime: '../usr/share/zoneinfo/UTC' }), 'UTC');
+});
+
+t.test('any other host hint is decided by ICU, as before', async (t) => {
+  const saved = process.env.TZ;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  });
+  process.env.TZ = 'Asia/Tokyo';
+  // The hint is not ICU's input: an answer other than UTC comes from ICU, which reads TZ itself.
+  t.equal(defaultTimeZone({ tz: 'Asia/Tokyo', localtime: '/usr/share/zoneinfo/Etc/UTC' }), 'Asia/Tokyo', 'TZ set to a region: ICU, not the link');
+  t.equal(defaultTimeZone({ tz: undefined, localtime: '/usr/share/zoneinfo/Europe/Paris' }), 'Asia/Tokyo', 'a link to another zone: ICU');
+  t.equal(defaultTimeZone({ tz: undefined, localtime: '/usr/share/zoneinfo/Etc/UTC+1' }), 'Asia/Tokyo', 'not exactly UTC: ICU');
+  t.equal(defaultTimeZone({ tz: undefined, localtime: null }), 'Asia/Tokyo', 'no link: ICU');
+});
