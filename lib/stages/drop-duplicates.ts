@@ -15,7 +15,7 @@ import { DeduplicateState, planDeduplicate, type DedupStateRecord, type DedupSta
 import { simpleString, type Schema } from '../core/schema.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
-import { Stage, applyRecords, restoreRecords, stateImage, wholeState, type PlanContext, type RecordedState } from './stage.js';
+import { Stage, applyRecords, recordedCore, restoreRecords, stateImage, type PlanContext, type RecordedState } from './stage.js';
 
 /** Options of {@link DropDuplicates}. */
 export interface DropDuplicatesOptions {
@@ -205,12 +205,7 @@ export class DropDuplicates extends Stage {
   }
 
   #recorded(): RecordedState {
-    const state = this.#planned();
-    return {
-      clear: () => state.clear(),
-      applyRecord: (record) => state.applyRecord(record as DedupStateRecord),
-      restoreWhole: (image) => state.restore(wholeState(image) as DedupStateSnapshot),
-    };
+    return recordedCore<DedupStateRecord, DedupStateSnapshot>(this.#planned());
   }
 
   #planned(): DeduplicateState {

@@ -20,7 +20,7 @@ import { WINDOW_TYPE, fieldIndex, simpleString, type Field, type Schema } from '
 import { allocatingSlots, planSessionWindow, sessionGapUs, SessionWindowState, type EmittedSessions, type SessionStateRecord, type SessionStateSnapshot } from '../core/session-window.js';
 import type { StatefulOperatorInfo } from '../core/stateful-chain.js';
 import type { BarrierItem, StageSnapshot, StateImage, StreamItem } from '../protocol.js';
-import { Stage, applyRecords, restoreRecords, stateImage, wholeState, type PlanContext, type RecordedState } from './stage.js';
+import { Stage, applyRecords, recordedCore, restoreRecords, stateImage, type PlanContext, type RecordedState } from './stage.js';
 
 /** Options of {@link SessionWindow}. */
 export interface SessionWindowOptions {
@@ -324,12 +324,7 @@ export class SessionWindow extends Stage {
   }
 
   #recorded(): RecordedState {
-    const state = this.#planned();
-    return {
-      clear: () => state.clear(),
-      applyRecord: (record) => state.applyRecord(record as SessionStateRecord),
-      restoreWhole: (image) => state.restore(wholeState(image) as SessionStateSnapshot),
-    };
+    return recordedCore<SessionStateRecord, SessionStateSnapshot>(this.#planned());
   }
 
   #planned(): SessionWindowState {

@@ -319,6 +319,19 @@ export interface RecordedState {
   restoreWhole(image: StageSnapshot | StateImage): void;
 }
 
+/**
+ * The {@link RecordedState} of a core state that applies its own records and
+ * restores its own whole state of the format before (from the one value of
+ * {@link wholeState}): session windows and deduplication.
+ */
+export function recordedCore<R, W>(state: { clear(): void; applyRecord(record: R): void; restore(whole: W): void }): RecordedState {
+  return {
+    clear: () => state.clear(),
+    applyRecord: (record) => state.applyRecord(record as R),
+    restoreWhole: (image) => state.restore(wholeState(image) as W),
+  };
+}
+
 /** The format versions a stage with {@link RecordedState} reads: its records', and its whole state's of the release before. */
 export interface RecordFormats {
   readonly records: number;
