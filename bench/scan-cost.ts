@@ -39,7 +39,7 @@ interface Modules {
 const CHUNK_BYTES = 1024 * 1024;
 
 /** `bytes` cut after the last newline of each `CHUNK_BYTES` piece, as the file source cuts its reads. */
-function chunksOf(bytes: Uint8Array): Uint8Array[] {
+export function chunksOf(bytes: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   let from = 0;
   while (from < bytes.length) {

@@ -31,7 +31,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import wabtInit from 'wabt';
 import { DATA_DEFAULTS, DATA_ROOT, ROOT, dataSetName, flags, intFlag, isMain } from './common.js';
+import { chunksOf } from './scan-cost.js';
 
+// The module's memory holds a chunk of at most 2 MiB (chunksOf cuts 1 MiB pieces).
 const CHUNK_BYTES = 1024 * 1024;
 const WINDOW_S = 3600;
 const MAX_KEYS = 64;
@@ -198,22 +200,6 @@ async function compileKernel(): Promise<WasmKernel> {
   module.destroy();
   const { instance } = await WebAssembly.instantiate(buffer);
   return instance.exports as unknown as WasmKernel;
-}
-
-/** `bytes` cut after the last newline of each `CHUNK_BYTES` piece, as the file source cuts its reads. */
-function chunksOf(bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let from = 0;
-  while (from < bytes.length) {
-    let to = Math.min(bytes.length, from + CHUNK_BYTES);
-    if (to < bytes.length) {
-      const cut = bytes.lastIndexOf(0x0a, to - 1);
-      to = cut < from ? bytes.length : cut + 1;
-    }
-    out.push(bytes.slice(from, to));
-    from = to;
-  }
-  return out;
 }
 
 /** What a pass over the file gives: lines, counts by `window start (s)|action`, event-time figures. */
