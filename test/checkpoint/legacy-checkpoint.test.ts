@@ -5,42 +5,24 @@
  * are held to the new rules.
  */
 import t from 'tap';
-import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateDataset } from '../../lib/gen.js';
 import { startQuery, type StreamingQuery } from '../../lib/query/streaming-query.js';
-import { readCommittedJsonLines, readSinkOwner } from '../../lib/sinks/file-sink-log.js';
+import { readSinkOwner } from '../../lib/sinks/file-sink-log.js';
 import { Checkpoint } from '../../lib/checkpoint/checkpoint.js';
 import { failureOf, notebookQuery } from './notebook-query.js';
+import { committedLines, installFixture as installCheckpointFixture } from './fixture-checkpoints.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/legacy-checkpoint-0.1.0', import.meta.url));
 
-/** Copies the fixture under `root`, its `@ROOT@` placeholders replaced by `root`. */
-async function installFixture(root: string): Promise<void> {
-  await cp(FIXTURE, root, { recursive: true, filter: (src) => !src.endsWith('README.md') });
-  const rewrite = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await rewrite(path);
-      else {
-        const text = await readFile(path, 'utf8');
-        if (text.includes('@ROOT@')) await writeFile(path, text.replaceAll('file://@ROOT@', pathToFileURL(root).href));
-      }
-    }
-  };
-  await rewrite(root);
-}
+// 0.1 wrote no checksum sidecars; its paths are file URLs.
+const installFixture = (root: string): Promise<void> => installCheckpointFixture(FIXTURE, root, { placeholder: 'file://@ROOT@', replacement: pathToFileURL(root).href, sidecars: false });
 
 /** The fixture's query (see its README), over `root/in`. */
 function run(root: string, out: string, chk: string): Promise<StreamingQuery> {
   return startQuery(notebookQuery({ input: join(root, 'in'), out, chk, window: '5 minutes', watermark: '10 minutes' }));
-}
-
-async function committedLines(out: string): Promise<string[]> {
-  const lines: string[] = [];
-  for await (const { text } of readCommittedJsonLines(out)) if (text !== '') lines.push(text);
-  return lines.sort();
 }
 
 t.test('a checkpoint and output written by 0.1 restart and give the same output as an uninterrupted run', async (t) => {

@@ -7,13 +7,12 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeClickstream, type ClickstreamOptions } from '../../lib/gen-clickstream.js';
-import { checksumFile, checksumPath } from '../../lib/checkpoint/checksum.js';
-import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
 import { withoutSummary } from '../cli/run-summary.js';
+import { committedLines, installFixture } from './fixture-checkpoints.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/checkpoints', import.meta.url));
@@ -37,25 +36,6 @@ const CASES: readonly Case[] = [
     flags: ['--drop-duplicates-within-watermark', 'id', '--watermark', '10 minutes'],
   },
 ];
-
-/** Copies a fixture under `root`, its `@ROOT@` placeholders replaced by `root` and the sidecars of the files rewritten made anew. */
-async function installFixture(name: string, root: string): Promise<void> {
-  await cp(join(FIXTURES, name), root, { recursive: true });
-  const rewrite = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await rewrite(path);
-      else if (!entry.name.endsWith('.crc')) {
-        const text = await readFile(path, 'utf8');
-        if (!text.includes('@ROOT@')) continue;
-        const bytes = Buffer.from(text.replaceAll('@ROOT@', root), 'utf8');
-        await writeFile(path, bytes);
-        await writeFile(checksumPath(path), checksumFile(bytes));
-      }
-    }
-  };
-  await rewrite(root);
-}
 
 /** Writes the clickstream's first `files` files into `root/in`, with the fixture's modification times. */
 async function installInput(c: Case, root: string, files: number): Promise<number> {
@@ -83,12 +63,6 @@ function run(c: Case, root: string, out: string, chk: string, drain: boolean): P
   });
 }
 
-async function committedLines(out: string): Promise<string[]> {
-  const lines: string[] = [];
-  for await (const { text } of readCommittedJsonLines(out)) if (text !== '') lines.push(text);
-  return lines.sort();
-}
-
 async function listedState(chk: string, batchId: number): Promise<string[]> {
   const text = await readFile(join(chk, 'commits', String(batchId)), 'utf8');
   const entry = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { stateFiles: Record<string, Array<{ file: string }>> };
@@ -98,7 +72,7 @@ async function listedState(chk: string, batchId: number): Promise<string[]> {
 for (const c of CASES) {
   t.test(`${c.fixture}: a restart of a whole-state checkpoint, then of the deltas written on top of it, gives the output of an uninterrupted run`, async (t) => {
     const root = t.testdir();
-    await installFixture(c.fixture, root);
+    await installFixture(join(FIXTURES, c.fixture), root, { placeholder: '@ROOT@', replacement: root, sidecars: true });
     t.strictSame(await listedState(join(root, 'chk'), 5), ['0/6.snapshot'], 'the fixture holds a whole state, as a snapshot');
     const before = (await committedLines(join(root, 'out'))).length;
     const files = await installInput(c, root, 8);

@@ -4,44 +4,20 @@
  * restarting, and gives what an uninterrupted run gives.
  */
 import t from 'tap';
-import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDataset } from '../../lib/gen.js';
 import { startQuery, type StreamingQuery } from '../../lib/query/streaming-query.js';
-import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
-import { checksumFile, checksumPath, isChecksumName } from '../../lib/checkpoint/checksum.js';
 import { notebookQuery } from './notebook-query.js';
+import { committedLines, installFixture as installCheckpointFixture } from './fixture-checkpoints.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/text-state-checkpoint-713dfcf', import.meta.url));
 
-/** Copies the fixture under `root`, its `@ROOT@` placeholders replaced by `root` (and the sidecars of those files rewritten). */
-async function installFixture(root: string): Promise<void> {
-  await cp(FIXTURE, root, { recursive: true, filter: (src) => !src.endsWith('README.md') });
-  const rewrite = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await rewrite(path);
-      else if (!isChecksumName(entry.name)) {
-        const text = await readFile(path, 'utf8');
-        if (!text.includes('@ROOT@')) continue;
-        const bytes = Buffer.from(text.replaceAll('@ROOT@', root));
-        await writeFile(path, bytes);
-        await writeFile(checksumPath(path), checksumFile(bytes));
-      }
-    }
-  };
-  await rewrite(root);
-}
+const installFixture = (root: string): Promise<void> => installCheckpointFixture(FIXTURE, root, { placeholder: '@ROOT@', replacement: root, sidecars: true });
 
 function run(root: string, out: string, chk: string): Promise<StreamingQuery> {
   return startQuery(notebookQuery({ input: join(root, 'in'), out, chk, window: '5 minutes', watermark: '10 minutes' }));
-}
-
-async function committedLines(out: string): Promise<string[]> {
-  const lines: string[] = [];
-  for await (const { text } of readCommittedJsonLines(out)) if (text !== '') lines.push(text);
-  return lines.sort();
 }
 
 t.test('a checkpoint whose state files are JSON text restarts and gives the same output as an uninterrupted run', async (t) => {
