@@ -27,7 +27,7 @@
 import { Buffer } from 'node:buffer';
 import { TidemarkError } from '../errors.js';
 import type { StateImage } from '../protocol.js';
-import { decodeTypedArrays } from '../stages/snapshot-codec.js';
+import { decodeTypedArrays, mapTypedArrays } from '../stages/snapshot-codec.js';
 
 /** The header of a state file. */
 export interface StateFileHeader {
@@ -58,22 +58,14 @@ export function encodeStateFile(image: StateImage, partition: number): Buffer {
   const numPartitions = Math.max(1, image.partitions.length);
   const arrays: Array<Float64Array | Int32Array | Uint8Array> = [];
   const sections: Array<[SectionKind, number]> = [];
-  const lift = (value: unknown): unknown => {
-    if (ArrayBuffer.isView(value)) {
-      const kind: SectionKind | null = value instanceof Float64Array ? 'f64' : value instanceof Int32Array ? 'i32' : value instanceof Uint8Array ? 'u8' : null;
-      if (kind === null) throw new TidemarkError('ERR_PROTOCOL', `a state record holds a ${value.constructor.name}, which state files do not carry`);
-      arrays.push(value as Float64Array | Int32Array | Uint8Array);
-      return { $s: sections.push([kind, (value as Float64Array | Int32Array | Uint8Array).length]) - 1 };
-    }
-    if (Array.isArray(value)) return value.map(lift);
-    if (value !== null && typeof value === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = lift(v);
-      return out;
-    }
-    return value;
+  // Each typed array becomes a section of the file; the header names it by its index.
+  const toSection = (value: ArrayBufferView): unknown => {
+    const kind: SectionKind | null = value instanceof Float64Array ? 'f64' : value instanceof Int32Array ? 'i32' : value instanceof Uint8Array ? 'u8' : null;
+    if (kind === null) throw new TidemarkError('ERR_PROTOCOL', `a state record holds a ${value.constructor.name}, which state files do not carry`);
+    arrays.push(value as Float64Array | Int32Array | Uint8Array);
+    return { $s: sections.push([kind, (value as Float64Array | Int32Array | Uint8Array).length]) - 1 };
   };
-  const records = (image.partitions[partition] ?? []).map(lift);
+  const records = (image.partitions[partition] ?? []).map((record) => mapTypedArrays(record, toSection));
   const header = Buffer.from(JSON.stringify({ stage: image.stage, version: image.version, configuration: image.configuration, kind: image.kind, partition, numPartitions, sections, records }), 'utf8');
   let total = pad8(PREFIX_BYTES + header.length);
   for (const array of arrays) total += pad8(array.byteLength);

@@ -9,18 +9,26 @@
  */
 import { Buffer } from 'node:buffer';
 
-/** A copy of `value` where every typed array is replaced by its base64 form. */
-export function encodeTypedArrays(value: unknown): unknown {
-  if (value instanceof Float64Array) return { $f64: base64(value) };
-  if (value instanceof Int32Array) return { $i32: base64(value) };
-  if (value instanceof Uint8Array) return { $u8: base64(value) };
-  if (Array.isArray(value)) return value.map(encodeTypedArrays);
+/** A copy of a JSON-like `value` (arrays, plain objects) where every typed array is replaced by `replace(array)`. */
+export function mapTypedArrays(value: unknown, replace: (array: ArrayBufferView) => unknown): unknown {
+  if (ArrayBuffer.isView(value)) return replace(value);
+  if (Array.isArray(value)) return value.map((v) => mapTypedArrays(v, replace));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = encodeTypedArrays(v);
+    for (const [k, v] of Object.entries(value)) out[k] = mapTypedArrays(v, replace);
     return out;
   }
   return value;
+}
+
+/** A copy of `value` where every typed array is replaced by its base64 form. */
+export function encodeTypedArrays(value: unknown): unknown {
+  return mapTypedArrays(value, (array) => {
+    if (array instanceof Float64Array) return { $f64: base64(array) };
+    if (array instanceof Int32Array) return { $i32: base64(array) };
+    if (array instanceof Uint8Array) return { $u8: base64(array) };
+    throw new TypeError(`a ${array.constructor.name} has no base64 form here`);
+  });
 }
 
 /** The inverse of {@link encodeTypedArrays}. */
