@@ -6,20 +6,29 @@
  *
  * @module
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { TidemarkError } from '../errors.js';
 import type { StreamingQueryProgress } from '../query/progress.js';
 
-/** An append-only file of progress lines. */
+/**
+ * An append-only file of progress lines, written through a stream: a batch
+ * never waits on the disk for its monitoring line (Spark's listener bus is
+ * asynchronous too).
+ */
 export class ProgressLog {
   readonly path: string;
-  #fd: number | null;
-  readonly #onError: (err: Error) => void;
+  readonly #out: WriteStream;
+  #failed = false;
 
   private constructor(path: string, fd: number, onError: (err: Error) => void) {
     this.path = path;
-    this.#fd = fd;
-    this.#onError = onError;
+    this.#out = createWriteStream(path, { fd });
+    this.#out.on('error', (err: Error) => {
+      if (this.#failed) return;
+      this.#failed = true;
+      onError(err);
+    });
   }
 
   /**
@@ -32,8 +41,10 @@ export class ProgressLog {
    * @throws TidemarkError `ERR_INVALID_OPTION` naming `--progress-json` and the file when it cannot be opened
    */
   static open(path: string, onError: (err: Error) => void = () => {}): ProgressLog {
+    let fd: number;
     try {
-      return new ProgressLog(path, openSync(path, 'a'), onError);
+      // Opened at once, so a path that cannot be written is refused before the query starts.
+      fd = openSync(path, 'a');
     } catch (err) {
       throw new TidemarkError('ERR_INVALID_OPTION', `--progress-json ${path}: cannot append to it (${(err as Error).message})`, {
         option: '--progress-json',
@@ -41,24 +52,25 @@ export class ProgressLog {
         cause: err,
       });
     }
-  }
-
-  /** Appends one progress as one line of JSON (written before the next batch starts). */
-  append(progress: StreamingQueryProgress): void {
-    if (this.#fd === null) return;
     try {
-      writeSync(this.#fd, `${JSON.stringify(progress)}\n`);
+      return new ProgressLog(path, fd, onError);
     } catch (err) {
-      this.close();
-      this.#onError(err as Error);
+      closeSync(fd);
+      throw err;
     }
   }
 
-  /** Closes the file; later appends are ignored. */
-  close(): void {
-    if (this.#fd === null) return;
-    const fd = this.#fd;
-    this.#fd = null;
-    closeSync(fd);
+  /** Appends one progress as one line of JSON. */
+  append(progress: StreamingQueryProgress): void {
+    if (this.#failed || this.#out.writableEnded) return;
+    this.#out.write(`${JSON.stringify(progress)}\n`);
+  }
+
+  /** Writes what is buffered and closes the file; later appends are ignored. */
+  async close(): Promise<void> {
+    if (this.#out.writableEnded) return;
+    this.#out.end();
+    // A write failure was reported through onError already.
+    await finished(this.#out).catch(() => {});
   }
 }

@@ -626,7 +626,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
       },
     });
   } finally {
-    progressLog?.close();
+    await progressLog?.close();
     await ui?.close();
   }
   // Always, terminal or not: what the run did, in one line a log or a script can keep.
