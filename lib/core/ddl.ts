@@ -456,12 +456,9 @@ function fieldSuffix(f: Field): string {
   return out;
 }
 
-/**
- * A type as Spark's error messages print it (`toSQLType` without the
- * quotes): `BIGINT`, `STRUCT<start: TIMESTAMP, end: TIMESTAMP>` — field
- * names as they are, no nullability.
- */
-export function sqlTypeName(t: DataType): string {
+// A type's text, Spark's way (`BIGINT`, `DECIMAL(10,0)`, `ARRAY<…>`, `MAP<…, …>`), struct fields
+// written by `fieldText`: the one difference between the DDL and the error messages' form.
+function typeText(t: DataType, fieldText: (f: Field) => string): string {
   switch (t.type) {
     case 'byte':
       return 'TINYINT';
@@ -472,14 +469,23 @@ export function sqlTypeName(t: DataType): string {
     case 'decimal':
       return `DECIMAL(${t.precision},${t.scale})`;
     case 'array':
-      return `ARRAY<${sqlTypeName(t.elementType)}>`;
+      return `ARRAY<${typeText(t.elementType, fieldText)}>`;
     case 'map':
-      return `MAP<${sqlTypeName(t.keyType)}, ${sqlTypeName(t.valueType)}>`;
+      return `MAP<${typeText(t.keyType, fieldText)}, ${typeText(t.valueType, fieldText)}>`;
     case 'struct':
-      return `STRUCT<${t.fields.map((f) => `${f.name}: ${sqlTypeName(f.dataType)}`).join(', ')}>`;
+      return `STRUCT<${t.fields.map(fieldText).join(', ')}>`;
     default:
       return t.type.toUpperCase();
   }
+}
+
+/**
+ * A type as Spark's error messages print it (`toSQLType` without the
+ * quotes): `BIGINT`, `STRUCT<start: TIMESTAMP, end: TIMESTAMP>` — field
+ * names as they are, no nullability.
+ */
+export function sqlTypeName(t: DataType): string {
+  return typeText(t, (f) => `${f.name}: ${sqlTypeName(f.dataType)}`);
 }
 
 /**
@@ -488,24 +494,7 @@ export function sqlTypeName(t: DataType): string {
  * checkpoints fingerprint so equal types always print equally.
  */
 export function dataTypeToDDL(t: DataType): string {
-  switch (t.type) {
-    case 'byte':
-      return 'TINYINT';
-    case 'short':
-      return 'SMALLINT';
-    case 'long':
-      return 'BIGINT';
-    case 'decimal':
-      return `DECIMAL(${t.precision},${t.scale})`;
-    case 'array':
-      return `ARRAY<${dataTypeToDDL(t.elementType)}>`;
-    case 'map':
-      return `MAP<${dataTypeToDDL(t.keyType)}, ${dataTypeToDDL(t.valueType)}>`;
-    case 'struct':
-      return `STRUCT<${t.fields.map((f) => `${quoteName(f.name)}: ${dataTypeToDDL(f.dataType)}${fieldSuffix(f)}`).join(', ')}>`;
-    default:
-      return t.type.toUpperCase();
-  }
+  return typeText(t, (f) => `${quoteName(f.name)}: ${dataTypeToDDL(f.dataType)}${fieldSuffix(f)}`);
 }
 
 /**
