@@ -163,6 +163,33 @@ export interface OpenItem {
   readonly plan: readonly PlanEntry[];
   /** Where the sink reports; no stage uses it. */
   readonly commits: CommitPort;
+  /**
+   * Set by the executor when it could read the next micro-batch's first
+   * rows while the one before commits (see {@link ReadAheadItem}): the
+   * first stage takes the offer or not, and forwards `open` without it, so
+   * no later stage ever sees an item it did not ask for.
+   */
+  readonly readAhead?: ReadAheadOffer;
+}
+
+/** The executor's offer of {@link ReadAheadItem}s, taken by the first stage (`ChunkAggregate`) when it can use them. */
+export interface ReadAheadOffer {
+  taken: boolean;
+}
+
+/**
+ * Rows of micro-batch `batchId` sent before its `begin`, while the batch
+ * before commits: what the source will read for it is already fixed (its
+ * offsets are planned, not yet written), so the stage that took the offer
+ * may start its stateless work on them (parsing chunks on idle worker
+ * threads) but holds what it makes until `begin` says the batch runs with
+ * them (`readAhead`). Anything held when another `begin` or the end of the
+ * stream comes instead is dropped: the batch was never started.
+ */
+export interface ReadAheadItem {
+  readonly kind: 'readAhead';
+  readonly batchId: number;
+  readonly batch: RecordBatch;
 }
 
 /**
@@ -182,6 +209,8 @@ export interface BeginItem {
   readonly drain: boolean;
   readonly watermarkMs: number;
   readonly lateWatermarkMs: number;
+  /** How many {@link ReadAheadItem}s of this batch came before this `begin` (they are its first rows); absent: none. */
+  readonly readAhead?: number;
 }
 
 /** Rows of the current micro-batch. */
@@ -258,7 +287,7 @@ export interface BarrierItem {
 }
 
 /** Everything that flows between stages. End of input is the end of the Node stream. */
-export type StreamItem = OpenItem | BeginItem | RowsItem | BarrierItem;
+export type StreamItem = OpenItem | BeginItem | RowsItem | ReadAheadItem | BarrierItem;
 
 /** A fresh barrier for `batchId`. */
 export function barrier(batchId: number): BarrierItem {

@@ -23,10 +23,11 @@ import type { OutputMode } from '../core/output-mode.js';
 import { EventTimeStats, WatermarkTracker } from '../core/watermark.js';
 import { formatTimestampUtcMillis } from '../core/timestamp.js';
 import { Checkpoint, type CheckpointRecovery, type OffsetLogEntry } from '../checkpoint/checkpoint.js';
-import { barrier as newBarrier, type BarrierItem, type CommitPort, type PlanEntry, type RecoveredState, type StreamItem } from '../protocol.js';
+import { barrier as newBarrier, type BarrierItem, type BeginItem, type CommitPort, type PlanEntry, type ReadAheadOffer, type RecoveredState, type StreamItem } from '../protocol.js';
 import { isSource, notASource, sleep, type Offset, type Source } from '../sources/source.js';
 import { DEFAULT_TRIGGER, isBounded, parseTrigger, type Trigger, type TriggerOption } from './trigger.js';
 import { buildProgress, type StreamingQueryProgress } from './progress.js';
+import { ReadAhead, type ReadAheadResult } from './read-ahead.js';
 
 /** How a query runs its micro-batches (the `writeStream` side of Spark). */
 export interface ExecutionOptions {
@@ -111,6 +112,11 @@ export class MicroBatchExecution extends Readable {
   #sinkOpened: { resolve: (plan: readonly PlanEntry[]) => void; reject: (e: Error) => void } | null = null;
   #run: RunState | null = null;
   #hasWatermark = false;
+  // The first stage takes rows read ahead (see read-ahead.ts), and the next batch being read ahead.
+  #readsAhead = false;
+  #ahead: ReadAhead | null = null;
+  // What availableNow reads is fixed (the source prepared for it): only then is a batch planned ahead.
+  #availableNowFixed = false;
 
   constructor(source: Source, options: ExecutionOptions = {}, checkpoint: Checkpoint | null = null, runId: string = randomUUID()) {
     super({ objectMode: true, highWaterMark: 8 });
@@ -225,6 +231,7 @@ export class MicroBatchExecution extends Readable {
   }
 
   async #close(): Promise<void> {
+    await this.#abandonReadAhead();
     await this.source.close().catch(() => {});
     await this.#checkpoint?.close();
   }
@@ -305,6 +312,7 @@ export class MicroBatchExecution extends Readable {
       this.#sinkOpened = { resolve, reject };
     });
     planned.catch(() => {});
+    const readAhead: ReadAheadOffer | undefined = this.#trigger.kind === 'availableNow' && this.source.plansAhead === true ? { taken: false } : undefined;
     await this.#push({
       kind: 'open',
       schema: this.source.schema,
@@ -316,20 +324,26 @@ export class MicroBatchExecution extends Readable {
       query: { id: checkpoint.id, runId: this.runId, name: this.#options.queryName ?? null, checkpointLocation: checkpoint.location },
       plan: [],
       commits: this.#port(),
+      readAhead,
     });
     const plan = await planned;
+    this.#readsAhead = readAhead?.taken === true;
     this.#sinkOpened = null;
     this.#hasWatermark = plan.some((entry) => entry.operator === 'Watermark');
     checkPlan(checkpoint, latestConf[PLAN_CONF], plan);
     run.conf[PLAN_CONF] = JSON.stringify(plan.map(({ operator, configuration }) => ({ operator, configuration })));
     if (recovery.pending !== null) await this.#replay(run, recovery);
-    if (this.#trigger.kind === 'availableNow') await this.source.prepareForAvailableNow();
+    if (this.#trigger.kind === 'availableNow') {
+      await this.source.prepareForAvailableNow();
+      this.#availableNowFixed = true;
+    }
     await this.#loop(run, checkpoint);
+    await this.#abandonReadAhead();
     if (this.#options.drain === true && !this.#stopping && isBounded(this.#trigger)) {
       // Recorded in the offsets so that a crash during this batch re-executes it as a drain.
       const entry: OffsetLogEntry = { batchWatermarkMs: run.watermarkMs, batchTimestampMs: Date.now(), conf: { ...run.conf, [DRAIN_CONF]: 'true' }, sourceOffsets: [run.committedOffset] };
       await checkpoint.writeOffsets(run.batchId, entry);
-      await this.#batch(run, run.batchId, run.committedOffset, entry, triggerClock(), true, true);
+      await this.#batch(run, run.batchId, run.committedOffset, entry, triggerClock(), true, true, null);
     }
     this.#status = { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
   }
@@ -363,7 +377,7 @@ export class MicroBatchExecution extends Readable {
     const drain = pending.offsets.conf[DRAIN_CONF] === 'true';
     const noData = drain || JSON.stringify(end) === JSON.stringify(run.committedOffset);
     run.watermarkMs = pending.offsets.batchWatermarkMs;
-    await this.#batch(run, pending.batchId, end, pending.offsets, triggerClock(), noData, drain);
+    await this.#batch(run, pending.batchId, end, pending.offsets, triggerClock(), noData, drain, null);
   }
 
   async #loop(run: RunState, checkpoint: Checkpoint): Promise<void> {
@@ -385,7 +399,11 @@ export class MicroBatchExecution extends Readable {
         nextTickMs = Math.floor(triggerStart.epochMs / trigger.intervalMs) * trigger.intervalMs + trigger.intervalMs;
       }
       this.#status = { message: 'Processing new data', isDataAvailable: false, isTriggerActive: true };
-      const end = await this.source.latestOffset(run.committedOffset, trigger.kind === 'once' ? 'unlimited' : 'limited');
+      // Planned (and partly read) already when the batch before read ahead.
+      const ahead = this.#ahead;
+      this.#ahead = null;
+      const readAhead = ahead === null ? null : await ahead.finish();
+      const end = readAhead !== null ? readAhead.end : await this.source.latestOffset(run.committedOffset, trigger.kind === 'once' ? 'unlimited' : 'limited');
       const hasData = end !== null && JSON.stringify(end) !== JSON.stringify(run.committedOffset);
       const noDataBatch = !hasData && run.runAnotherBatch && (this.#options.noDataMicroBatches ?? true) && trigger.kind !== 'once';
       if (hasData || noDataBatch) {
@@ -400,7 +418,7 @@ export class MicroBatchExecution extends Readable {
         };
         await checkpoint.writeOffsets(run.batchId, entry);
         if (hasData && run.committedOffset !== null) await this.source.commit(run.committedOffset);
-        await this.#batch(run, run.batchId, hasData ? end : run.committedOffset, entry, triggerStart, !hasData, false);
+        await this.#batch(run, run.batchId, hasData ? end : run.committedOffset, entry, triggerStart, !hasData, false, hasData ? readAhead : null);
         if (trigger.kind === 'once') break;
         continue;
       }
@@ -412,7 +430,8 @@ export class MicroBatchExecution extends Readable {
     }
   }
 
-  async #batch(run: RunState, batchId: number, end: Offset | null, entry: OffsetLogEntry, triggerStart: TriggerClock, noData: boolean, drain: boolean): Promise<void> {
+  // `ahead`: the batch was planned and its first rows sent while the one before committed.
+  async #batch(run: RunState, batchId: number, end: Offset | null, entry: OffsetLogEntry, triggerStart: TriggerClock, noData: boolean, drain: boolean, ahead: ReadAheadResult | null): Promise<void> {
     const checkpoint = this.#checkpoint!;
     const walDone = performance.now();
     const start = run.committedOffset;
@@ -420,10 +439,11 @@ export class MicroBatchExecution extends Readable {
     // The loop awaits `committed` below; until then a failure must not surface as an unhandled rejection.
     committed.catch(() => {});
     const batchWatermarkMs = drain ? Infinity : entry.batchWatermarkMs;
-    await this.#push({ kind: 'begin', batchId, batchTimestampMs: entry.batchTimestampMs, drain, watermarkMs: batchWatermarkMs, lateWatermarkMs: run.lateWatermarkMs });
-    let numInputRows = 0;
+    const begin: BeginItem = { kind: 'begin', batchId, batchTimestampMs: entry.batchTimestampMs, drain, watermarkMs: batchWatermarkMs, lateWatermarkMs: run.lateWatermarkMs, ...(ahead !== null && ahead.items > 0 ? { readAhead: ahead.items } : {}) };
+    await this.#push(begin);
+    let numInputRows = ahead?.rows ?? 0;
     if (!noData && end !== null) {
-      for await (const batch of this.source.getBatch(start, end, batchId)) {
+      for await (const batch of ahead?.rest ?? this.source.getBatch(start, end, batchId)) {
         numInputRows += batch.length;
         await this.#push({ kind: 'rows', batch });
       }
@@ -431,7 +451,19 @@ export class MicroBatchExecution extends Readable {
     const barrier: BarrierItem = newBarrier(batchId);
     barrier.drained = drain;
     await this.#push(barrier);
-    const done = await committed;
+    // Read before the next batch is planned and read ahead, which counts towards the next report.
+    const sourceMetrics = this.source.metrics();
+    // While the stages finish this batch and the checkpoint commits it, the workers read the next.
+    if (this.#readsAhead && this.#availableNowFixed && !drain && !this.#stopping && this.#ahead === null) {
+      this.#ahead = new ReadAhead(this.source, end, batchId + 1, (item) => this.#push(item));
+    }
+    let done: BarrierItem;
+    try {
+      done = await committed;
+    } catch (err) {
+      await this.#abandonReadAhead();
+      throw err;
+    }
     const finished = performance.now();
     numInputRows = done.progress.numInputRows ?? numInputRows;
     run.batchId = batchId + 1;
@@ -449,7 +481,7 @@ export class MicroBatchExecution extends Readable {
       barrier: done,
       numInputRows,
       eventTime: eventTimeProgress(done, drain ? (next ?? entry.batchWatermarkMs) : entry.batchWatermarkMs),
-      source: { description: this.source.description, startOffset: start, endOffset: end, latestOffset: end, metrics: this.source.metrics() },
+      source: { description: this.source.description, startOffset: start, endOffset: end, latestOffset: end, metrics: sourceMetrics },
       timings: {
         triggerStartMs,
         previousTriggerStartMs: run.previousTriggerStartMs,
@@ -462,6 +494,12 @@ export class MicroBatchExecution extends Readable {
     });
     run.previousTriggerStartMs = triggerStartMs;
     this.emit('progress', progress);
+  }
+
+  async #abandonReadAhead(): Promise<void> {
+    const ahead = this.#ahead;
+    this.#ahead = null;
+    await ahead?.abandon();
   }
 
   async #waitForDataOrWake(): Promise<void> {

@@ -112,6 +112,10 @@ export abstract class Sink extends Writable {
       case 'barrier':
         this.#commit(item).then(() => callback(), callback);
         return;
+      case 'readAhead':
+        // Only a stage that took the executor's offer gets these; at a sink they would be rows lost.
+        callback(new TidemarkError('ERR_PROTOCOL', `the sink received rows of batch ${item.batchId} read ahead, which no stage took`));
+        return;
       default:
         callback();
     }

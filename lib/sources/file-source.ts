@@ -166,6 +166,8 @@ export class FileSource extends SourceBase {
   readonly #linesPerBatch: number;
   readonly #readBufferBytes: number;
   readonly #chunks: boolean;
+  /** Its `availableNow` listing is frozen: the next batch can be planned while the one before commits. */
+  readonly plansAhead = true;
   #fileDictionary = new StringDictionary();
   // The source log: files of each entry K, in memory and under sources/0 of the checkpoint.
   // Entries still to be read or cleaned; older ones are dropped from memory (the files stay on disk).

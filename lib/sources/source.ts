@@ -64,6 +64,13 @@ export interface Source {
   commit(end: Offset): Promise<void>;
   /** With `availableNow`: fixes what "available now" means; called once at the start of the run. */
   prepareForAvailableNow(): Promise<void>;
+  /**
+   * True when, after {@link Source.prepareForAvailableNow}, the next batch
+   * `latestOffset` plans does not depend on when it is asked: the executor
+   * then plans and reads it while the batch before commits (its offsets are
+   * still written after that commit). A file source's listing is frozen.
+   */
+  readonly plansAhead?: boolean;
   /** Resolves when new data may be available (or `signal` aborts). */
   waitForData(signal: AbortSignal): Promise<void>;
   /** Ends the run: closes files and connections. */

@@ -24,7 +24,7 @@ import { MAX_DICTIONARY_SIZE, type JsonReader } from '../core/json-reader.js';
 import { partialFieldsOf, type PartialAggregatePlan, type PartialAggregates, type StoreSpec } from '../core/partial-aggregate.js';
 import { giveReadBuffer, isReadBuffer } from '../core/read-buffers.js';
 import { WINDOW_TYPE, fieldIndex, type Field, type Schema } from '../core/schema.js';
-import type { PlanEntry, StreamItem } from '../protocol.js';
+import type { BeginItem, PlanEntry, ReadAheadItem, StreamItem } from '../protocol.js';
 import { ChunkInput } from './chunk-input.js';
 import type { ChunkReply } from './chunk-worker.js';
 import { ChunkWorkerPool, type ChunkSession } from './chunk-workers.js';
@@ -92,8 +92,15 @@ export class ChunkAggregate extends Stage {
   #batchTimestampMs = NaN;
   #keyDictionary = new StringDictionary();
   #session: ChunkSession | null = null;
-  // Chunks with the workers, in input order.
+  // Chunks with the workers, in input order; the last `#readAhead.chunks` are the next batch's, read ahead.
   readonly #inFlight: Array<{ reply: Promise<ChunkReply>; file: string; offset: number }> = [];
+  // Chunks whose reply has not come yet, and who waits for one to come.
+  #unanswered = 0;
+  #answered: (() => void) | null = null;
+  // The read-ahead items taken since the last barrier (batch, items, chunks); null without any.
+  #readAhead: { batchId: number; items: number; chunks: number } | null = null;
+  // Whether this stage took the executor's read-ahead offer.
+  #readsAhead = false;
 
   constructor(options: ChunkAggregateOptions) {
     super();
@@ -155,6 +162,13 @@ export class ChunkAggregate extends Stage {
   // stream waits only when too many are out, and before any other item so that order holds.
   override _transform(item: StreamItem, encoding: BufferEncoding, callback: TransformCallback): void {
     if (item.kind === 'open') {
+      // The executor's offer goes to the first stage only; the chunks read ahead are read on the
+      // workers, and a batch's processing time cannot be known before its begin.
+      const offer = item.readAhead;
+      if (offer !== undefined && !offer.taken && item.plan.length === 0 && this.workers > 0 && this.parse.maxEventTimeAheadUs === null) {
+        offer.taken = true;
+        this.#readsAhead = true;
+      }
       super._transform(item, encoding, (err?: Error | null) => {
         if (err == null && this.workers > 0 && this.#session === null) {
           try {
@@ -169,27 +183,122 @@ export class ChunkAggregate extends Stage {
       return;
     }
     const session = this.#session;
+    if (item.kind === 'readAhead') {
+      try {
+        this.#takeReadAhead(item, session);
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      // Nothing is emitted before the batch's begin: wait only for the workers to keep up.
+      this.#awaitAnswers(session!.workers * CHUNKS_IN_FLIGHT_PER_WORKER).then(() => callback(), callback);
+      return;
+    }
     if (session === null) {
       super._transform(item, encoding, callback);
       return;
     }
     if (item.kind === 'rows') {
-      const handedOver = this.#chunks.handedOver;
-      for (const chunk of this.#chunks.chunks(item.batch)) {
-        const bytes = chunk.bytes;
-        // A buffer of Node's shared pool (small chunks) holds other buffers' bytes too: copy those.
-        const readBuffer = handedOver && isReadBuffer(bytes.buffer);
-        const move = readBuffer || (handedOver && bytes.buffer.byteLength > Buffer.poolSize);
-        this.#inFlight.push({ reply: session.read(bytes, chunk.file, chunk.offset === 0, this.#chunks.maxLineLength, move, readBuffer, this.#batchTimestampMs), file: chunk.file, offset: chunk.offset });
-      }
+      this.#send(session, item.batch, this.#batchTimestampMs);
       this.#settle(session.workers * CHUNKS_IN_FLIGHT_PER_WORKER).then((out) => this.emitItems(out, callback), callback);
       return;
     }
-    if (item.kind === 'begin') this.#batchTimestampMs = item.batchTimestampMs;
+    if (item.kind === 'begin') {
+      this.#batchTimestampMs = item.batchTimestampMs;
+      try {
+        // The chunks read ahead are this batch's first: they stay in flight, behind its begin.
+        if (this.#beginsWithReadAhead(item)) {
+          super._transform(item, encoding, callback);
+          return;
+        }
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+    }
     this.#settle(0).then((out) => this.emitItems(out, (err) => (err == null ? super._transform(item, encoding, callback) : callback(err))), callback);
   }
 
+  // Hands a batch's chunks to the workers, in order.
+  #send(session: ChunkSession, batch: RecordBatch, batchTimestampMs: number): number {
+    const handedOver = this.#chunks.handedOver;
+    let sent = 0;
+    for (const chunk of this.#chunks.chunks(batch)) {
+      const bytes = chunk.bytes;
+      // A buffer of Node's shared pool (small chunks) holds other buffers' bytes too: copy those.
+      const readBuffer = handedOver && isReadBuffer(bytes.buffer);
+      const move = readBuffer || (handedOver && bytes.buffer.byteLength > Buffer.poolSize);
+      this.#unanswered++;
+      // A read buffer comes back with the reply and is reused at once, not when the reply is settled:
+      // replies of chunks read ahead may wait for a whole commit.
+      const reply = session.read(bytes, chunk.file, chunk.offset === 0, this.#chunks.maxLineLength, move, readBuffer, batchTimestampMs).then(
+        (answer) => {
+          this.#answer();
+          if (answer.ok && answer.buffer !== null) giveReadBuffer(answer.buffer, true);
+          return answer;
+        },
+        (err: unknown) => {
+          this.#answer();
+          throw err;
+        },
+      );
+      // A reply dropped unsettled (the query stopped) must not be an unhandled rejection.
+      reply.catch(() => undefined);
+      this.#inFlight.push({ reply, file: chunk.file, offset: chunk.offset });
+      sent++;
+    }
+    return sent;
+  }
+
+  #answer(): void {
+    this.#unanswered--;
+    const waiting = this.#answered;
+    this.#answered = null;
+    waiting?.();
+  }
+
+  // Resolves once at most `limit` chunks are still being read.
+  async #awaitAnswers(limit: number): Promise<void> {
+    while (this.#unanswered > limit) await new Promise<void>((resolve) => (this.#answered = resolve));
+  }
+
+  #takeReadAhead(item: ReadAheadItem, session: ChunkSession | null): void {
+    if (!this.#readsAhead || session === null) throw new TidemarkError('ERR_PROTOCOL', 'ChunkAggregate received read-ahead rows it did not ask for');
+    const ahead = this.#readAhead;
+    if (ahead !== null && ahead.batchId !== item.batchId) this.#dropReadAhead();
+    const taken = this.#readAhead ?? { batchId: item.batchId, items: 0, chunks: 0 };
+    // Which processing time the batch gets is not known yet: only queries that do not use it read ahead.
+    taken.chunks += this.#send(session, item.batch, NaN);
+    taken.items++;
+    this.#readAhead = taken;
+  }
+
+  // True when `begin` starts the batch the chunks in flight were read ahead for; any others are dropped.
+  #beginsWithReadAhead(begin: BeginItem): boolean {
+    const ahead = this.#readAhead;
+    const expected = begin.readAhead ?? 0;
+    if (expected === 0) {
+      if (ahead !== null) this.#dropReadAhead();
+      return false;
+    }
+    if (ahead === null || ahead.batchId !== begin.batchId || ahead.items !== expected) {
+      throw new TidemarkError('ERR_PROTOCOL', `batch ${begin.batchId} begins with ${expected} items read ahead, but ChunkAggregate took ${ahead === null ? 0 : ahead.items}${ahead !== null && ahead.batchId !== begin.batchId ? ` for batch ${ahead.batchId}` : ''}: a stage before it dropped or reordered them`);
+    }
+    this.#readAhead = null;
+    return true;
+  }
+
+  // The chunks read ahead for a batch that did not start (the query stopped): their replies are not
+  // wanted; their read buffers still come back.
+  #dropReadAhead(): void {
+    const ahead = this.#readAhead;
+    if (ahead === null) return;
+    this.#inFlight.splice(this.#inFlight.length - ahead.chunks, ahead.chunks);
+    this.#readAhead = null;
+  }
+
   override _flush(callback: TransformCallback): void {
+    this.#dropReadAhead();
     this.#settle(0).then(
       (out) => this.emitItems(out, callback),
       (err: Error) => callback(err),
@@ -216,7 +325,6 @@ export class ChunkAggregate extends Stage {
         this.#reader.readChunk(reply.bytes, this.#reader.newBuilder(1024), chunk.file, firstLine, chunk.offset === 0, this.#chunks.maxLineLength);
         throw new TidemarkError('ERR_WORKER', `a chunk worker failed on ${chunk.file}: ${reply.message}`, { file: chunk.file });
       }
-      if (reply.buffer !== null) giveReadBuffer(reply.buffer, true);
       this.#chunks.chunkRead(chunk.file, firstLine, reply);
       const rows = this.#rowsOf(reply.groups);
       if (rows !== null) out.push(rows);

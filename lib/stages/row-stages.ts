@@ -51,7 +51,7 @@ function rowStage(name: string, inputSchema: Schema | null, outputSchema: Schema
       if (item.kind === 'open') {
         check(item.schema);
         schema = outputSchema ?? item.schema;
-        callback(null, { ...item, schema });
+        callback(null, { ...item, schema, readAhead: undefined });
         return;
       }
       if (item.kind !== 'rows') {

@@ -203,6 +203,8 @@ export abstract class Stage extends Transform implements IncrementalState {
         statefulOperators,
         outputMode: this.outputModeAfter(item.outputMode),
         plan: [...item.plan, ...this.planEntries()],
+        // Only the first stage may take it (ChunkAggregate reads it before this).
+        readAhead: undefined,
       },
     ];
   }
