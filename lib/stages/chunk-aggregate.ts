@@ -59,6 +59,7 @@ export interface ChunkAggregateOptions {
 
 // Chunks handed to each worker before the stage waits for the oldest; most are one read buffer (1 MiB).
 const CHUNKS_IN_FLIGHT_PER_WORKER = 8;
+const READ_AHEAD_CHUNKS_PER_WORKER = 24;
 
 /**
  * Why a chunk aggregate cannot stand for `parse → window → aggregation by
@@ -191,7 +192,7 @@ export class ChunkAggregate extends Stage {
         return;
       }
       // Nothing is emitted before the batch's begin: wait only for the workers to keep up.
-      this.#awaitAnswers(session!.workers * CHUNKS_IN_FLIGHT_PER_WORKER).then(() => callback(), callback);
+      this.#awaitAnswers(session!.workers * READ_AHEAD_CHUNKS_PER_WORKER).then(() => callback(), callback);
       return;
     }
     if (session === null) {
