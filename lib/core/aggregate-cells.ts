@@ -19,7 +19,7 @@
  */
 import { TidemarkError } from '../errors.js';
 import { StringDictionary, type Column } from './batch.js';
-import { base64ToBytes, bytesToBase64 } from './base64.js';
+import { base64ToBytes } from './base64.js';
 import { fitsPrecision, formatUnscaled, parseUnscaled } from './decimal.js';
 import type { DataType, Field } from './schema.js';
 import { compareUtf8 } from './string-order.js';
@@ -72,13 +72,15 @@ function gather(source: Float64Array, slots: Int32Array, length: number): Float6
   return out;
 }
 
-function packF64(values: Float64Array): string {
-  return bytesToBase64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-}
-
-function unpackF64(text: unknown, length: number, id: string): Float64Array {
-  if (typeof text !== 'string') throw corrupt(id);
-  const bytes = base64ToBytes(text);
+// A snapshot holds doubles as a Float64Array: the state file writes it as a raw section (format 2),
+// or in base64 where it writes text. Checkpoints of the releases before hold a base64 string.
+function unpackF64(data: unknown, length: number, id: string): Float64Array {
+  if (data instanceof Float64Array) {
+    if (data.length !== length) throw corrupt(id);
+    return data;
+  }
+  if (typeof data !== 'string') throw corrupt(id);
+  const bytes = base64ToBytes(data);
   if (bytes.length !== length * 8) throw corrupt(id);
   return new Float64Array(bytes.buffer, bytes.byteOffset, length);
 }
@@ -178,7 +180,7 @@ abstract class TotalCell implements Cell {
     this.values[target] += this.values[source]!;
   }
   snapshot(slots: Int32Array, length: number): unknown {
-    return packF64(gather(this.values, slots, length));
+    return gather(this.values, slots, length);
   }
   restore(data: unknown, slots: Int32Array, length: number): void {
     const values = unpackF64(data, length, this.id);
@@ -411,7 +413,7 @@ export class LongSumCell implements Cell {
       const b = this.big.get(slots[i]!);
       if (b !== undefined) big.push([i, b.toString()]);
     }
-    return { sums: packF64(gather(this.values, slots, length)), big };
+    return { sums: gather(this.values, slots, length), big };
   }
   restore(data: unknown, slots: Int32Array, length: number): void {
     const d = data as { sums?: unknown; big?: unknown } | null;
@@ -609,7 +611,7 @@ export class NumberExtremeCell implements Cell {
     return this.#column(slots, length);
   }
   snapshot(slots: Int32Array, length: number): unknown {
-    return packF64(gather(this.values, slots, length));
+    return gather(this.values, slots, length);
   }
   restore(data: unknown, slots: Int32Array, length: number): void {
     const values = unpackF64(data, length, this.id);

@@ -277,7 +277,24 @@ t.test('partial rows merged into state give what accumulating the rows there giv
   ]);
 });
 
-t.test('a snapshot is compact JSON (base64 float64s, strings) and restores into any slots', async (t) => {
+// The state written by the buffers below in the form of the releases before this one (doubles in base64).
+const BASE64_SNAPSHOT = {
+  version: 1,
+  layout: ['count', 'count(v)', 'sum(v)', 'count(m)', 'sum(m)', 'max(m)', 'count(s)', 'min(s)'],
+  size: 2,
+  cells: [
+    'AAAAAAAAAEAAAAAAAADwPw==',
+    'AAAAAAAAAEAAAAAAAADwPw==',
+    { sums: 'AAAAAAAA+H8AAAAAAAAcQA==', big: [[0, '9007199254740994']] },
+    'AAAAAAAAAEAAAAAAAAAAAA==',
+    ['1.25', '0.00'],
+    ['1.50', null],
+    'AAAAAAAAAEAAAAAAAAAAAA==',
+    ['a', null],
+  ],
+};
+
+function snapshotBuffers(): { buffers: AggregateBuffers; text: string; s: Schema } {
   const s = schema([field('v', Types.long), field('m', decimal(5, 2)), field('s', Types.string)]);
   const text = 'count, sum(v), sum(m), max(m), min(s)';
   const buffers = buffersFor(text, s);
@@ -288,30 +305,36 @@ t.test('a snapshot is compact JSON (base64 float64s, strings) and restores into 
     { v: 7, m: null, s: null },
   ]);
   buffers.accumulate(Int32Array.of(0, 0, 2), 3, batch.columns);
-  const snapshot = buffers.snapshot(Int32Array.of(0, 2), 2);
-  t.same(JSON.parse(JSON.stringify(snapshot)), {
-    version: 1,
-    layout: ['count', 'count(v)', 'sum(v)', 'count(m)', 'sum(m)', 'max(m)', 'count(s)', 'min(s)'],
-    size: 2,
-    cells: [
-      'AAAAAAAAAEAAAAAAAADwPw==',
-      'AAAAAAAAAEAAAAAAAADwPw==',
-      { sums: 'AAAAAAAA+H8AAAAAAAAcQA==', big: [[0, '9007199254740994']] },
-      'AAAAAAAAAEAAAAAAAAAAAA==',
-      ['1.25', '0.00'],
-      ['1.50', null],
-      'AAAAAAAAAEAAAAAAAAAAAA==',
-      ['a', null],
-    ],
-  });
+  return { buffers, text, s };
+}
+
+function restoredRows(snapshot: unknown, text: string, s: Schema): Row[] {
   const restored = buffersFor(text, s);
   restored.ensureCapacity(10);
-  restored.restore(JSON.parse(JSON.stringify(snapshot)), Int32Array.of(9, 4));
-  const out = new RecordBatch(schema(restored.resultFields()), restored.writeResults(Int32Array.of(9, 4), 2), 2).rows();
-  t.same(out, [
-    { count: 2, 'sum(v)': 9_007_199_254_740_994n, 'sum(m)': '1.25', 'max(m)': '1.50', 'min(s)': 'a' },
-    { count: 1, 'sum(v)': 7, 'sum(m)': null, 'max(m)': null, 'min(s)': null },
-  ]);
+  restored.restore(snapshot, Int32Array.of(9, 4));
+  return new RecordBatch(schema(restored.resultFields()), restored.writeResults(Int32Array.of(9, 4), 2), 2).rows();
+}
+
+const RESTORED_ROWS = [
+  { count: 2, 'sum(v)': 9_007_199_254_740_994n, 'sum(m)': '1.25', 'max(m)': '1.50', 'min(s)': 'a' },
+  { count: 1, 'sum(v)': 7, 'sum(m)': null, 'max(m)': null, 'min(s)': null },
+];
+
+t.test('a snapshot holds doubles as Float64Arrays (the state file writes them raw), decimals and strings as text, and restores into any slots', async (t) => {
+  const { buffers, text, s } = snapshotBuffers();
+  const snapshot = buffers.snapshot(Int32Array.of(0, 2), 2);
+  t.same(snapshot, {
+    version: 1,
+    layout: BASE64_SNAPSHOT.layout,
+    size: 2,
+    cells: [Float64Array.of(2, 1), Float64Array.of(2, 1), { sums: Float64Array.of(NaN, 7), big: [[0, '9007199254740994']] }, Float64Array.of(2, 0), ['1.25', '0.00'], ['1.50', null], Float64Array.of(2, 0), ['a', null]],
+  });
+  t.same(restoredRows(snapshot, text, s), RESTORED_ROWS);
+});
+
+t.test('a snapshot of the releases before, doubles in base64, restores the same groups', async (t) => {
+  const { text, s } = snapshotBuffers();
+  t.same(restoredRows(structuredClone(BASE64_SNAPSHOT), text, s), RESTORED_ROWS);
 });
 
 t.test('a snapshot of other aggregates is refused, naming both; an unknown version and garbage too', async (t) => {
