@@ -906,6 +906,11 @@ export class GroupTable {
     return id < 0 ? null : this.pool.value(id);
   }
 
+  /** The pool id of a string lane's value ({@link StringPool.value} reads it), or -1 for null. */
+  stringIdAt(slot: number, lane: number): number {
+    return this.#str[lane]![slot]!;
+  }
+
   #setNull(slot: number, lane: number, isNull: boolean): void {
     let nulls = this.#nulls[lane];
     if (!isNull) {

@@ -118,6 +118,9 @@ export interface KeyedAggregationSnapshot {
 
 const DEFAULT_MAX_OUTPUT_DICTIONARY = 1 << 16;
 
+// Entries of the output key cache (a power of two).
+const OUTPUT_CACHE_SIZE = 256;
+
 /** Keyed state of one aggregation operator. */
 export class KeyedAggregation {
   // configuration
@@ -150,6 +153,8 @@ export class KeyedAggregation {
   #late: GroupTable | null = null;
   #evicted: Int32Array = new Int32Array(0);
   #outputDictionary = new StringDictionary();
+  readonly #outputCachePool = new Int32Array(OUTPUT_CACHE_SIZE);
+  readonly #outputCacheIds = new Int32Array(OUTPUT_CACHE_SIZE);
 
   constructor(options: KeyedAggregationOptions) {
     this.outputMode = options.outputMode;
@@ -372,9 +377,22 @@ export class KeyedAggregation {
       case 'string': {
         const ids = new Int32Array(n);
         const dictionary = this.#outputDictionary;
+        // Keys repeat across emitted groups (one per window): a small direct-mapped cache from pool
+        // id to output id decodes and interns each only once, without a string per group held.
+        const cachedPool = this.#outputCachePool.fill(-1);
+        const cachedIds = this.#outputCacheIds;
         for (let i = 0; i < n; i++) {
-          const text = parentNull !== null && parentNull[i] === 1 ? null : table.stringAt(slots[i]!, layout.lane);
-          ids[i] = text === null ? -1 : dictionary.intern(text);
+          const poolId = parentNull !== null && parentNull[i] === 1 ? -1 : table.stringIdAt(slots[i]!, layout.lane);
+          if (poolId < 0) {
+            ids[i] = -1;
+            continue;
+          }
+          const at = poolId & (OUTPUT_CACHE_SIZE - 1);
+          if (cachedPool[at] !== poolId) {
+            cachedPool[at] = poolId;
+            cachedIds[at] = dictionary.intern(table.pool.value(poolId));
+          }
+          ids[i] = cachedIds[at]!;
         }
         return { kind: 'dict', ids, dictionary };
       }

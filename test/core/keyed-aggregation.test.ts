@@ -201,3 +201,13 @@ t.test('snapshotLater reads the state as it was when it was called, whatever bat
   step(agg, 25, 25, windows(['e', 40, 50]));
   t.strictSame(later!(), now);
 });
+
+t.test('emitted keys are exact whatever their pool ids share in the output cache: 700 keys, each in two windows, in first-touch order', async (t) => {
+  const agg = aggregation('complete');
+  const keys = Array.from({ length: 700 }, (_, i) => `key-${i}-${'é'.repeat(i % 3)}`);
+  const rows: Array<[string | null, number, number]> = [];
+  for (const key of keys) rows.push([key, 0, 60], [key, 60, 120]);
+  rows.push([null, 0, 60]);
+  const { rows: out } = step(agg, 0, 0, windows(...rows));
+  t.same(out, [...keys.flatMap((key) => [w(key, 0, 60, 1), w(key, 60, 120, 1)]), w(null, 0, 60, 1)]);
+});
