@@ -89,7 +89,7 @@ export class StageHarness {
 }
 
 /** A state image through JSON, as a checkpoint file holds it (typed arrays as base64). */
-function throughJson(image: StateImage): StateImage {
+export function throughJson(image: StateImage): StateImage {
   return decodeTypedArrays(JSON.parse(JSON.stringify(encodeTypedArrays(image)))) as StateImage;
 }
 
