@@ -755,9 +755,11 @@ export class GroupTable {
    * Adds row `i`'s group (which must not be held) and returns its slot.
    * Strings the row brings enter the pool, and the cursor learns their pool
    * ids so later rows of the batch find the group. `sequence` restores the
-   * group's place in the insertion order (a new group goes last).
+   * group's place in the insertion order (a new group goes last). `hash`:
+   * the row's {@link GroupTable.hashRow}, when the caller has it and it is
+   * not 0 (0: computed here, once the row's strings are in the pool).
    */
-  insert(cursor: KeyCursor, i: number, sequence?: number): number {
+  insert(cursor: KeyCursor, i: number, sequence?: number, hash = 0): number {
     const slot = this.#takeSlot();
     const lanes = this.layout.lanes;
     for (let l = 0; l < lanes.length; l++) {
@@ -786,7 +788,7 @@ export class GroupTable {
       else this.pool.retain(id);
       this.#str[l]![slot] = id;
     }
-    this.#link(slot, this.#hashSlot(slot), sequence);
+    this.#link(slot, hash !== 0 ? hash : this.#hashSlot(slot), sequence);
     return slot;
   }
 

@@ -243,7 +243,7 @@ export class KeyedAggregation {
       const hash = table.hashRow(cursor, i);
       let slot = table.find(cursor, i, hash);
       if (slot < 0) {
-        slot = table.insert(cursor, i);
+        slot = table.insert(cursor, i, undefined, hash);
         this.#ensureCapacity();
         this.store.reset(slot);
       }
