@@ -21,9 +21,7 @@
  *
  * @module
  */
-import { pathToFileURL } from 'node:url';
-import { join } from 'node:path';
-import { ROOT, flags, intFlag, isMain, median } from './common.js';
+import { distModuleUrl, flags, intFlag, isMain, median } from './common.js';
 
 // The library's core is not part of the package's public entry: load the
 // built module by path (types declared here to keep `lib/` out of this program).
@@ -91,7 +89,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const groups = intFlag(values.groups, 'groups', 4000);
   const batch = intFlag(values.batch, 'batch', 65_536);
   const runs = intFlag(values.runs, 'runs', 5);
-  const mod = (await import(pathToFileURL(join(ROOT, 'dist', 'core', 'aggregates.js')).href)) as AggregatesModule;
+  const mod = (await import(distModuleUrl('core/aggregates.js'))) as AggregatesModule;
   const data = makeData(rows, groups);
 
   const buffersCase = (name: string, aggregates: string): Case => ({

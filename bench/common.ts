@@ -19,6 +19,11 @@ export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DIST_BENCH = join(ROOT, 'dist-bench');
 /** The `tidemark` command, as built. */
 export const CLI = join(ROOT, 'dist', 'cli.js');
+
+/** The URL of a built module of the library (`core/ddl.js`): benchmarks load the core by path, outside the package's entry. */
+export function distModuleUrl(path: string): string {
+  return pathToFileURL(join(ROOT, 'dist', path)).href;
+}
 /** Data sets, scratch directories: git-ignored. */
 export const DATA_ROOT = join(ROOT, 'bench', 'data');
 /** Where `npm run bench` writes its JSON results. */

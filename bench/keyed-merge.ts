@@ -21,9 +21,7 @@
  *
  * @module
  */
-import { pathToFileURL } from 'node:url';
-import { join } from 'node:path';
-import { ROOT, flags, intFlag, isMain, median } from './common.js';
+import { SLIDE_SECONDS, WINDOW_SECONDS, distModuleUrl, flags, intFlag, isMain, median } from './common.js';
 
 // The library's core is not part of the package's public entry: load the
 // built modules by path (types declared here to keep `lib/` out of this program).
@@ -44,8 +42,8 @@ interface Modules {
 }
 
 const US = 1_000_000;
-const SLIDE_US = 600 * US;
-const HOUR_US = 3600 * US;
+const SLIDE_US = SLIDE_SECONDS * US;
+const HOUR_US = WINDOW_SECONDS * US;
 const FIRST_PANE_S = 1_469_500_800;
 const PANES_PER_CHUNK = 45;
 const ACTIONS = ['Open', 'Close', 'Click', 'Scroll'];
@@ -53,8 +51,7 @@ const CHUNKS_PER_BATCH = 74;
 const BATCHES = 5;
 
 async function load(): Promise<Modules> {
-  const at = (path: string): string => pathToFileURL(join(ROOT, 'dist', path)).href;
-  const [keyed, count, ddl, batch] = await Promise.all([import(at('core/keyed-aggregation.js')), import(at('core/count-store.js')), import(at('core/ddl.js')), import(at('core/batch.js'))]);
+  const [keyed, count, ddl, batch] = await Promise.all(['core/keyed-aggregation.js', 'core/count-store.js', 'core/ddl.js', 'core/batch.js'].map((path) => import(distModuleUrl(path))));
   return { KeyedAggregation: keyed.KeyedAggregation, CountStore: count.CountStore, parseDDL: ddl.parseDDL, StringDictionary: batch.StringDictionary };
 }
 

@@ -18,8 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { DATA_DEFAULTS, DATA_ROOT, ROOT, dataSetName, flags, intFlag, isMain } from './common.js';
+import { DATA_DEFAULTS, DATA_ROOT, ROOT, dataSetName, distModuleUrl, flags, intFlag, isMain } from './common.js';
 
 // The library's core is not part of the package's public entry: load the
 // built modules by path (types declared here to keep `lib/` out of this program).
@@ -55,10 +54,9 @@ export function chunksOf(bytes: Uint8Array): Uint8Array[] {
 }
 
 async function load(): Promise<Modules> {
-  const at = (p: string): string => pathToFileURL(join(ROOT, 'dist', p)).href;
-  const ddl = (await import(at('core/ddl.js'))) as Pick<Modules, 'parseDDL'>;
-  const specs = (await import(at('core/aggregate-spec.js'))) as Pick<Modules, 'parseAggregates' | 'resolveAggregates'>;
-  const kernel = (await import(at('core/chunk-aggregator.js'))) as Pick<Modules, 'ChunkAggregator'>;
+  const ddl = (await import(distModuleUrl('core/ddl.js'))) as Pick<Modules, 'parseDDL'>;
+  const specs = (await import(distModuleUrl('core/aggregate-spec.js'))) as Pick<Modules, 'parseAggregates' | 'resolveAggregates'>;
+  const kernel = (await import(distModuleUrl('core/chunk-aggregator.js'))) as Pick<Modules, 'ChunkAggregator'>;
   return { ...ddl, ...specs, ...kernel };
 }
 

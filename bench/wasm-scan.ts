@@ -28,9 +28,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import wabtInit from 'wabt';
-import { DATA_DEFAULTS, DATA_ROOT, ROOT, dataSetName, flags, intFlag, isMain } from './common.js';
+import { DATA_DEFAULTS, DATA_ROOT, ROOT, dataSetName, distModuleUrl, flags, intFlag, isMain } from './common.js';
 import { chunksOf } from './scan-cost.js';
 
 // The module's memory holds a chunk of at most 2 MiB (chunksOf cuts 1 MiB pieces).
@@ -266,9 +265,8 @@ interface ChunkAggregatorLike {
 }
 
 async function productionKernel(): Promise<ChunkAggregatorLike> {
-  const at = (p: string): string => pathToFileURL(join(ROOT, 'dist', p)).href;
-  const { parseDDL } = (await import(at('core/ddl.js'))) as { parseDDL(text: string): { fields: ReadonlyArray<{ name: string }> } };
-  const { ChunkAggregator } = (await import(at('core/chunk-aggregator.js'))) as { ChunkAggregator: new (config: unknown) => ChunkAggregatorLike };
+  const { parseDDL } = (await import(distModuleUrl('core/ddl.js'))) as { parseDDL(text: string): { fields: ReadonlyArray<{ name: string }> } };
+  const { ChunkAggregator } = (await import(distModuleUrl('core/chunk-aggregator.js'))) as { ChunkAggregator: new (config: unknown) => ChunkAggregatorLike };
   const schema = parseDDL('time timestamp, action string');
   return new ChunkAggregator({
     reader: { schema, mode: 'PERMISSIVE', columnNameOfCorruptRecord: '_corrupt_record', timeZone: 'UTC', maxEventTimeAhead: null },
