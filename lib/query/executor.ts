@@ -24,7 +24,7 @@ import { EventTimeStats, WatermarkTracker } from '../core/watermark.js';
 import { formatTimestampUtcMillis } from '../core/timestamp.js';
 import { Checkpoint, type CheckpointRecovery, type OffsetLogEntry } from '../checkpoint/checkpoint.js';
 import { barrier as newBarrier, type BarrierItem, type BeginItem, type CommitPort, type PlanEntry, type ReadAheadOffer, type RecoveredState, type StreamItem } from '../protocol.js';
-import { isSource, notASource, sleep, type Offset, type Source } from '../sources/source.js';
+import { isSource, notASource, sameOffset, sleep, type Offset, type Source } from '../sources/source.js';
 import { DEFAULT_TRIGGER, isBounded, parseTrigger, type Trigger, type TriggerOption } from './trigger.js';
 import { buildProgress, type StreamingQueryProgress } from './progress.js';
 import { ReadAhead, type ReadAheadResult } from './read-ahead.js';
@@ -375,7 +375,7 @@ export class MicroBatchExecution extends Readable {
     const pending = recovery.pending!;
     const end = pending.offsets.sourceOffsets[0] ?? null;
     const drain = pending.offsets.conf[DRAIN_CONF] === 'true';
-    const noData = drain || JSON.stringify(end) === JSON.stringify(run.committedOffset);
+    const noData = drain || sameOffset(end, run.committedOffset);
     run.watermarkMs = pending.offsets.batchWatermarkMs;
     await this.#batch(run, pending.batchId, end, pending.offsets, triggerClock(), noData, drain, null);
   }
@@ -404,7 +404,7 @@ export class MicroBatchExecution extends Readable {
       this.#ahead = null;
       const readAhead = ahead === null ? null : await ahead.finish();
       const end = readAhead !== null ? readAhead.end : await this.source.latestOffset(run.committedOffset, trigger.kind === 'once' ? 'unlimited' : 'limited');
-      const hasData = end !== null && JSON.stringify(end) !== JSON.stringify(run.committedOffset);
+      const hasData = end !== null && !sameOffset(end, run.committedOffset);
       const noDataBatch = !hasData && run.runAnotherBatch && (this.#options.noDataMicroBatches ?? true) && trigger.kind !== 'once';
       if (hasData || noDataBatch) {
         this.#status = noDataBatch

@@ -21,7 +21,7 @@
  */
 import type { RecordBatch } from '../core/batch.js';
 import type { StreamItem } from '../protocol.js';
-import type { Offset, Source } from '../sources/source.js';
+import { sameOffset, type Offset, type Source } from '../sources/source.js';
 
 /** What a read-ahead leaves to the batch it was for. */
 export interface ReadAheadResult {
@@ -69,7 +69,7 @@ export class ReadAhead {
   async #run(): Promise<void> {
     const end = await this.#source.latestOffset(this.#start, 'limited');
     this.#end = end;
-    if (end === null || JSON.stringify(end) === JSON.stringify(this.#start)) return;
+    if (end === null || sameOffset(end, this.#start)) return;
     const rows = rowsOf(this.#source.getBatch(this.#start, end, this.batchId));
     this.#rows = rows;
     while (!this.#stopping) {

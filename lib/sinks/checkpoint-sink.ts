@@ -32,9 +32,8 @@ import { writeFileAtomicPieces } from '../checkpoint/atomic-file.js';
 import { columnKindOf, isNullAt, type Column, type RecordBatch, type StringDictionary } from '../core/batch.js';
 import type { DataType, Field, Schema } from '../core/schema.js';
 import { jacksonDouble, jacksonFloat } from '../core/java-number.js';
-import { formatDateDays, formatTimestampIso, isValidTimeZone } from '../core/timestamp.js';
-import { hostTimeZone } from '../host-time-zone.js';
-import { Sink, type SinkPlan, type SinkRun } from './sink.js';
+import { formatDateDays, formatTimestampIso } from '../core/timestamp.js';
+import { Sink, sinkTimeZone, type SinkPlan, type SinkRun } from './sink.js';
 import { hasSinkBatch, openSinkLog, sinkLogFileFor, writeSinkLogEntry } from './file-sink-log.js';
 import { checkParquetSchema, encodeParquet } from './parquet-file.js';
 import { checkCsvSchema, CsvWriter } from './csv-file.js';
@@ -95,12 +94,7 @@ export class CheckpointSink extends Sink {
     if (!FORMATS.includes(format as FileSinkFormat)) {
       throw new TidemarkError('ERR_INVALID_OPTION', `CheckpointSink writes format 'json', 'parquet' or 'csv', got ${JSON.stringify(format)}`, { option: 'format' });
     }
-    const timeZone: unknown = options.timeZone ?? hostTimeZone();
-    if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
-      throw new TidemarkError('ERR_INVALID_OPTION', `Invalid time zone ${JSON.stringify(timeZone)}: expected a region id such as "Asia/Kolkata", "UTC" or an offset such as "+05:30"`, {
-        option: 'timeZone',
-      });
-    }
+    const timeZone = sinkTimeZone(options.timeZone);
     this.path = options.path;
     this.format = format as FileSinkFormat;
     this.timeZone = timeZone;

@@ -10,9 +10,7 @@ import { once } from 'node:events';
 import { TidemarkError } from '../errors.js';
 import { valueAt, type RecordBatch } from '../core/batch.js';
 import { showString } from '../core/show.js';
-import { isValidTimeZone } from '../core/timestamp.js';
-import { hostTimeZone } from '../host-time-zone.js';
-import { Sink, type SinkPlan } from './sink.js';
+import { Sink, sinkTimeZone, type SinkPlan } from './sink.js';
 
 /** Options of {@link ConsoleSink}: Spark's `numRows` and `truncate`, plus where to print. */
 export interface ConsoleSinkOptions {
@@ -51,12 +49,7 @@ export class ConsoleSink extends Sink {
     if (typeof truncate !== 'boolean') {
       throw new TidemarkError('ERR_INVALID_OPTION', `truncate must be true or false, got ${String(truncate)}`, { option: 'truncate' });
     }
-    const timeZone: unknown = options.timeZone ?? hostTimeZone();
-    if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
-      throw new TidemarkError('ERR_INVALID_OPTION', `Invalid time zone ${JSON.stringify(timeZone)}: expected a region id such as "Asia/Kolkata", "UTC" or an offset such as "+05:30"`, {
-        option: 'timeZone',
-      });
-    }
+    const timeZone = sinkTimeZone(options.timeZone);
     const output = options.output ?? process.stdout;
     if (typeof (output as { write?: unknown }).write !== 'function') {
       throw new TidemarkError('ERR_INVALID_OPTION', 'output must be a writable stream', { option: 'output' });

@@ -28,15 +28,13 @@
 import { TidemarkError } from '../errors.js';
 import type { RecordBatch } from '../core/batch.js';
 import type { Schema } from '../core/schema.js';
-import { isValidTimeZone } from '../core/timestamp.js';
-import { hostTimeZone } from '../host-time-zone.js';
 import { windowDurationUs } from '../core/interval.js';
 import { checkSubject } from '../core/jetstream-offsets.js';
 import { connectJetStream, type JetStreamConnection } from '../nats/client.js';
 import { BoundedPublisher } from '../nats/publisher.js';
 import { ensureSinkStream } from '../nats/streams.js';
 import { LineWriter } from './checkpoint-sink.js';
-import { Sink, type SinkPlan, type SinkRun } from './sink.js';
+import { Sink, sinkTimeZone, type SinkPlan, type SinkRun } from './sink.js';
 
 /** Options of {@link JetStreamSink}. */
 export interface JetStreamSinkOptions {
@@ -98,10 +96,7 @@ export class JetStreamSink extends Sink {
     this.#servers = servers.map((s) => s.trim().replace(/^nats:\/\//i, '').replace(/\/$/, '')).filter((s) => s.length > 0);
     if (this.#servers.length === 0) throw new TidemarkError('ERR_INVALID_OPTION', "JetStreamSink needs servers, such as 'nats://127.0.0.1:4222'", { option: 'servers' });
     this.#display = `nats://${this.#servers.map((s) => s.slice(s.lastIndexOf('@') + 1)).join(',')}`;
-    const timeZone: unknown = options.timeZone ?? hostTimeZone();
-    if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
-      throw new TidemarkError('ERR_INVALID_OPTION', `Invalid time zone ${JSON.stringify(timeZone)}: expected a region id such as "Asia/Kolkata", "UTC" or an offset such as "+05:30"`, { option: 'timeZone' });
-    }
+    const timeZone = sinkTimeZone(options.timeZone);
     this.timeZone = timeZone;
     this.#duplicateWindowMs = Math.round(windowDurationUs(options.duplicateWindow ?? DEFAULT_DUPLICATE_WINDOW, 'duplicateWindow') / 1000);
     if (this.#duplicateWindowMs < 1000) throw new TidemarkError('ERR_INVALID_OPTION', `duplicateWindow must be at least 1 second, got '${options.duplicateWindow}'`, { option: 'duplicateWindow' });

@@ -18,6 +18,8 @@ import { TidemarkError } from '../errors.js';
 import type { RecordBatch, Row } from '../core/batch.js';
 import { isPartialAggregateSchema, type Schema } from '../core/schema.js';
 import type { OutputMode } from '../core/output-mode.js';
+import { isValidTimeZone } from '../core/timestamp.js';
+import { hostTimeZone } from '../host-time-zone.js';
 import type { BarrierItem, CommitPort, OpenItem, QueryInfo, StreamItem } from '../protocol.js';
 
 /** What a sink learns from `open`. */
@@ -160,4 +162,19 @@ function sampleRows(batches: readonly RecordBatch[], limit: number): Row[] {
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/**
+ * A sink's `timeZone` option (Spark's `spark.sql.session.timeZone`, how
+ * timestamps are written): the host's zone when absent; anything but a
+ * zone ICU knows is refused.
+ *
+ * @throws TidemarkError `ERR_INVALID_OPTION` (option `timeZone`)
+ */
+export function sinkTimeZone(value: unknown): string {
+  const timeZone = value ?? hostTimeZone();
+  if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
+    throw new TidemarkError('ERR_INVALID_OPTION', `Invalid time zone ${JSON.stringify(timeZone)}: expected a region id such as "Asia/Kolkata", "UTC" or an offset such as "+05:30"`, { option: 'timeZone' });
+  }
+  return timeZone;
 }

@@ -165,6 +165,11 @@ export abstract class SourceBase extends EventEmitter<SourceEvents> implements S
   }
 }
 
+/** Whether two offsets are the same: offsets are JSON values, compared as the offsets log writes them. */
+export function sameOffset(a: Offset | null, b: Offset | null): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** Resolves after `ms`, or early (without error) when `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
