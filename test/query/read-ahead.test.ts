@@ -8,8 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { FileSource } from '../../lib/sources/file-source.js';
@@ -28,10 +27,11 @@ import { TidemarkError } from '../../lib/errors.js';
 const FILES = 4;
 const ACTIONS = ['Open', 'Close', 'Click'];
 
-// Four files of 3,000 lines, an hour of event time each, a little out of order.
+// Four files of 3,000 lines, an hour of event time each, a little out of order, in the test's
+// directory under in/ (a checkpoint goes beside it).
 async function dataSet(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tidemark-read-ahead-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = join(t.testdir(), 'in');
+  await mkdir(dir);
   for (let f = 0; f < FILES; f++) {
     const lines: string[] = [];
     for (let i = 0; i < 3000; i++) {
@@ -125,6 +125,13 @@ async function start(dir: string, options: RunOptions): Promise<Run> {
   return { query, spy, batches };
 }
 
+/** A run, once it ended. */
+async function completed(dir: string, options: RunOptions): Promise<Run> {
+  const run = await start(dir, options);
+  await run.query.awaitTermination();
+  return run;
+}
+
 function progressOf(query: StreamingQuery): unknown[] {
   return query.recentProgress.map((p) => ({ batchId: p.batchId, numInputRows: p.numInputRows, source: p.sources[0]!.metrics, sink: p.sink.numOutputRows }));
 }
@@ -137,11 +144,9 @@ function allRows(...runs: Array<Map<number, Row[]>>): Array<[number, Row[]]> {
 
 t.test('each batch after the first begins with the rows read ahead for it, and the batches, rows and progress are those of a run on the query thread', async (t) => {
   const dir = await dataSet(t);
-  const ahead = await start(dir, { workers: 2, holdUntilReadAhead: true });
+  const ahead = await completed(dir, { workers: 2, holdUntilReadAhead: true });
   t.match(ahead.query.explain(), /on 2 worker threads/);
-  await ahead.query.awaitTermination();
-  const plain = await start(dir, { workers: 0 });
-  await plain.query.awaitTermination();
+  const plain = await completed(dir, { workers: 0 });
   t.same(
     ahead.spy.begins.map((b) => b.readAhead !== undefined && b.readAhead > 0),
     ahead.spy.begins.map((b) => b.batchId >= 1 && b.batchId < FILES),
@@ -155,18 +160,15 @@ t.test('each batch after the first begins with the rows read ahead for it, and t
 
 t.test('a batch that fails while the next is read ahead leaves the next unplanned: a restart reads every batch once', async (t) => {
   const dir = await dataSet(t);
-  const checkpoint = await mkdtemp(join(tmpdir(), 'tidemark-read-ahead-ck-'));
-  t.teardown(() => rm(checkpoint, { recursive: true, force: true }));
+  const checkpoint = join(dir, '..', 'checkpoint');
   const failed = await start(dir, { workers: 2, checkpoint, failAt: 1 });
   await t.rejects(failed.query.awaitTermination(), /the sink fails batch 1/);
   t.ok(failed.spy.readAheadBatches.has(2), 'batch 2 was being read ahead');
   t.ok(existsSync(join(checkpoint, 'sources', '0', '2')), 'the source log lists batch 2');
   t.notOk(existsSync(join(checkpoint, 'offsets', '2')), 'no offsets for batch 2');
   t.notOk(existsSync(join(checkpoint, 'commits', '1')), 'batch 1 is not committed');
-  const restarted = await start(dir, { workers: 2, checkpoint });
-  await restarted.query.awaitTermination();
-  const reference = await start(dir, { workers: 0 });
-  await reference.query.awaitTermination();
+  const restarted = await completed(dir, { workers: 2, checkpoint });
+  const reference = await completed(dir, { workers: 0 });
   t.same(allRows(failed.batches, restarted.batches), allRows(reference.batches));
   t.same([...failed.batches.keys()], [0]);
   t.same(
@@ -177,8 +179,7 @@ t.test('a batch that fails while the next is read ahead leaves the next unplanne
 
 t.test('a query stopped while the next batch is read ahead ends after the batch in flight; a restart reads the rest once', async (t) => {
   const dir = await dataSet(t);
-  const checkpoint = await mkdtemp(join(tmpdir(), 'tidemark-read-ahead-ck-'));
-  t.teardown(() => rm(checkpoint, { recursive: true, force: true }));
+  const checkpoint = join(dir, '..', 'checkpoint');
   const spy = new Spy();
   const stopped = await start(dir, { workers: 2, checkpoint, holdUntilReadAhead: true, spy });
   // Stop as soon as batch 1 is read ahead (batch 0 is then being committed).
@@ -187,10 +188,8 @@ t.test('a query stopped while the next batch is read ahead ends after the batch 
   t.same([...stopped.batches.keys()], [0], 'only batch 0 ran');
   t.same(stopped.spy.begins.map((b) => b.batchId), [0]);
   t.notOk(existsSync(join(checkpoint, 'offsets', '1')), 'batch 1 was not planned');
-  const restarted = await start(dir, { workers: 2, checkpoint });
-  await restarted.query.awaitTermination();
-  const reference = await start(dir, { workers: 0 });
-  await reference.query.awaitTermination();
+  const restarted = await completed(dir, { workers: 2, checkpoint });
+  const reference = await completed(dir, { workers: 0 });
   t.same(allRows(stopped.batches, restarted.batches), allRows(reference.batches));
 });
 
@@ -207,8 +206,7 @@ t.test('a stage before ChunkAggregate that drops read-ahead rows fails the query
 
 t.test('read-ahead is offered to the first stage only: a parse stage that is not a ChunkAggregate sees none', async (t) => {
   const dir = await dataSet(t);
-  const run = await start(dir, { workers: 2, optimize: false });
-  await run.query.awaitTermination();
+  const run = await completed(dir, { workers: 2, optimize: false });
   t.equal(run.spy.readAheadBatches.size, 0);
   t.same(run.spy.begins.map((b) => b.readAhead), run.spy.begins.map(() => undefined));
 });
