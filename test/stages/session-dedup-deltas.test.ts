@@ -23,8 +23,8 @@ const timed = (ddl: string): Schema => ({ fields: parseDDL(ddl).fields.map((f) =
 const IDS = timed('time timestamp, id string');
 const KEYS = timed('time timestamp, key string');
 
-// Through the checkpoint's text form (aggregate buffers hold typed arrays, written as base64 there).
-const through = (image: StateImage): StateImage => throughJson(image);
+// Images go through the checkpoint's text form (aggregate buffers hold typed arrays, base64 there).
+const through = throughJson;
 
 /** Dedup records as [kind, key texts]. */
 const dedupRecords = (image: StateImage): Array<[string, readonly string[]]> =>
