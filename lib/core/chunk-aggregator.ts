@@ -20,7 +20,7 @@
 import { AggregateBuffers } from './aggregate-buffers.js';
 import { columnKindOf, type Column, type RecordBatch } from './batch.js';
 import { JsonReader, type ChunkRead, type JsonReaderOptions } from './json-reader.js';
-import { viewOf, type ChunkKernel, type KernelSink } from './json-scanner.js';
+import { KernelNeed, viewOf, type ChunkKernel, type KernelSink } from './json-scanner.js';
 import { partialAggregate, type PartialAggregatePlan, type PartialAggregates } from './partial-aggregate.js';
 import { figuresOfUs } from './watermark.js';
 
@@ -65,18 +65,22 @@ class ChunkGroups implements KernelSink {
   rowGroups: Int32Array;
   values: Float64Array[];
   nulls: Uint8Array[];
+  // The slot current before this one (NaN: none), and its groups by key.
+  prevStart = NaN;
+  prevSlot: Int32Array = EMPTY_I32;
+  readonly slideUs: number;
+  need = 0;
+  needTime = 0;
+  needKey = 0;
+  givenGroup = -1;
   #width = 1;
   #slots = new Map<number, Int32Array>();
-  // The slot current before this one (NaN: none), and its groups by key.
-  #prevStart = NaN;
-  #prevSlot: Int32Array = EMPTY_I32;
   // Per slot start, groups of keys at or above DENSE_KEYS (key → group).
   #sparse = new Map<number, Map<number, number>>();
-  readonly #slideUs: number;
   readonly #startTimeUs: number;
 
   constructor(slideUs: number, startTimeUs: number, valueCount: number) {
-    this.#slideUs = slideUs;
+    this.slideUs = slideUs;
     this.#startTimeUs = startTimeUs;
     const rows = valueCount === 0 ? 0 : 1024;
     this.rowGroups = new Int32Array(rows);
@@ -94,8 +98,9 @@ class ChunkGroups implements KernelSink {
     this.lastStart = NaN;
     this.lastEnd = NaN;
     this.cur = EMPTY_I32;
-    this.#prevStart = NaN;
-    this.#prevSlot = EMPTY_I32;
+    this.prevStart = NaN;
+    this.prevSlot = EMPTY_I32;
+    this.need = KernelNeed.none;
     this.length = 0;
     this.#width = Math.min(width, DENSE_KEYS);
     this.#slots = new Map();
@@ -105,23 +110,23 @@ class ChunkGroups implements KernelSink {
   slotOf(t: number): Int32Array {
     // Events a few seconds out of order cross a slot boundary and back (often, with 10-minute panes):
     // the slot before is kept at hand, so going back costs no remainder and no map lookup.
-    if (t >= this.#prevStart && t < this.#prevStart + this.#slideUs) {
-      const start = this.#prevStart;
-      const slot = this.#prevSlot;
-      this.#prevStart = this.lastStart;
-      this.#prevSlot = this.cur;
+    if (t >= this.prevStart && t < this.prevStart + this.slideUs) {
+      const start = this.prevStart;
+      const slot = this.prevSlot;
+      this.prevStart = this.lastStart;
+      this.prevSlot = this.cur;
       this.lastStart = start;
-      this.lastEnd = start + this.#slideUs;
+      this.lastEnd = start + this.slideUs;
       this.cur = slot;
       return slot;
     }
-    this.#prevStart = this.lastStart;
-    this.#prevSlot = this.cur;
+    this.prevStart = this.lastStart;
+    this.prevSlot = this.cur;
     // As partialCount computes it: the remainder only when a row leaves the slot of the row before.
-    const remainder = (t - this.#startTimeUs) % this.#slideUs;
-    const start = t - (remainder < 0 ? remainder + this.#slideUs : remainder);
+    const remainder = (t - this.#startTimeUs) % this.slideUs;
+    const start = t - (remainder < 0 ? remainder + this.slideUs : remainder);
     this.lastStart = start;
-    this.lastEnd = start + this.#slideUs;
+    this.lastEnd = start + this.slideUs;
     let slot = this.#slots.get(start);
     if (slot === undefined) {
       slot = new Int32Array(this.#width);
@@ -289,6 +294,12 @@ export class ChunkAggregator {
         line += read;
         records += read;
         if (read > 0) misses = 0;
+        if (g.need !== KernelNeed.none) {
+          if (g.need === KernelNeed.slot) g.slotOf(g.needTime);
+          else if (g.need === KernelNeed.group) g.givenGroup = g.newGroup(g.needKey);
+          else g.growRows(g.rows);
+          continue;
+        }
         if (pos >= end) break;
       }
       // The line the kernel stopped at (or, when the kernel keeps missing, the rest of the chunk)

@@ -159,6 +159,15 @@ type TemplateFactory = (recognizers: ReadonlyArray<StringRecognizer | null>, lim
  * reads: the event-time figures, the slot (window or pane) of each time, the
  * group of each (slot, key) and the kept values of each row. The kernel keeps
  * the hot fields in locals and writes them back when it returns.
+ *
+ * The kernel calls no method of the sink. What it cannot do with its locals
+ * (a slot or a group seen for the first time, room for more rows) it asks
+ * for: it stops at the start of that line with {@link KernelSink.need} set,
+ * and the caller does it and calls the kernel again from there. That keeps
+ * rarely run code out of the kernel. V8 optimises the kernel while it reads
+ * a worker's first lines, and code it inlined there before it ever ran (the
+ * first slot an hour of event time later) would send the kernel back to the
+ * interpreter, for tens of milliseconds, the first time it ran.
  */
 export interface KernelSink {
   /** Event-time figures so far (µs; a null time counts as 0 in max and min). */
@@ -173,22 +182,37 @@ export interface KernelSink {
   lastStart: number;
   lastEnd: number;
   cur: Int32Array;
+  /** The slot current before it (`prevStart` NaN: none): the kernel swaps the two itself. */
+  prevStart: number;
+  prevSlot: Int32Array;
+  /** The length of a slot (µs). */
+  readonly slideUs: number;
   /** Rows per group. */
   counts: Float64Array;
   /** The group of each row (-1: a null time), and each kept value and whether it is null. */
   rowGroups: Int32Array;
   values: Float64Array[];
   nulls: Uint8Array[];
-  /** Makes the slot holding `t` current (sets `lastStart`, `lastEnd`, `cur`) and returns `cur`. */
-  slotOf(t: number): Int32Array;
   /**
-   * The group of key `k` (string id + 1, 0: null) in the current slot when `cur` has none for it:
-   * a new one, or the one a key past `cur`'s length already has. May replace `cur` and `counts`.
+   * Set by the kernel when it returns: {@link KernelNeed.none}, or what the
+   * line it stopped at needs first: the slot holding `needTime`
+   * (`KernelNeed.slot`), a group for key `needKey` (string id + 1, 0: null)
+   * in the current slot (`KernelNeed.group`), or room for more rows than
+   * `rows` (`KernelNeed.rows`).
    */
-  newGroup(k: number): number;
-  /** Room for more rows than `rows`: replaces `rowGroups`, `values` and `nulls`. */
-  growRows(rows: number): void;
+  need: number;
+  needTime: number;
+  needKey: number;
+  /**
+   * The group the caller made for the key the kernel asked for, when the
+   * slot's array cannot hold it (a key past its dense part), else -1: the
+   * line the kernel reads first takes it. The kernel sets it back to -1.
+   */
+  givenGroup: number;
 }
+
+/** Values of {@link KernelSink.need}. */
+export const KernelNeed = { none: 0, slot: 1, group: 2, rows: 3 } as const;
 
 /** What a fused kernel reads besides the layout: indexes of the scanner's fields, -1 for none. */
 export interface KernelTarget {
@@ -213,10 +237,13 @@ const NO_LENGTH = 1 << 30;
  * Recognises the strings of one field by their first four bytes and their
  * length, in front of a {@link ByteInterner}: a direct-mapped table keyed by
  * the first word gives a candidate; its closing quote in the right place and
- * its last word equal (and, for strings over 8 bytes, the middle) make it
- * that string. A miss takes the byte loop and the interner, and enters the
- * string. Only strings the scanner validated (ASCII, no escape or control
- * character) are entered, so a match is one too.
+ * the four bytes before that quote equal (and, for strings over 8 bytes, the
+ * middle) make it that string. A miss takes the byte loop and the interner,
+ * and enters the string. Only strings the scanner validated (ASCII, no
+ * escape or control character) are entered, so a match is one too. Strings
+ * are entered and looked up only by code compiled for one layout, right
+ * after the field's literal and opening quote: the bytes around a short
+ * string that its words cover are the same in every line.
  */
 export class StringRecognizer {
   readonly words = new Int32Array(RECOGNIZER_SIZE);
@@ -254,7 +281,11 @@ export class StringRecognizer {
       const length = e - s;
       this.words[h] = word;
       this.lengths[h] = length;
-      this.tails[h] = length > 4 ? view.getInt32(e - 4, true) : 0;
+      // The last word, whatever the length: a string under 4 bytes shares it with the bytes before
+      // it, which are the field's literal and the opening quote in every line read this way. One
+      // comparison for every length, because a branch on the length mispredicts on keys of mixed
+      // lengths (the notebook's actions), which cost 7 ns a line.
+      this.tails[h] = e >= 4 ? view.getInt32(e - 4, true) : 0;
       this.ids[h] = id;
       this.#bytes[h] = length > 8 ? bytes.slice(s, e) : undefined;
     }
@@ -320,7 +351,7 @@ function valueCode(f: LayoutField, k: number, fail: string): string[] {
         `  const h = Math.imul(w, -1640531535) >>> ${32 - RECOGNIZER_BITS};`,
         `  if (W${f.field}[h] === w) {`,
         `    const q = p + L${f.field}[h];`,
-        `    if (q < end && bytes[q] === 34 && (q - p <= 4 || (view.getInt32(q - 4, true) === T${f.field}[h] && (q - p <= 8 || R${f.field}.same(h, bytes, p))))) { ${v} = I${f.field}[h]; p = q + 1; }`,
+        `    if (q < end && bytes[q] === 34 && view.getInt32(q - 4, true) === T${f.field}[h] && (q - p <= 8 || R${f.field}.same(h, bytes, p))) { ${v} = I${f.field}[h]; p = q + 1; }`,
         '  }',
         '}',
         `if (${v} < 0) {`,
@@ -734,8 +765,10 @@ export class JsonLineScanner {
    * kernel reads line after line from `p` while they have the layout (a
    * null value allowed anywhere), hands each one's time, key and values to
    * `sink`, and returns where it stopped: the start of the first line it
-   * could not read (or past the end). It appends nothing for that line; the
-   * caller reads it the general way. Kernels are kept per target until the
+   * could not read (or past the end). It appends nothing for that line: the
+   * caller gives the sink what it asked for ({@link KernelSink.need}) and
+   * calls the kernel again, or, when it asked for nothing, reads the line
+   * the general way. Kernels are kept per target until the
    * layout changes ({@link JsonLineScanner.layoutVersion}).
    */
   compileKernel(target: KernelTarget): ChunkKernel | null {
@@ -761,7 +794,10 @@ export class JsonLineScanner {
     const lines: string[] = [
       'let c = 0;',
       'let maxUs = g.maxUs, minUs = g.minUs, sumUs = g.sumUs, rows = g.rows, lines = 0;',
-      'let lastStart = g.lastStart, lastEnd = g.lastEnd, cur = g.cur, counts = g.counts;',
+      'let lastStart = g.lastStart, lastEnd = g.lastEnd, cur = g.cur, counts = g.counts, prevStart = g.prevStart, prevSlot = g.prevSlot;',
+      'const slideUs = g.slideUs;',
+      'let need = 0, needTime = 0, needKey = 0;',
+      'const first = p, given = g.givenGroup;',
     ];
     if (values.length > 0) {
       lines.push('let rowGroups = g.rowGroups, cap = rowGroups.length;');
@@ -769,7 +805,10 @@ export class JsonLineScanner {
     }
     lines.push('line: for (;;) {', 'const ls = p;', 'if (p >= end) break;');
     layout.forEach((f, k) => lines.push(...fieldCode(f, k, fail, true)));
-    lines.push(`if (p >= end || bytes[p] !== 125) ${fail}`, 'p++;', `if ((p !== end && bytes[p] !== 10) || p - ls > maxLine) ${fail}`, 'lines++;', 'let gi = -1;');
+    lines.push(`if (p >= end || bytes[p] !== 125) ${fail}`, 'p++;', `if ((p !== end && bytes[p] !== 10) || p - ls > maxLine) ${fail}`, 'let gi = -1;');
+    // Whatever the line needs from the sink is asked for before anything is counted: the kernel
+    // reads the line again once the caller has done it.
+    if (values.length > 0) lines.push(`if (rows >= cap) { need = ${KernelNeed.rows}; p = ls; break line; }`);
     const timeNull = timeK < 0 ? 'true' : `z${timeK}`;
     const key = keyK < 0 ? '0' : `(z${keyK} ? 0 : v${keyK} + 1)`;
     lines.push(
@@ -778,26 +817,40 @@ export class JsonLineScanner {
       '  if (0 < minUs) minUs = 0;',
       '} else {',
       `  const t = v${timeK};`,
-      '  if (t > maxUs) maxUs = t;',
-      '  if (t < minUs) minUs = t;',
-      '  sumUs += t;',
-      '  if (!(t >= lastStart && t < lastEnd)) { cur = g.slotOf(t); lastStart = g.lastStart; lastEnd = g.lastEnd; }',
+      '  if (!(t >= lastStart && t < lastEnd)) {',
+      '    if (t >= prevStart && t < prevStart + slideUs) {',
+      '      const start = prevStart, slot = prevSlot;',
+      '      prevStart = lastStart; prevSlot = cur; lastStart = start; lastEnd = start + slideUs; cur = slot;',
+      `    } else { need = ${KernelNeed.slot}; needTime = t; p = ls; break line; }`,
+      '  }',
       `  const k = ${key};`,
       '  gi = k < cur.length ? cur[k] - 1 : -1;',
-      '  if (gi < 0) { gi = g.newGroup(k); cur = g.cur; counts = g.counts; }',
+      '  if (gi < 0) {',
+      `    if (ls !== first || given < 0) { need = ${KernelNeed.group}; needKey = k; p = ls; break line; }`,
+      '    gi = given;',
+      '  }',
+      // Not `if (t > maxUs)`: times rise on most lines and fall back on many, so that branch
+      // mispredicted on every other line (8 ns a line). Choosing through memory keeps `>`'s result exact.
+      '  MAX[0] = maxUs; MAX[1] = t; maxUs = MAX[(t > maxUs) | 0];',
+      '  if (t < minUs) minUs = t;',
+      '  sumUs += t;',
       '  counts[gi]++;',
       '}',
+      'lines++;',
     );
     if (values.length > 0) {
-      lines.push('if (rows >= cap) {', 'g.growRows(rows);', 'rowGroups = g.rowGroups; cap = rowGroups.length;');
-      values.forEach((_, j) => lines.push(`x${j} = g.values[${j}]; n${j} = g.nulls[${j}];`));
-      lines.push('}', 'rowGroups[rows] = gi;');
+      lines.push('rowGroups[rows] = gi;');
       values.forEach((k, j) => lines.push(k < 0 ? `x${j}[rows] = 0; n${j}[rows] = 1;` : `if (z${k}) { x${j}[rows] = 0; n${j}[rows] = 1; } else { x${j}[rows] = v${k}; n${j}[rows] = 0; }`));
     }
     lines.push('rows++;', 'p++;', '}');
-    lines.push('g.maxUs = maxUs; g.minUs = minUs; g.sumUs = sumUs; g.rows = rows; g.lines += lines;', 'return p;');
+    lines.push(
+      'g.maxUs = maxUs; g.minUs = minUs; g.sumUs = sumUs; g.rows = rows; g.lines += lines;',
+      'g.lastStart = lastStart; g.lastEnd = lastEnd; g.cur = cur; g.prevStart = prevStart; g.prevSlot = prevSlot;',
+      'g.need = need; g.needTime = needTime; g.needKey = needKey; g.givenGroup = -1;',
+      'return p;',
+    );
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the kernel is compiled from the schema and the plan on purpose
-    const build = new Function('recognizers', 'limit', 'readDouble', 'doubleValue', `${recognizerLocals(layout)}\nreturn function scanKernel(bytes, view, p, end, g, maxLine) {\n${lines.join('\n')}\n};`) as KernelFactory;
+    const build = new Function('recognizers', 'limit', 'readDouble', 'doubleValue', `${recognizerLocals(layout)}\nconst MAX = new Float64Array(2);\nreturn function scanKernel(bytes, view, p, end, g, maxLine) {\n${lines.join('\n')}\n};`) as KernelFactory;
     return build(this.#recognizers, this.#maxTimestampUs, readDouble, doubleValue);
   }
 

@@ -203,3 +203,23 @@ t.test('a chunk past the reader\'s string dictionary bound keeps its keys', asyn
   t.ok(keys.has('k0') && keys.has('k119999'));
 });
 
+
+t.test('keys of every length from 0 to 12 bytes, sharing first and last words, keep apart last in the line or before another field', async (t) => {
+  // The kernel recognises a key by its first word, its length and the four bytes before its
+  // closing quote, which for a key under 4 bytes include the field's literal: keys that share
+  // words and lengths, in an order no branch predicts, must each stay their own group.
+  const keys = ['', 'a', 'b', 'ab', 'ba', 'abc', 'abd', 'abcd', 'abce', 'abcde', 'xbcde', 'abcdefgh', 'abcdefgi', 'abcdefghi', 'abcdXfghi', 'abcdefghijkl'];
+  const plan = planOf({ key: 'action', slideUs: 3_600_000_000, aggregates: null });
+  for (const layout of [(time: number, key: string) => `{"time":${time},"action":${key}}`, (time: number, key: string) => `{"time":${time},"action":${key},"temperature":1.5}`]) {
+    const lines: string[] = [];
+    let seed = 7;
+    for (let i = 0; i < 4000; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      lines.push(layout(1469501675 + i * 3 - (seed % 11), JSON.stringify(keys[(seed >>> 8) % keys.length])));
+    }
+    const bytes = new TextEncoder().encode(lines.join('\n') + '\n');
+    const fusedOut = fused([bytes], 'PERMISSIVE', null, plan) as Array<{ groups: { keys: string[] } }>;
+    t.same(fusedOut, reference([bytes], 'PERMISSIVE', null, plan), lines[0]);
+    t.equal(new Set(fusedOut[0]!.groups.keys).size, keys.length);
+  }
+});
