@@ -37,6 +37,12 @@ export interface ChunkAggregated extends ChunkRead {
 
 // Lines in a row the kernel could not read before the rest of the chunk goes to the reader whole.
 const MISSES_BEFORE_GIVING_UP = 16;
+// A kernel's first lines are read a few lines a call. V8 optimises the kernel while it is still
+// interpreted; in a call over a whole chunk it also compiles it a second time to enter the
+// running loop (OSR), which costs a worker as much CPU as the first compile. In short calls the
+// next call simply starts in the optimised code.
+const WARM_UP_LINES = 200_000;
+const WARM_UP_CALL_BYTES = 1024;
 const EMPTY_I32 = new Int32Array(0);
 // Keys (dictionary ids) below this are found in a slot's dense array; the others in the slot's map.
 // Bounds the dense arrays (4 KiB a slot): a chunk with many windows and many distinct keys would
@@ -237,6 +243,9 @@ export class ChunkAggregator {
   readonly #valueIndexes: readonly number[] | null;
   readonly #groups: ChunkGroups | null;
   readonly #buffers: AggregateBuffers | null;
+  // The kernel last run, and how many lines it has read in short calls (see WARM_UP_LINES).
+  #warmingKernel: ChunkKernel | null = null;
+  #warmUpLines = 0;
 
   constructor(config: ChunkAggregatorConfig) {
     this.reader = new JsonReader(config.reader);
@@ -288,9 +297,19 @@ export class ChunkAggregator {
     let misses = 0;
     while (pos < end) {
       if (kernel !== null) {
+        if (kernel !== this.#warmingKernel) {
+          this.#warmingKernel = kernel;
+          this.#warmUpLines = 0;
+        }
+        let stop = end;
+        if (this.#warmUpLines < WARM_UP_LINES && end - pos > WARM_UP_CALL_BYTES) {
+          const newline = bytes.indexOf(0x0a, pos + WARM_UP_CALL_BYTES);
+          if (newline >= 0) stop = newline + 1;
+        }
         const before = g.lines;
-        pos = kernel(bytes, view, pos, end, g, maxLineLength);
+        pos = kernel(bytes, view, pos, stop, g, maxLineLength);
         const read = g.lines - before;
+        this.#warmUpLines += read;
         line += read;
         records += read;
         if (read > 0) misses = 0;
@@ -301,6 +320,7 @@ export class ChunkAggregator {
           continue;
         }
         if (pos >= end) break;
+        if (pos === stop) continue;
       }
       // The line the kernel stopped at (or, when the kernel keeps missing, the rest of the chunk)
       // through the reader, which learns layouts, reads what the kernel does not and raises errors.

@@ -9,6 +9,7 @@
 import { parentPort } from 'node:worker_threads';
 import { ChunkAggregator, type ChunkAggregatorConfig } from '../core/chunk-aggregator.js';
 import type { PartialAggregates } from '../core/partial-aggregate.js';
+import { expectTransfers } from '../core/transfer-protector.js';
 
 /** What a query's chunks are read and aggregated with. */
 export type ChunkSessionConfig = ChunkAggregatorConfig;
@@ -37,6 +38,8 @@ export type ChunkReply =
   | { readonly seq: number; readonly ok: false; readonly message: string; readonly bytes: Uint8Array };
 
 if (parentPort !== null) {
+  // Replies move the chunks' buffers back (see core/transfer-protector.ts).
+  expectTransfers();
   const port = parentPort;
   const sessions = new Map<number, ChunkAggregator>();
   port.on('message', (message: ChunkWorkerMessage) => {

@@ -11,6 +11,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { expectTransfers } from '../core/transfer-protector.js';
 import { TidemarkError } from '../errors.js';
 import type { ChunkReply, ChunkRequest, ChunkSessionConfig, ChunkWorkerMessage } from './chunk-worker.js';
 
@@ -64,6 +65,8 @@ export class ChunkWorkerPool {
   }
 
   private constructor(size: number) {
+    // This thread moves read buffers to the workers (see core/transfer-protector.ts).
+    expectTransfers();
     for (let i = 0; i < size; i++) {
       const worker = new Worker(workerUrl());
       // Referenced only while it holds chunks: an idle worker must not keep the process alive.
