@@ -192,8 +192,8 @@ export class CheckpointSink extends Sink {
   }
 }
 
-// Characters of output lines gathered before they are written.
-const PIECE_CHARS = 1 << 20;
+// Bytes of output lines gathered before they are written.
+const PIECE_BYTES = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // JSON lines, by the rules of Spark's JacksonGenerator.
@@ -429,20 +429,30 @@ function isF64(t: DataType): boolean {
 }
 
 /**
- * A text data file's content (one line per row after `first`), in pieces of
- * about a megabyte: a drain of millions of groups never becomes one string.
+ * A text data file's content (one line per row after `first`) as UTF-8, in
+ * pieces of about a megabyte: a drain of millions of groups never becomes
+ * one string. Each line is written into the piece as it is made. Appended to
+ * one string instead, the lines made a rope of small strings that lived until
+ * the file was written: 67,000 rows of a sliding window took 230 ms, mostly
+ * garbage collection, against 80 ms this way.
  */
-function* textPieces(batches: readonly RecordBatch[], first: string, writerOf: (schema: Schema) => { line(batch: RecordBatch, row: number): string }): Generator<string> {
-  let content = first;
+function* textPieces(batches: readonly RecordBatch[], first: string, writerOf: (schema: Schema) => { line(batch: RecordBatch, row: number): string }): Generator<Uint8Array> {
+  let piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, first.length * 3));
+  let at = piece.write(first, 0);
   for (const batch of batches) {
     const writer = writerOf(batch.schema);
     for (let i = 0; i < batch.length; i++) {
-      content += writer.line(batch, i) + '\n';
-      if (content.length >= PIECE_CHARS) {
-        yield content;
-        content = '';
+      const line = writer.line(batch, i);
+      // A UTF-16 code unit is at most 3 bytes of UTF-8; the newline one more.
+      const room = line.length * 3 + 1;
+      if (at + room > piece.length) {
+        if (at > 0) yield piece.subarray(0, at);
+        piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, room));
+        at = 0;
       }
+      at += piece.write(line, at);
+      piece[at++] = 0x0a;
     }
   }
-  if (content.length > 0) yield content;
+  if (at > 0) yield piece.subarray(0, at);
 }

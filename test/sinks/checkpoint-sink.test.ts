@@ -281,3 +281,17 @@ t.test('a micro-batch of more output than one write piece (1 MiB) is one data fi
   t.strictSame(lines.map((l) => (JSON.parse(l) as { action: string }).action), actions, 'every action once, in the order its group entered the state');
   t.ok((await Promise.all((await dataFiles(out)).map(async (f) => (await stat(join(out, f))).size))).some((size) => size > 2 * 1024 * 1024), 'one file holds them all');
 });
+
+t.test('multi-byte UTF-8 keys across write pieces come out whole, every line in order', async (t) => {
+  const dir = t.testdir();
+  const out = join(dir, 'out');
+  const source = new MemorySource({ schema: eventSchema });
+  // About 7 MiB of lines of 1 to 600 three-byte characters (plus a 2- and a 4-byte one on some),
+  // so the pieces end at every kind of place among lines whose UTF-8 is three times their length.
+  const actions = Array.from({ length: 8_000 }, (_, i) => `${String(i).padStart(5, '0')}-${'é'.repeat(i % 2)}${'😀'.repeat(i % 3 === 0 ? 1 : 0)}${'€'.repeat(1 + ((i * 7919) % 600))}`);
+  source.addData(actions.map((action) => ({ time: 1469504400_000, action })));
+  const query = await startQuery({ source, stages: stages(), sink: new CheckpointSink({ path: out, timeZone: 'UTC' }), checkpointLocation: join(dir, 'chk'), outputMode: 'append', trigger: 'availableNow', drain: true, manager: new StreamingQueryManager() });
+  await query.awaitTermination();
+  const lines = (await committedLines(out)).filter((l) => l.length > 0);
+  t.strictSame(lines.map((l) => (JSON.parse(l) as { action: string }).action), actions);
+});
