@@ -31,7 +31,6 @@
 import { createReadStream } from 'node:fs';
 import { opendir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { TidemarkError } from '../errors.js';
 import { ensureDirectory, removeStaleTemporaries, writeFileAtomic } from '../checkpoint/atomic-file.js';
 import { readChecked } from '../checkpoint/checksum.js';
@@ -419,6 +418,8 @@ export async function* readCommittedJsonLines(dir: string): AsyncIterable<Commit
       }
       throw err;
     }
+    // node:readline is loaded by a reader of the output only: a query's start skips it.
+    const { createInterface } = await import('node:readline');
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     let line = 0;
     try {

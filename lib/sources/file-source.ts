@@ -32,7 +32,6 @@ import { createGunzip, createInflate } from 'node:zlib';
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import split2 from 'split2';
 import { TidemarkError, lineTooLong } from '../errors.js';
 import { BatchBuilder, StringDictionary, type RecordBatch } from '../core/batch.js';
 import { giveReadBuffer, takeReadBuffer } from '../core/read-buffers.js';
@@ -514,31 +513,35 @@ export class FileSource extends SourceBase {
     const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
     let first = true;
     const maxLineLength = this.#maxLineLength;
+    const readBufferBytes = this.#readBufferBytes;
     let lineNo = 0;
-    const splitter = split2(/\r?\n/, (raw: string) => {
-      lineNo++;
-      // split2 bounds only the unfinished tail of a chunk; a complete long line is checked here.
-      if (raw.length > maxLineLength) throw lineTooLong(path, lineNo, maxLineLength);
-      const bytes = Buffer.from(raw, 'latin1');
-      let value: string;
-      let valid = true;
-      try {
-        value = decoder.decode(bytes);
-      } catch {
-        value = bytes.toString('utf8');
-        valid = false;
-      }
-      if (first) {
-        first = false;
-        if (value.charCodeAt(0) === 0xfeff) value = value.slice(1);
-      }
-      return { value, valid, line: lineNo };
-    }, { maxLength: this.#maxLineLength });
-    // pipeline, not pipe: a failure on either side closes the file and reaches the reader.
-    const bytes = decodedStream(path, handle, compression, this.#readBufferBytes);
-    bytes.setEncoding('latin1');
-    const lines = pipeline(bytes, splitter, () => {});
     return (async function* () {
+      // split2 (a CommonJS module) is loaded by a query that frames lines only: chunk framing, the
+      // default, starts without it.
+      const { default: split2 } = await import('split2');
+      const splitter = split2(/\r?\n/, (raw: string) => {
+        lineNo++;
+        // split2 bounds only the unfinished tail of a chunk; a complete long line is checked here.
+        if (raw.length > maxLineLength) throw lineTooLong(path, lineNo, maxLineLength);
+        const bytes = Buffer.from(raw, 'latin1');
+        let value: string;
+        let valid = true;
+        try {
+          value = decoder.decode(bytes);
+        } catch {
+          value = bytes.toString('utf8');
+          valid = false;
+        }
+        if (first) {
+          first = false;
+          if (value.charCodeAt(0) === 0xfeff) value = value.slice(1);
+        }
+        return { value, valid, line: lineNo };
+      }, { maxLength: maxLineLength });
+      // pipeline, not pipe: a failure on either side closes the file and reaches the reader.
+      const bytes = decodedStream(path, handle, compression, readBufferBytes);
+      bytes.setEncoding('latin1');
+      const lines = pipeline(bytes, splitter, () => {});
       try {
         yield* lines as AsyncIterable<{ value: string; valid: boolean; line: number }>;
       } catch (err) {
