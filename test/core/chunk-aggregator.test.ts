@@ -223,3 +223,14 @@ t.test('keys of every length from 0 to 12 bytes, sharing first and last words, k
     t.equal(new Set(fusedOut[0]!.groups.keys).size, keys.length);
   }
 });
+
+t.test('a byte order mark in a file\'s first chunk or in a later one: what the rows give', async (t) => {
+  const plan = planOf({ key: 'action', slideUs: 3_600_000_000, aggregates: null });
+  const body = Array.from({ length: 200 }, (_, i) => `{"time":${1469501675 + i},"action":"${['Open', 'Close'][i % 2]}"}`).join('\n') + '\n';
+  const plain = new TextEncoder().encode(body);
+  const withBom = new TextEncoder().encode('\ufeff' + body);
+  const first = fused([withBom], 'PERMISSIVE', null, plan) as Array<{ records: number; malformed: number }>;
+  t.same(first, reference([withBom], 'PERMISSIVE', null, plan));
+  t.strictSame([first[0]!.records, first[0]!.malformed], [200, 0]);
+  t.same(fused([plain, withBom], 'PERMISSIVE', null, plan), reference([plain, withBom], 'PERMISSIVE', null, plan));
+});
