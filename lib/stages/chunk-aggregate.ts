@@ -228,16 +228,19 @@ export class ChunkAggregate extends Stage {
     let sent = 0;
     for (const chunk of this.#chunks.chunks(batch)) {
       const bytes = chunk.bytes;
-      // A buffer of Node's shared pool (small chunks) holds other buffers' bytes too: copy those.
+      // A read buffer is shared memory: the worker reads it in place. Any other buffer is copied,
+      // or moved when it is large and not a slice of Node's pool of small buffers (which holds
+      // other buffers' bytes too).
       const readBuffer = handedOver && isReadBuffer(bytes.buffer);
-      const move = readBuffer || (handedOver && bytes.buffer.byteLength > Buffer.poolSize);
+      const move = !readBuffer && handedOver && bytes.buffer.byteLength > Buffer.poolSize;
       this.#unanswered++;
-      // A read buffer comes back with the reply and is reused at once, not when the reply is settled:
-      // replies of chunks read ahead may wait for a whole commit.
-      const reply = session.read(bytes, chunk.file, chunk.offset === 0, this.#chunks.maxLineLength, move, readBuffer, batchTimestampMs).then(
+      // A read buffer is reused once the worker answered, not when the reply is settled: replies of
+      // chunks read ahead may wait for a whole commit. A failed chunk's bytes are read again here
+      // to report the error: its buffer is left to the garbage collector.
+      const reply = session.read(bytes, chunk.file, chunk.offset === 0, this.#chunks.maxLineLength, move, batchTimestampMs).then(
         (answer) => {
           this.#answer();
-          if (answer.ok && answer.buffer !== null) giveReadBuffer(answer.buffer, true);
+          if (answer.ok && readBuffer) giveReadBuffer(bytes.buffer);
           return answer;
         },
         (err: unknown) => {

@@ -9,7 +9,6 @@
 import { parentPort } from 'node:worker_threads';
 import { ChunkAggregator, type ChunkAggregatorConfig } from '../core/chunk-aggregator.js';
 import type { PartialAggregates } from '../core/partial-aggregate.js';
-import { expectTransfers } from '../core/transfer-protector.js';
 
 /** What a query's chunks are read and aggregated with. */
 export type ChunkSessionConfig = ChunkAggregatorConfig;
@@ -25,8 +24,6 @@ export interface ChunkRequest {
   readonly maxLineLength: number;
   /** Processing time of the chunk's micro-batch (its `begin`'s `batchTimestampMs`), for `maxEventTimeAhead`. */
   readonly batchTimestampMs: number;
-  /** The bytes' buffer is a read buffer moved here: send it back with the reply, for reuse. */
-  readonly giveBack: boolean;
 }
 
 /** Messages a worker takes. */
@@ -34,12 +31,10 @@ export type ChunkWorkerMessage = { readonly type: 'open'; readonly session: numb
 
 /** A worker's answer; `ok: false` when the chunk holds an error (the main thread reads it again to report it). */
 export type ChunkReply =
-  | { readonly seq: number; readonly ok: true; readonly lines: number; readonly records: number; readonly malformed: number; readonly groups: PartialAggregates; readonly buffer: ArrayBuffer | null }
+  | { readonly seq: number; readonly ok: true; readonly lines: number; readonly records: number; readonly malformed: number; readonly groups: PartialAggregates }
   | { readonly seq: number; readonly ok: false; readonly message: string; readonly bytes: Uint8Array };
 
 if (parentPort !== null) {
-  // Replies move the chunks' buffers back (see core/transfer-protector.ts).
-  expectTransfers();
   const port = parentPort;
   const sessions = new Map<number, ChunkAggregator>();
   port.on('message', (message: ChunkWorkerMessage) => {
@@ -56,13 +51,12 @@ if (parentPort !== null) {
       const session = sessions.get(request.session);
       if (session === undefined) throw new Error(`no session ${request.session} on this worker`);
       const { lines, records, malformed, groups } = session.read(request.bytes, request.file, request.fileStart, request.maxLineLength, request.batchTimestampMs);
-      const buffer = request.giveBack ? (request.bytes.buffer as ArrayBuffer) : null;
-      const reply: ChunkReply = { seq: request.seq, ok: true, lines, records, malformed, groups, buffer };
-      port.postMessage(reply, buffer === null ? [] : [buffer]);
+      const reply: ChunkReply = { seq: request.seq, ok: true, lines, records, malformed, groups };
+      port.postMessage(reply);
     } catch (err) {
-      // The bytes go back: they may have been moved here, and the main thread reads them again.
+      // The bytes go back (shared, or copied when they were moved here): the main thread reads them again.
       const failed: ChunkReply = { seq: request.seq, ok: false, message: (err as Error).message, bytes: request.bytes };
-      port.postMessage(failed, request.giveBack ? [request.bytes.buffer as ArrayBuffer] : []);
+      port.postMessage(failed);
     }
   });
 }

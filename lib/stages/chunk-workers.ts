@@ -11,7 +11,6 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { expectTransfers } from '../core/transfer-protector.js';
 import { TidemarkError } from '../errors.js';
 import type { ChunkReply, ChunkRequest, ChunkSessionConfig, ChunkWorkerMessage } from './chunk-worker.js';
 
@@ -65,8 +64,6 @@ export class ChunkWorkerPool {
   }
 
   private constructor(size: number) {
-    // This thread moves read buffers to the workers (see core/transfer-protector.ts).
-    expectTransfers();
     for (let i = 0; i < size; i++) {
       const worker = new Worker(workerUrl());
       // Referenced only while it holds chunks: an idle worker must not keep the process alive.
@@ -107,12 +104,12 @@ export class ChunkWorkerPool {
   }
 
   /** @internal */
-  read(session: number, bytes: Uint8Array, file: string, fileStart: boolean, maxLineLength: number, move: boolean, giveBack: boolean, batchTimestampMs: number): Promise<ChunkReply> {
+  read(session: number, bytes: Uint8Array, file: string, fileStart: boolean, maxLineLength: number, move: boolean, batchTimestampMs: number): Promise<ChunkReply> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     let slot = this.#slots[0]!;
     for (const s of this.#slots) if (s.inHand < slot.inHand) slot = s;
     const seq = this.#nextSeq++;
-    const request: ChunkRequest = { type: 'read', session, seq, bytes, file, fileStart, maxLineLength, batchTimestampMs, giveBack: move && giveBack };
+    const request: ChunkRequest = { type: 'read', session, seq, bytes, file, fileStart, maxLineLength, batchTimestampMs };
     const reply = new Promise<ChunkReply>((resolve, reject) => {
       this.#waiting.set(seq, { resolve, reject, session });
       if (slot.inHand++ === 0) slot.worker.ref();
@@ -164,12 +161,12 @@ export class ChunkSession {
   /**
    * Reads and aggregates a chunk on the least busy worker. With `move`, the
    * bytes' buffer is transferred (the caller loses it; a failed chunk's bytes
-   * come back in the reply), else copied; with `giveBack` too, the reply
-   * brings the buffer back for reuse.
+   * come back in the reply), else shared (a `SharedArrayBuffer`, read in
+   * place: the caller must not reuse it before the reply) or copied.
    */
-  read(bytes: Uint8Array, file: string, fileStart: boolean, maxLineLength: number, move: boolean, giveBack: boolean, batchTimestampMs: number): Promise<ChunkReply> {
+  read(bytes: Uint8Array, file: string, fileStart: boolean, maxLineLength: number, move: boolean, batchTimestampMs: number): Promise<ChunkReply> {
     if (this.#closed) return Promise.reject(new TidemarkError('ERR_WORKER', 'the chunk session is closed'));
-    return this.#pool.read(this.#id, bytes, file, fileStart, maxLineLength, move, giveBack, batchTimestampMs);
+    return this.#pool.read(this.#id, bytes, file, fileStart, maxLineLength, move, batchTimestampMs);
   }
 
   /** Ends the session; chunks still in hand are abandoned (their promises reject). Idempotent. */
