@@ -37,17 +37,16 @@ export function takeReadBuffer(size: number): Uint8Array {
 }
 
 /** Whether `buffer` came from {@link takeReadBuffer} (and may be given back). */
-export function isReadBuffer(buffer: ArrayBufferLike): boolean {
+export function isReadBuffer(buffer: ArrayBufferLike): buffer is SharedArrayBuffer {
   return buffer instanceof SharedArrayBuffer && made.has(buffer);
 }
 
 /** Gives a buffer back for reuse. The caller must know that no one reads it any more. */
 export function giveReadBuffer(buffer: ArrayBufferLike): void {
-  if (!isReadBuffer(buffer) || idle.has(buffer as SharedArrayBuffer)) return;
-  const shared = buffer as SharedArrayBuffer;
-  let list = free.get(shared.byteLength);
-  if (list === undefined) free.set(shared.byteLength, (list = []));
+  if (!isReadBuffer(buffer) || idle.has(buffer)) return;
+  let list = free.get(buffer.byteLength);
+  if (list === undefined) free.set(buffer.byteLength, (list = []));
   if (list.length >= KEPT_PER_SIZE) return;
-  idle.add(shared);
-  list.push(shared);
+  idle.add(buffer);
+  list.push(buffer);
 }

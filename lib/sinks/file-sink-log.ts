@@ -390,6 +390,8 @@ export async function committedDataFiles(dir: string): Promise<CommittedDataFile
  */
 export async function* readCommittedJsonLines(dir: string): AsyncIterable<CommittedLine> {
   const root = resolve(dir);
+  // node:readline is loaded by a reader of the output only: a query's start skips it.
+  const { createInterface } = await import('node:readline');
   for (const file of (await committedDataFiles(root)).files) {
     if (file.endsWith('.parquet')) {
       throw new TidemarkError(
@@ -418,8 +420,6 @@ export async function* readCommittedJsonLines(dir: string): AsyncIterable<Commit
       }
       throw err;
     }
-    // node:readline is loaded by a reader of the output only: a query's start skips it.
-    const { createInterface } = await import('node:readline');
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     let line = 0;
     try {
