@@ -21,7 +21,8 @@ import { AggregateBuffers } from './aggregate-buffers.js';
 import { columnKindOf, type Column, type RecordBatch } from './batch.js';
 import { JsonReader, type ChunkRead, type JsonReaderOptions } from './json-reader.js';
 import { KernelNeed, viewOf, type ChunkKernel, type KernelSink } from './json-scanner.js';
-import { partialAggregate, type PartialAggregatePlan, type PartialAggregates } from './partial-aggregate.js';
+import { PaneWindows } from './pane-windows.js';
+import { createAggregateStore, partialAggregate, type PartialAggregatePlan, type PartialAggregates } from './partial-aggregate.js';
 import { figuresOfUs } from './watermark.js';
 
 /** What a query's chunks are read and aggregated with. Plain data: it crosses threads. */
@@ -243,6 +244,8 @@ export class ChunkAggregator {
   readonly #valueIndexes: readonly number[] | null;
   readonly #groups: ChunkGroups | null;
   readonly #buffers: AggregateBuffers | null;
+  // Panes into windows, when the slots are panes.
+  readonly #paneWindows: PaneWindows | null;
   // The kernel last run, and how many lines it has read in short calls (see WARM_UP_LINES).
   #warmingKernel: ChunkKernel | null = null;
   #warmUpLines = 0;
@@ -266,6 +269,8 @@ export class ChunkAggregator {
     this.#valueIndexes = valueIndexes;
     this.#groups = valueIndexes === null ? null : new ChunkGroups(config.plan.slideUs, config.plan.startTimeUs, valueIndexes.length);
     this.#buffers = store.kind === 'aggregates' && valueIndexes !== null ? new AggregateBuffers(store.aggregates) : null;
+    const perPane = config.plan.panesPerWindow ?? 1;
+    this.#paneWindows = perPane > 1 ? new PaneWindows(createAggregateStore(store), perPane, config.plan.slideUs) : null;
   }
 
   /**
@@ -280,7 +285,7 @@ export class ChunkAggregator {
     const builder = reader.scratchBuilder(this.#groups === null ? Math.ceil(bytes.length / 32) : 64);
     if (this.#groups === null) {
       const { lines, records, malformed } = reader.readChunk(bytes, builder, file, firstLine, fileStart, maxLineLength);
-      return { lines, records, malformed, groups: partialAggregate(builder.finish(), this.plan) };
+      return { lines, records, malformed, groups: this.#windowsOf(partialAggregate(builder.finish(), this.plan)) };
     }
     const g = this.#groups;
     const { timeIndex, keyIndex } = this.plan;
@@ -346,7 +351,13 @@ export class ChunkAggregator {
         misses = 0;
       }
     }
-    return { lines: line - firstLine, records, malformed, groups: this.#groupsOf(g) };
+    return { lines: line - firstLine, records, malformed, groups: this.#windowsOf(this.#groupsOf(g)) };
+  }
+
+  // Groups of panes go out as their windows: combined here, where the chunk is read, and not once
+  // per window and pane row in the keyed state.
+  #windowsOf(groups: PartialAggregates): PartialAggregates {
+    return this.#paneWindows === null ? groups : this.#paneWindows.expand(groups);
   }
 
   #groupsOf(g: ChunkGroups): PartialAggregates {

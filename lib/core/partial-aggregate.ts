@@ -31,6 +31,12 @@ export function partialFieldsOf(spec: StoreSpec): Field[] {
 /** What to compute: {@link PartialCountPlan}'s grouping and the buffers. */
 export interface PartialAggregatePlan extends PartialCountPlan {
   readonly store: StoreSpec;
+  /**
+   * Windows per slot when the slots are panes of a sliding window (its
+   * duration over its slide): a chunk's groups then go out as the windows the
+   * panes stand for (see `PaneWindows`). 1 (or absent): the slots are the windows.
+   */
+  readonly panesPerWindow?: number;
 }
 
 /** A chunk reduced to its groups. Plain data. */

@@ -6,7 +6,8 @@
  * row (tumbling, or panes) and the grouping is the window and at most one
  * string column: each byte chunk is parsed, windowed and aggregated — on
  * worker threads when there are any — and only its groups go on, as rows
- * whose partial-aggregate columns the aggregation merges.
+ * whose partial-aggregate columns the aggregation merges. A sliding window
+ * is counted in panes, whose groups go on as the windows they lie in.
  *
  * Its rows are partial aggregates (their schema says so): only a stage that
  * merges them (a keyed aggregation, the watermark) takes them; any other
@@ -39,7 +40,7 @@ export interface ChunkWindow {
   readonly durationUs: number;
   readonly slideUs: number;
   readonly startTimeUs: number;
-  /** Slots are panes of a sliding window (the aggregation expands them into windows). */
+  /** Slots are panes of a sliding window: each chunk's panes go on as the windows they stand for. */
   readonly panes: boolean;
 }
 
@@ -121,6 +122,7 @@ export class ChunkAggregate extends Stage {
       slideUs: this.window.slideUs,
       startTimeUs: this.window.startTimeUs,
       store: this.store,
+      panesPerWindow: this.window.panes ? Math.round(this.window.durationUs / this.window.slideUs) : 1,
     };
     this.#aggregator = new ChunkAggregator({ reader: this.parse.readerOptions(), plan: this.#plan });
     this.#reader = this.#aggregator.reader;
@@ -154,7 +156,8 @@ export class ChunkAggregate extends Stage {
         name: w.as,
         dataType: WINDOW_TYPE,
         nullable: true,
-        metadata: { ...time.metadata, timeWindow: { durationUs: w.durationUs, slideUs: w.slideUs, startTimeUs: w.startTimeUs, timeColumn: w.timeColumn, ...(w.panes ? { panes: true } : {}) } },
+        // Panes are counted but go out as their windows (ChunkAggregator): the rows are windows.
+        metadata: { ...time.metadata, timeWindow: { durationUs: w.durationUs, slideUs: w.slideUs, startTimeUs: w.startTimeUs, timeColumn: w.timeColumn } },
       };
     });
     const partial = partialFieldsOf(this.store).map((f) => ({ ...f, metadata: { ...f.metadata, partialAggregate: { store: this.store } } }));
@@ -376,7 +379,7 @@ export class ChunkAggregate extends Stage {
     const columns = this.groupBy.map((name): Column => {
       if (name === w.as) {
         const ends = new Float64Array(groups.length);
-        for (let g = 0; g < groups.length; g++) ends[g] = groups.slotStarts[g]! + w.slideUs;
+        for (let g = 0; g < groups.length; g++) ends[g] = groups.slotStarts[g]! + w.durationUs;
         return { kind: 'struct', children: [{ kind: 'f64', values: groups.slotStarts, nulls: null }, { kind: 'f64', values: ends, nulls: null }], nulls: null };
       }
       const ids = new Int32Array(groups.length);
