@@ -105,6 +105,8 @@ export class ChunkAggregate extends Stage {
   #readAhead: { batchId: number; items: number; chunks: number } | null = null;
   // Whether this stage took the executor's read-ahead offer.
   #readsAhead = false;
+  // A barrier going out (its batch's chunks settling) while the next batch's chunks are read ahead.
+  #barrierOut: Promise<void> | null = null;
 
   constructor(options: ChunkAggregateOptions) {
     super();
@@ -167,6 +169,16 @@ export class ChunkAggregate extends Stage {
   // With workers, chunks go out as they come and their groups are sent on in input order; the
   // stream waits only when too many are out, and before any other item so that order holds.
   override _transform(item: StreamItem, encoding: BufferEncoding, callback: TransformCallback): void {
+    // Only the next batch's chunks read ahead pass a barrier still going out; anything else waits for it.
+    const barrierOut = this.#barrierOut;
+    if (barrierOut !== null && item.kind !== 'readAhead') {
+      void barrierOut.then(() => {
+        this.#barrierOut = null;
+        // A failure destroyed the stream: nothing more is taken.
+        if (!this.destroyed) this._transform(item, encoding, callback);
+      });
+      return;
+    }
     if (item.kind === 'open') {
       // The executor's offer goes to the first stage only; the chunks read ahead are read on the
       // workers, and a batch's processing time cannot be known before its begin.
@@ -222,7 +234,35 @@ export class ChunkAggregate extends Stage {
         return;
       }
     }
+    if (item.kind === 'barrier' && this.#readsAhead) {
+      this.#sendBarrier(item, encoding);
+      // Taken at once: the next batch's chunks, read ahead while this one commits, go to the workers
+      // while this batch's last chunks are still being read there and while the stages after this
+      // one finish the batch. Taken only after the barrier went out, the workers sat idle for that.
+      callback();
+      return;
+    }
     this.#settle(0).then((out) => this.emitItems(out, (err) => (err == null ? super._transform(item, encoding, callback) : callback(err))), callback);
+  }
+
+  // Settles the batch's chunks (those in flight now: the chunks read ahead come after them) and
+  // sends the barrier on, in the background; a failure destroys the stream.
+  #sendBarrier(barrier: StreamItem, encoding: BufferEncoding): void {
+    const chunks = this.#inFlight.length;
+    this.#barrierOut = new Promise<void>((resolve) => {
+      const fail = (err: Error): void => {
+        this.destroy(err);
+        resolve();
+      };
+      this.#settle(0, chunks).then(
+        (out) =>
+          this.emitItems(out, (err) => {
+            if (err != null) fail(err);
+            else super._transform(barrier, encoding, (e) => (e != null ? fail(e) : resolve()));
+          }),
+        fail,
+      );
+    });
   }
 
   // Hands a batch's chunks to the workers, in order.
@@ -307,6 +347,14 @@ export class ChunkAggregate extends Stage {
   }
 
   override _flush(callback: TransformCallback): void {
+    const barrierOut = this.#barrierOut;
+    if (barrierOut !== null) {
+      void barrierOut.then(() => {
+        this.#barrierOut = null;
+        if (!this.destroyed) this._flush(callback);
+      });
+      return;
+    }
     this.#dropReadAhead();
     this.#settle(0).then(
       (out) => this.emitItems(out, callback),
@@ -321,10 +369,11 @@ export class ChunkAggregate extends Stage {
     callback(err);
   }
 
-  // Takes replies in input order until at most `limit` chunks are out, and returns their rows.
-  async #settle(limit: number): Promise<StreamItem[]> {
+  // Takes replies in input order until at most `limit` chunks are out (or `count` are taken), and
+  // returns their rows.
+  async #settle(limit: number, count = Infinity): Promise<StreamItem[]> {
     const out: StreamItem[] = [];
-    while (this.#inFlight.length > limit) {
+    for (let taken = 0; taken < count && this.#inFlight.length > limit; taken++) {
       const chunk = this.#inFlight.shift()!;
       const reply = await chunk.reply;
       const firstLine = this.#chunks.firstLineOf(chunk);
