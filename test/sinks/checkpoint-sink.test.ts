@@ -11,7 +11,9 @@ import { field, schema, Types, WINDOW_TYPE } from '../../lib/core/schema.js';
 import { MemorySource } from '../../lib/sources/memory-source.js';
 import { KeyedCount } from '../../lib/stages/keyed-count.js';
 import { startQuery, StreamingQueryManager } from '../../lib/query/streaming-query.js';
-import { CheckpointSink } from '../../lib/sinks/checkpoint-sink.js';
+import { CheckpointSink, LineWriter } from '../../lib/sinks/checkpoint-sink.js';
+import { RecordBatch } from '../../lib/core/batch.js';
+import { formatTimestampIso } from '../../lib/core/timestamp.js';
 import { readCommittedJsonLines } from '../../lib/sinks/file-sink-log.js';
 import { eventSchema, events, notebookStages } from '../helpers.js';
 import { microBatches } from '../../lib/query/executor.js';
@@ -294,4 +296,18 @@ t.test('multi-byte UTF-8 keys across write pieces come out whole, every line in 
   await query.awaitTermination();
   const lines = (await committedLines(out)).filter((l) => l.length > 0);
   t.strictSame(lines.map((l) => (JSON.parse(l) as { action: string }).action), actions);
+});
+
+t.test('timestamps repeating among more values than a writer compares first each print their own text', async (t) => {
+  const s = schema([field('window', WINDOW_TYPE)]);
+  // Window starts cycling through 13 values, in runs and strides that cross the writer's recent
+  // ones (8) in every way; -0 and 0 are one instant.
+  const starts = Array.from({ length: 400 }, (_, i) => (i % 37 === 0 ? -0 : ((i * 7) % 13) * 600_000_000 + (i % 5 === 0 ? 0 : 1_469_500_000_000_000)));
+  const batch = new RecordBatch(s, [{ kind: 'struct', children: [{ kind: 'f64', values: Float64Array.from(starts), nulls: null }, { kind: 'f64', values: Float64Array.from(starts, (v) => v + 3_600_000_000), nulls: null }], nulls: null }], starts.length);
+  const writer = new LineWriter(s, 'UTC');
+  const lines = starts.map((_, i) => writer.line(batch, i));
+  t.strictSame(
+    lines,
+    starts.map((v) => `{"window":{"start":"${formatTimestampIso(v, 'UTC')}","end":"${formatTimestampIso(v + 3_600_000_000, 'UTC')}"}}`),
+  );
 });
