@@ -193,8 +193,11 @@ export class DeduplicateState {
   #keyChars = 0;
   // one micro-batch
   #inBatch = false;
-  #watermarkUs = 0;
-  #lateWatermarkUs = 0;
+  // -0, not 0: a double from the start. A field that starts as a small integer and later
+  // holds a timestamp changes the object's hidden class, which discards the code V8 optimised
+  // for it (every method using the field is compiled again).
+  #watermarkUs = -0;
+  #lateWatermarkUs = -0;
   #late = 0;
   #duplicates = 0;
   readonly #added = new Set<string>();

@@ -144,8 +144,11 @@ export class KeyedAggregation {
   // Keys the last batch removed that were held before it, per partition (for deltaRecords).
   #removedRecords: GroupsRecord[][] = [];
   #batch = 1;
-  #watermarkUs = 0;
-  #lateWatermarkUs = 0;
+  // -0, not 0: a double from the start. A field that starts as a small integer and later
+  // holds a timestamp changes the object's hidden class, which discards the code V8 optimised
+  // for it (every method using the field is compiled again).
+  #watermarkUs = -0;
+  #lateWatermarkUs = -0;
   #updated: Int32Array = new Int32Array(64);
   // See #dictionaryScratch.
   #dictionary: Int32Array = new Int32Array(0);

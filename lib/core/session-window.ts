@@ -384,8 +384,11 @@ export class SessionWindowState {
   #keyChars = 0;
   // one micro-batch
   #inBatch = false;
-  #watermarkUs = 0;
-  #lateWatermarkUs = 0;
+  // -0, not 0: a double from the start. A field that starts as a small integer and later
+  // holds a timestamp changes the object's hidden class, which discards the code V8 optimised
+  // for it (every method using the field is compiled again).
+  #watermarkUs = -0;
+  #lateWatermarkUs = -0;
   /** Keys that had rows this batch → their session starts before the batch. */
   readonly #touched = new Map<string, readonly number[]>();
   readonly #lateSessions = new Set<string>();

@@ -119,7 +119,10 @@ export interface WatermarkTrackerState {
 /** Spark's `WatermarkTracker`. Pure: no streams, no clock. */
 export class WatermarkTracker {
   readonly policy: MultipleWatermarkPolicy;
-  #globalMs = 0;
+  // -0, not 0: a double from the start. A field that starts as a small integer and later
+  // holds a timestamp changes the object's hidden class, which discards the code V8 optimised
+  // for it (every method using the field is compiled again).
+  #globalMs = -0;
   readonly #perInput = new Map<number, number>();
 
   constructor(policy: MultipleWatermarkPolicy = 'min') {
