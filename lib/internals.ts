@@ -48,7 +48,7 @@ export { checkStatefulOperators, checkGlobalWatermarkLimit, type StatefulOperato
 export { Sort, type SortOptions, type SortKey } from './stages/sort.js';
 export { ReceiptTime, type ReceiptTimeOptions } from './stages/receipt-time.js';
 export { filterRows, mapRows, isPlannable, type Plannable } from './stages/row-stages.js';
-export { SourceBase, isSource, notASource, refuseQueryOptions, sleep, type Source, type SourceContext, type SourceLogLocation, type SourceEvents, type Offset, type PlanMode } from './sources/source.js';
+export { SourceBase, isSource, notASource, refuseQueryOptions, sleep, type Source, type SourceContext, type SourceLogLocation, type SourceEvents, type Offset, type PlanMode, type PlannedAhead } from './sources/source.js';
 export { MicroBatchExecution, microBatches, type ExecutionOptions, type ExecutionStatus } from './query/executor.js';
 export { planQuery, type PlanOptions, type QueryPlan } from './query/planner.js';
 export { MemorySource, type MemorySourceOptions } from './sources/memory-source.js';

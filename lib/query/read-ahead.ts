@@ -15,7 +15,8 @@
  * A crash while reading ahead leaves at most the source's own log entry for
  * N+1 written without its offsets: the state a crash between Spark's
  * `latestOffset` and its offset log write leaves, which a restart plans as
- * the next batch.
+ * the next batch. A source that can (`Source.planAhead`) has N+1 read while
+ * that entry is written; the offsets still wait for it.
  *
  * @module
  */
@@ -54,6 +55,8 @@ export class ReadAhead {
   #items = 0;
   #rowCount = 0;
   #stopping = false;
+  // The write of what the source records about the batch (see Source.planAhead).
+  #recorded: Promise<void> = Promise.resolve();
 
   /** Starts planning batch `batchId` after `start` and sending its rows through `send`. */
   constructor(source: Source, start: Offset | null, batchId: number, send: (item: StreamItem) => Promise<void>) {
@@ -67,7 +70,16 @@ export class ReadAhead {
   }
 
   async #run(): Promise<void> {
-    const end = await this.#source.latestOffset(this.#start, 'limited');
+    const source = this.#source;
+    let end: Offset | null;
+    if (source.planAhead === undefined) end = await source.latestOffset(this.#start, 'limited');
+    else {
+      // The batch's files are read while its log entry is written: both wait for the query's
+      // thread between their steps, which at a batch's end is busy finishing the batch before.
+      const planned = await source.planAhead(this.#start, 'limited');
+      end = planned.end;
+      this.#recorded = planned.recorded;
+    }
     this.#end = end;
     if (end === null || sameOffset(end, this.#start)) return;
     const rows = rowsOf(this.#source.getBatch(this.#start, end, this.batchId));
@@ -97,6 +109,8 @@ export class ReadAhead {
     this.#stopping = true;
     try {
       await this.#running;
+      // The batch's offsets are written next: its source record must be durable first.
+      await this.#recorded;
     } catch (err) {
       await this.#rows?.return(undefined).catch(() => undefined);
       throw err;
@@ -117,6 +131,8 @@ export class ReadAhead {
   async abandon(): Promise<void> {
     this.#stopping = true;
     await this.#running.catch(() => undefined);
+    // No write may outlive the run (its checkpoint lock goes with it).
+    await this.#recorded.catch(() => undefined);
     await this.#rows?.return(undefined).catch(() => undefined);
   }
 }

@@ -53,7 +53,7 @@ import {
   type SourceLogEntry,
 } from '../core/file-selection.js';
 import { CompactibleFileLog } from '../checkpoint/compactible-file-log.js';
-import { SourceBase, refuseQueryOptions, type Offset, type PlanMode, type SourceContext } from './source.js';
+import { SourceBase, refuseQueryOptions, type Offset, type PlanMode, type PlannedAhead, type SourceContext } from './source.js';
 
 /**
  * What a file source emits: one row per line (or per record with
@@ -236,6 +236,32 @@ export class FileSource extends SourceBase {
   }
 
   override async latestOffset(start: Offset | null, mode: PlanMode): Promise<Offset | null> {
+    const planned = await this.#plan(start, mode);
+    if (planned.entries === null) return planned.end;
+    if (this.#sourceLog !== null) await this.#sourceLog.add(planned.id, planned.entries);
+    this.#log.set(planned.id, planned.entries);
+    this.#lastLogId = planned.id;
+    return planned.end;
+  }
+
+  /**
+   * {@link FileSource.latestOffset} whose batch can be read before its log
+   * entry is durable: reading has no effect a crash must undo, and the
+   * executor writes the batch's offsets only once `recorded` settled.
+   */
+  async planAhead(start: Offset | null, mode: PlanMode): Promise<PlannedAhead> {
+    const planned = await this.#plan(start, mode);
+    if (planned.entries === null) return { end: planned.end, recorded: Promise.resolve() };
+    this.#log.set(planned.id, planned.entries);
+    this.#lastLogId = planned.id;
+    const recorded = this.#sourceLog === null ? Promise.resolve() : this.#sourceLog.add(planned.id, planned.entries).then(() => undefined);
+    // Awaited by whoever planned ahead; until then a failure must not be an unhandled rejection.
+    recorded.catch(() => undefined);
+    return { end: planned.end, recorded };
+  }
+
+  // The next batch's end and, when it is a new one, the id and entries of its log entry (not yet written).
+  async #plan(start: Offset | null, mode: PlanMode): Promise<{ end: Offset | null; id: number; entries: SourceLogEntry[] | null }> {
     const startId = logOffsetOf(start);
     const lastId = this.#lastLogId;
     if (startId > lastId && this.#sourceLog !== null) {
@@ -243,19 +269,15 @@ export class FileSource extends SourceBase {
       throw this.#sourceLog.missing(startId, `the checkpoint's offsets say the files of source log entries up to ${startId} were read, but the log ends at ${lastId}`);
     }
     // A log entry written before a crash, but never planned into offsets, is the next batch.
-    if (lastId > startId) return { logOffset: startId + 1 };
+    if (lastId > startId) return { end: { logOffset: startId + 1 }, id: startId + 1, entries: null };
     const listing = this.#frozenListing ?? (needsListing(this.#state) ? await this.#list() : undefined);
     const files = selectBatch(this.#state, listing, this.#selection, { readAll: mode === 'unlimited', availableNow: this.#frozenListing !== null });
     this.#reportSkippedByAge(this.#state.skippedByAge);
     // A codec tidemark cannot read fails the query before the batch is recorded: nothing to undo.
     for (const f of files) compressionOf(f.path);
-    if (files.length === 0) return start;
+    if (files.length === 0) return { end: start, id: lastId, entries: null };
     const id = lastId + 1;
-    const entries = files.map((f) => ({ path: toFileUri(f.path), timestamp: f.mtimeMs, batchId: id }));
-    if (this.#sourceLog !== null) await this.#sourceLog.add(id, entries);
-    this.#log.set(id, entries);
-    this.#lastLogId = id;
-    return { logOffset: id };
+    return { end: { logOffset: id }, id, entries: files.map((f) => ({ path: toFileUri(f.path), timestamp: f.mtimeMs, batchId: id })) };
   }
 
   override async *getBatch(start: Offset | null, end: Offset, batchId: number): AsyncIterable<RecordBatch> {

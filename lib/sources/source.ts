@@ -34,6 +34,14 @@ export interface SourceContext {
   readonly committedOffset: Offset | null;
 }
 
+/** What {@link Source.planAhead} planned: the batch's end, and the write of its record. */
+export interface PlannedAhead {
+  /** As {@link Source.latestOffset} returns it. */
+  readonly end: Offset | null;
+  /** Settles once what the source records about the batch is durable; rejects when that write failed. */
+  readonly recorded: Promise<void>;
+}
+
 /**
  * A source of micro-batches.
  *
@@ -71,6 +79,15 @@ export interface Source {
    * still written after that commit). A file source's listing is frozen.
    */
   readonly plansAhead?: boolean;
+  /**
+   * For a source that {@link Source.plansAhead}: plans the next batch as
+   * {@link Source.latestOffset} does, but gives its end before what it
+   * records is durable, so that {@link Source.getBatch} can read it at once;
+   * `recorded` settles once the record is written (the executor awaits it
+   * before it writes the batch's offsets). Absent: the executor reads ahead
+   * after `latestOffset`.
+   */
+  planAhead?(start: Offset | null, mode: PlanMode): Promise<PlannedAhead>;
   /** Resolves when new data may be available (or `signal` aborts). */
   waitForData(signal: AbortSignal): Promise<void>;
   /** Ends the run: closes files and connections. */

@@ -12,6 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { FileSource } from '../../lib/sources/file-source.js';
+import type { Offset, PlanMode, PlannedAhead } from '../../lib/internals.js';
 import { ParseSchema } from '../../lib/stages/parse-schema.js';
 import { Watermark } from '../../lib/stages/watermark.js';
 import { Window } from '../../lib/stages/window.js';
@@ -81,6 +82,32 @@ class Spy extends Transform {
   }
 }
 
+/** A file source whose log entries written while planning ahead are held until release(). */
+class HeldLogSource extends FileSource {
+  release: () => void = () => undefined;
+  readonly #held = new Promise<void>((resolve) => (this.release = resolve));
+
+  constructor(dir: string) {
+    super({ path: dir, maxFilesPerTrigger: 1 });
+  }
+
+  override async planAhead(start: Offset | null, mode: PlanMode): Promise<PlannedAhead> {
+    const planned = await super.planAhead(start, mode);
+    const held = this.#held;
+    return { end: planned.end, recorded: planned.recorded.then(() => held) };
+  }
+}
+
+/** Resolves once `path` exists, or after about `ms`. */
+async function appears(path: string, ms: number): Promise<void> {
+  for (let i = 0; i < ms / 10 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** Resolves once no run holds the checkpoint's lock (a bounded wait: the assertions after it then fail). */
+async function lockReleased(checkpoint: string): Promise<void> {
+  for (let i = 0; i < 500 && existsSync(join(checkpoint, '.lock')); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 interface Run {
   readonly query: StreamingQuery;
   readonly spy: Spy;
@@ -96,6 +123,7 @@ interface RunOptions {
   readonly failAt?: number;
   readonly spy?: Spy;
   readonly optimize?: boolean;
+  readonly source?: FileSource;
 }
 
 async function start(dir: string, options: RunOptions): Promise<Run> {
@@ -107,7 +135,7 @@ async function start(dir: string, options: RunOptions): Promise<Run> {
     batches.set(batchId, rows);
   });
   const query = await startQuery({
-    source: new FileSource({ path: dir, maxFilesPerTrigger: 1 }),
+    source: options.source ?? new FileSource({ path: dir, maxFilesPerTrigger: 1 }),
     stages: [
       spy,
       new ParseSchema({ schema: 'time timestamp, action string', timeZone: 'UTC', workers: options.workers }),
@@ -164,6 +192,8 @@ t.test('a batch that fails while the next is read ahead leaves the next unplanne
   const failed = await start(dir, { workers: 2, checkpoint, failAt: 1 });
   await t.rejects(failed.query.awaitTermination(), /the sink fails batch 1/);
   t.ok(failed.spy.readAheadBatches.has(2), 'batch 2 was being read ahead');
+  // The failed run's last writes (the log entry of batch 2, written while it is read) end before it lets go of the checkpoint.
+  await lockReleased(checkpoint);
   t.ok(existsSync(join(checkpoint, 'sources', '0', '2')), 'the source log lists batch 2');
   t.notOk(existsSync(join(checkpoint, 'offsets', '2')), 'no offsets for batch 2');
   t.notOk(existsSync(join(checkpoint, 'commits', '1')), 'batch 1 is not committed');
@@ -175,6 +205,27 @@ t.test('a batch that fails while the next is read ahead leaves the next unplanne
     restarted.query.recentProgress.map((p) => [p.batchId, p.numInputRows]),
     reference.query.recentProgress.filter((p) => p.batchId >= 1).map((p) => [p.batchId, p.numInputRows]),
   );
+});
+
+t.test('the next batch is read while its source log entry is being written; its offsets wait for the entry', async (t) => {
+  const dir = await dataSet(t);
+  const checkpoint = join(dir, '..', 'checkpoint');
+  const source = new HeldLogSource(dir);
+  const spy = new Spy();
+  const run = await start(dir, { workers: 2, checkpoint, spy, source });
+  await spy.readAheadOf(1);
+  t.ok(spy.readAheadBatches.has(1), 'batch 1 is read ahead while its log entry is held');
+  // Batch 0 commits; the offsets of batch 1 would come right after it, but wait for the entry.
+  await appears(join(checkpoint, 'commits', '0'), 5000);
+  t.ok(existsSync(join(checkpoint, 'commits', '0')), 'batch 0 committed');
+  await appears(join(checkpoint, 'offsets', '1'), 300);
+  t.notOk(existsSync(join(checkpoint, 'offsets', '1')), 'no offsets for batch 1 while its log entry is not written');
+  source.release();
+  await run.query.awaitTermination();
+  t.ok(existsSync(join(checkpoint, 'offsets', '1')));
+  const reference = await completed(dir, { workers: 0 });
+  t.same(allRows(run.batches), allRows(reference.batches));
+  t.same(progressOf(run.query), progressOf(reference.query));
 });
 
 t.test('a query stopped while the next batch is read ahead ends after the batch in flight; a restart reads the rest once', async (t) => {
