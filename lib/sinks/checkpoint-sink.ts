@@ -452,33 +452,32 @@ function isF64(t: DataType): boolean {
  * one by one, each line paid `Buffer.write`'s own cost, more than making it.
  */
 function* textPieces(batches: readonly RecordBatch[], first: string, writerOf: (schema: Schema) => { line(batch: RecordBatch, row: number): string }): Generator<Uint8Array> {
-  let piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, first.length * 3));
-  let at = piece.write(first, 0);
-  let text = '';
-  for (const batch of batches) {
-    const writer = writerOf(batch.schema);
-    for (let i = 0; i < batch.length; i++) {
-      text += writer.line(batch, i) + '\n';
-      if (text.length < TEXT_CHARS) continue;
-      // A UTF-16 code unit is at most 3 bytes of UTF-8.
-      const room = text.length * 3;
-      if (at + room > piece.length) {
-        if (at > 0) yield piece.subarray(0, at);
-        piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, room));
-        at = 0;
-      }
-      at += piece.write(text, at);
-      text = '';
-    }
-  }
-  if (text.length > 0) {
+  let piece = Buffer.allocUnsafe(PIECE_BYTES);
+  let at = 0;
+  for (const text of texts(batches, first, writerOf)) {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
     const room = text.length * 3;
     if (at + room > piece.length) {
       if (at > 0) yield piece.subarray(0, at);
-      piece = Buffer.allocUnsafe(room);
+      piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, room));
       at = 0;
     }
     at += piece.write(text, at);
   }
   if (at > 0) yield piece.subarray(0, at);
+}
+
+// `first`, then the lines (each with its newline), gathered into strings of about TEXT_CHARS characters.
+function* texts(batches: readonly RecordBatch[], first: string, writerOf: (schema: Schema) => { line(batch: RecordBatch, row: number): string }): Generator<string> {
+  let text = first;
+  for (const batch of batches) {
+    const writer = writerOf(batch.schema);
+    for (let i = 0; i < batch.length; i++) {
+      text += writer.line(batch, i) + '\n';
+      if (text.length < TEXT_CHARS) continue;
+      yield text;
+      text = '';
+    }
+  }
+  if (text.length > 0) yield text;
 }

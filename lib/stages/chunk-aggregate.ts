@@ -25,7 +25,7 @@ import { MAX_DICTIONARY_SIZE, type JsonReader } from '../core/json-reader.js';
 import { partialFieldsOf, type PartialAggregatePlan, type PartialAggregates, type StoreSpec } from '../core/partial-aggregate.js';
 import { giveReadBuffer, isReadBuffer } from '../core/read-buffers.js';
 import { WINDOW_TYPE, fieldIndex, type Field, type Schema } from '../core/schema.js';
-import type { BeginItem, PlanEntry, ReadAheadItem, StreamItem } from '../protocol.js';
+import type { BarrierItem, BeginItem, PlanEntry, ReadAheadItem, StreamItem } from '../protocol.js';
 import { ChunkInput } from './chunk-input.js';
 import type { ChunkReply } from './chunk-worker.js';
 import { ChunkWorkerPool, type ChunkSession } from './chunk-workers.js';
@@ -247,7 +247,7 @@ export class ChunkAggregate extends Stage {
 
   // Settles the batch's chunks (those in flight now: the chunks read ahead come after them) and
   // sends the barrier on, in the background; a failure destroys the stream.
-  #sendBarrier(barrier: StreamItem, encoding: BufferEncoding): void {
+  #sendBarrier(barrier: BarrierItem, encoding: BufferEncoding): void {
     const chunks = this.#inFlight.length;
     this.#barrierOut = new Promise<void>((resolve) => {
       const fail = (err: Error): void => {
