@@ -177,3 +177,13 @@ t.test('a ChunkAggregate refuses a grouping it cannot aggregate where it reads',
   t.throws(() => chunkAggregate(['window'], { slideUs: 5 }), { code: 'ERR_INVALID_OPTION', message: /one window per row/ });
   t.throws(() => chunkAggregate(['window'], { timeColumn: 'action' }), { code: 'ERR_INVALID_OPTION', message: /not a timestamp column/ });
 });
+
+t.test("a malformed record in a batch's last chunk, met while the next batch is read ahead, fails the query naming its file and line", async (t) => {
+  const good = (from: number): string[] => Array.from({ length: 400 }, (_, i) => `{"time":${from + i},"action":"Open"}`);
+  // Two batches (one file each): the bad line is the first file's last, read while its barrier goes out.
+  const dir = t.testdir({ 'a.json': [...good(0), '{"time":'].join('\n') + '\n', 'b.json': good(1000).join('\n') + '\n' });
+  const outcome = await run(dir, { watermark: '5 seconds', slide: null, groupBy: ['action', 'window'], outputMode: 'append' }, 'FAILFAST', 2, 1024);
+  t.equal(outcome.error?.code, 'ERR_MALFORMED_RECORD');
+  t.equal(outcome.error?.line, 401);
+  t.match(outcome.error?.message, /\(.*a\.json, line 401\)$/);
+});
