@@ -170,15 +170,7 @@ export class ChunkAggregate extends Stage {
   // stream waits only when too many are out, and before any other item so that order holds.
   override _transform(item: StreamItem, encoding: BufferEncoding, callback: TransformCallback): void {
     // Only the next batch's chunks read ahead pass a barrier still going out; anything else waits for it.
-    const barrierOut = this.#barrierOut;
-    if (barrierOut !== null && item.kind !== 'readAhead') {
-      void barrierOut.then(() => {
-        this.#barrierOut = null;
-        // A failure destroyed the stream: nothing more is taken.
-        if (!this.destroyed) this._transform(item, encoding, callback);
-      });
-      return;
-    }
+    if (item.kind !== 'readAhead' && this.#afterBarrierOut(() => this._transform(item, encoding, callback))) return;
     if (item.kind === 'open') {
       // The executor's offer goes to the first stage only; the chunks read ahead are read on the
       // workers, and a batch's processing time cannot be known before its begin.
@@ -265,6 +257,18 @@ export class ChunkAggregate extends Stage {
     });
   }
 
+  // False when no barrier is going out; else runs `then` once it went out, unless its failure
+  // destroyed the stream (nothing more is taken then).
+  #afterBarrierOut(then: () => void): boolean {
+    const barrierOut = this.#barrierOut;
+    if (barrierOut === null) return false;
+    void barrierOut.then(() => {
+      this.#barrierOut = null;
+      if (!this.destroyed) then();
+    });
+    return true;
+  }
+
   // Hands a batch's chunks to the workers, in order.
   #send(session: ChunkSession, batch: RecordBatch, batchTimestampMs: number): number {
     const handedOver = this.#chunks.handedOver;
@@ -347,14 +351,7 @@ export class ChunkAggregate extends Stage {
   }
 
   override _flush(callback: TransformCallback): void {
-    const barrierOut = this.#barrierOut;
-    if (barrierOut !== null) {
-      void barrierOut.then(() => {
-        this.#barrierOut = null;
-        if (!this.destroyed) this._flush(callback);
-      });
-      return;
-    }
+    if (this.#afterBarrierOut(() => this._flush(callback))) return;
     this.#dropReadAhead();
     this.#settle(0).then(
       (out) => this.emitItems(out, callback),
