@@ -101,3 +101,50 @@ t.test('property: the table agrees with a Map keyed by the row as JSON, under in
     }),
   );
 });
+
+// A table of `count` groups (keys 0…count-1) whose slots carry the given insertion orders.
+function tableWithSequences(sequences: readonly number[]): { table: GroupTable; slots: number[] } {
+  const numbers = parseDDL('n double');
+  const table = new GroupTable(keyLayout(numbers.fields));
+  const batch = RecordBatch.fromRows(numbers, sequences.map((_, i) => ({ n: i })));
+  const cursor = table.cursor(batch.columns, batch.length);
+  const slots: number[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const slot = table.insert(cursor, i);
+    table.setSequence(slot, sequences[i]!);
+    slots.push(slot);
+  }
+  return { table, slots };
+}
+
+function byModel(table: GroupTable, slots: readonly number[]): number[] {
+  return [...slots].sort((a, b) => table.sequence(a) - table.sequence(b));
+}
+
+t.test('property: inOrder sorts any subset of slots by insertion order, small and huge order numbers alike', async () => {
+  // Up to 2^52: beyond 2^53 / the slot count the packed keys are no longer exact, and the radix sort takes over.
+  const order = fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 0, max: 2 ** 52, noNaN: true }).map(Math.floor));
+  await fc.assert(
+    fc.asyncProperty(fc.uniqueArray(order, { minLength: 1, maxLength: 400 }), fc.func(fc.boolean()), async (sequences, pick) => {
+      const { table, slots } = tableWithSequences(sequences);
+      const subset = slots.filter((s) => pick(s));
+      const sorted = Array.from(table.inOrder(Int32Array.from(subset)));
+      const expected = byModel(table, subset);
+      if (JSON.stringify(sorted) !== JSON.stringify(expected)) throw new Error(`got ${sorted.join(',')}, expected ${expected.join(',')}`);
+    }),
+  );
+});
+
+t.test('inOrder sorts more slots than the packed sort takes (the radix sort) by insertion order', async (t) => {
+  const count = 70_000;
+  // Order numbers beyond 65,536, so the radix sort takes two passes.
+  const sequences = Array.from({ length: count }, (_, i) => 100_000 + ((i * 7919) % count));
+  const { table, slots } = tableWithSequences(sequences);
+  t.strictSame(Array.from(table.inOrder(Int32Array.from(slots))), byModel(table, slots));
+});
+
+t.test('inOrder keeps a slot that is a power of two apart from the one below it', async (t) => {
+  // Slot 4's key must not share its low bits with a sequence's: the packing scale is above the largest slot.
+  const { table, slots } = tableWithSequences([50, 40, 30, 20, 10]);
+  t.strictSame(Array.from(table.inOrder(Int32Array.from(slots))), [...slots].reverse());
+});
