@@ -102,7 +102,7 @@ t.test('property: the table agrees with a Map keyed by the row as JSON, under in
   );
 });
 
-// A table of `count` groups (keys 0…count-1) whose slots carry the given insertion orders.
+// A table of one group per order number given (keys 0, 1, …), each slot carrying its order number.
 function tableWithSequences(sequences: readonly number[]): { table: GroupTable; slots: number[] } {
   const numbers = parseDDL('n double');
   const table = new GroupTable(keyLayout(numbers.fields));
@@ -143,8 +143,8 @@ t.test('inOrder sorts more slots than the packed sort takes (the radix sort) by 
   t.strictSame(Array.from(table.inOrder(Int32Array.from(slots))), byModel(table, slots));
 });
 
-t.test('inOrder keeps a slot that is a power of two apart from the one below it', async (t) => {
-  // Slot 4's key must not share its low bits with a sequence's: the packing scale is above the largest slot.
+t.test('inOrder sorts slots whose largest is a power of two', async (t) => {
+  // Packed as sequence × scale + slot, slot 4 would carry into the sequence's bits if the scale were 4, not 8.
   const { table, slots } = tableWithSequences([50, 40, 30, 20, 10]);
   t.strictSame(Array.from(table.inOrder(Int32Array.from(slots))), [...slots].reverse());
 });
