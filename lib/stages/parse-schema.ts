@@ -65,9 +65,10 @@ export interface ParseSchemaOptions<S extends string = string> {
   maxEventTimeAhead?: string | number;
   /**
    * Worker threads that read and aggregate chunks when the planner
-   * aggregates where the lines are read (`ChunkAggregate`): one per core by
-   * default (`os.availableParallelism()`), and none on a single core. 0 keeps
-   * the work on the query's thread.
+   * aggregates where the lines are read (`ChunkAggregate`): by default one
+   * per core but one (`os.availableParallelism() - 1`: the query's own
+   * thread keeps a core busy), so none on a single core. 0 keeps the work on
+   * the query's thread.
    */
   workers?: number;
 }

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { FileSource } from '../../lib/sources/file-source.js';
 import { MemorySource } from '../../lib/sources/memory-source.js';
 import { ParseSchema, type ParseSchemaOptions } from '../../lib/stages/parse-schema.js';
@@ -190,4 +191,9 @@ t.test('a file still being written is read as far as it is; its later appends ar
   const { appendFile } = await import('node:fs/promises');
   await appendFile(file, 'ion":"Close"}\n{"time":3,"action":"Click"}\n');
   t.strictSame(await runOnce(), [], 'the seen file is not read again');
+});
+
+t.test('by default chunks are read on one worker per core but the one the query\'s thread keeps busy, none on a single core', async (t) => {
+  t.equal(new ParseSchema({ schema: 'time timestamp, action string' }).workers, Math.max(0, availableParallelism() - 1));
+  t.equal(new ParseSchema({ schema: 'time timestamp, action string', workers: 3 }).workers, 3, 'an explicit count is kept');
 });
