@@ -142,7 +142,7 @@ export class ChunkAggregate extends Stage {
   }
 
   override describe(): string {
-    const where = this.workers === 0 ? 'on the query thread' : `on ${this.workers} worker threads`;
+    const where = this.workers === 0 ? 'on the query thread' : this.workers === 1 ? 'on 1 worker thread' : `on ${this.workers} worker threads`;
     const what = this.store.kind === 'count' ? 'count' : this.store.aggregates.map((a) => a.name).join(', ');
     return `ChunkAggregate(schema=${schemaToDDL(this.parse.schema)}, window=${this.window.timeColumn} ${this.window.durationUs}/${this.window.slideUs}/${this.window.startTimeUs} µs${this.window.panes ? ' over panes' : ''}) with a partial ${what} by [${this.groupBy.join(', ')}], ${where}`;
   }

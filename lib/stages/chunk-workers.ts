@@ -31,9 +31,9 @@ const pools = new Map<number, ChunkWorkerPool>();
  * Worker threads a query reads on by default: one per core but one, which
  * the query's own thread keeps busy (it hands out the chunks, merges their
  * groups, emits, writes and commits); none on a single core. On two cores,
- * one worker ran the notebook's query 1.05× and its sliding window 1.07× as
- * fast as two did: with two, three busy threads shared the two cores, and
- * each worker pays its own start-up and compiles its own code.
+ * one worker ran the notebook's query 1.00–1.05× and its sliding window
+ * 1.07–1.08× as fast as two did: with two, three busy threads shared the two
+ * cores, and each worker pays its own start-up and compiles its own code.
  */
 export function defaultChunkWorkers(): number {
   return Math.max(0, availableParallelism() - 1);

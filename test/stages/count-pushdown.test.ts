@@ -187,3 +187,22 @@ t.test("a malformed record in a batch's last chunk, met while the next batch is 
   t.equal(outcome.error?.line, 401);
   t.match(outcome.error?.message, /\(.*a\.json, line 401\)$/);
 });
+
+t.test('explain names how many worker threads the push-down reads on, one in the singular', async (t) => {
+  const dir = t.testdir({ 'a.json': '{"time":1,"action":"Open"}\n' });
+  const explain = async (workers: number): Promise<string> => {
+    const query = await startQuery({
+      source: new FileSource({ path: dir, framing: 'chunks' }),
+      stages: [new ParseSchema({ schema: SCHEMA, workers }), new Window({ timeColumn: 'time', duration: '10 seconds' }), new KeyedCount({ groupBy: ['action', 'window'] })],
+      sink: new MemorySink(),
+      outputMode: 'complete',
+      trigger: 'availableNow',
+      manager: new StreamingQueryManager(),
+    });
+    await query.awaitTermination();
+    return query.explain();
+  };
+  t.match(await explain(1), /, on 1 worker thread$/m);
+  t.match(await explain(2), /, on 2 worker threads$/m);
+  t.match(await explain(0), /, on the query thread$/m);
+});
