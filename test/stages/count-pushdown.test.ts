@@ -132,23 +132,20 @@ t.test('a malformed record read on a worker fails the query naming its file and 
 
 t.test('the driver pushes the notebook count down, and not a count that routes late rows', async (t) => {
   const dir = t.testdir({ 'a.json': '{"time":1,"action":"Open"}\n' });
-  const plan = async (count: KeyedCount, framing: 'chunks' | 'lines' = 'chunks'): Promise<boolean> => {
-    const parse = new ParseSchema({ schema: SCHEMA, workers: 0 });
-    const query = await startQuery({
-      source: new FileSource({ path: dir, framing }),
-      stages: [parse, new Watermark({ eventTime: 'time', delay: '1 second' }), new Window({ timeColumn: 'time', duration: '10 seconds' }), count],
-      sink: new MemorySink(),
-      trigger: 'availableNow',
-      manager: new StreamingQueryManager(),
-    });
-    await query.awaitTermination();
-    return query.explain().includes('with a partial count by');
-  };
+  const plan = async (count: KeyedCount, framing: 'chunks' | 'lines' = 'chunks'): Promise<boolean> =>
+    (await explainAfterRun(dir, framing, [new ParseSchema({ schema: SCHEMA, workers: 0 }), new Watermark({ eventTime: 'time', delay: '1 second' }), new Window({ timeColumn: 'time', duration: '10 seconds' }), count])).includes('with a partial count by');
   t.equal(await plan(new KeyedCount({ groupBy: ['action', 'window'] })), true);
   t.equal(await plan(new KeyedCount({ groupBy: ['action', 'window'] }), 'lines'), false);
   t.equal(await plan(new KeyedCount({ groupBy: ['action', 'window'], emitLateRows: true })), false);
   t.equal(await plan(new KeyedCount({ groupBy: ['action', '_corrupt_record', 'window'] })), false);
 });
+
+// The plan `explain()` prints for a query over `dir` with `stages`, once it ran (availableNow).
+async function explainAfterRun(dir: string, framing: 'chunks' | 'lines', stages: Transform[], outputMode: 'append' | 'complete' = 'append'): Promise<string> {
+  const query = await startQuery({ source: new FileSource({ path: dir, framing }), stages, sink: new MemorySink(), outputMode, trigger: 'availableNow', manager: new StreamingQueryManager() });
+  await query.awaitTermination();
+  return query.explain();
+}
 
 function chunkAggregate(groupBy: readonly string[], window: Partial<ChunkWindow> = {}): ChunkAggregate {
   const parse = new ParseSchema({ schema: SCHEMA, workers: 0 });
@@ -190,18 +187,8 @@ t.test("a malformed record in a batch's last chunk, met while the next batch is 
 
 t.test('explain names how many worker threads the push-down reads on, one in the singular', async (t) => {
   const dir = t.testdir({ 'a.json': '{"time":1,"action":"Open"}\n' });
-  const explain = async (workers: number): Promise<string> => {
-    const query = await startQuery({
-      source: new FileSource({ path: dir, framing: 'chunks' }),
-      stages: [new ParseSchema({ schema: SCHEMA, workers }), new Window({ timeColumn: 'time', duration: '10 seconds' }), new KeyedCount({ groupBy: ['action', 'window'] })],
-      sink: new MemorySink(),
-      outputMode: 'complete',
-      trigger: 'availableNow',
-      manager: new StreamingQueryManager(),
-    });
-    await query.awaitTermination();
-    return query.explain();
-  };
+  const explain = (workers: number): Promise<string> =>
+    explainAfterRun(dir, 'chunks', [new ParseSchema({ schema: SCHEMA, workers }), new Window({ timeColumn: 'time', duration: '10 seconds' }), new KeyedCount({ groupBy: ['action', 'window'] })], 'complete');
   t.match(await explain(1), /, on 1 worker thread$/m);
   t.match(await explain(2), /, on 2 worker threads$/m);
   t.match(await explain(0), /, on the query thread$/m);
