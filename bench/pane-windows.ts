@@ -11,7 +11,7 @@
  * alternate rounds, after checking that both give the same windows, keys and
  * counts for every chunk.
  *
- * `npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/pane-windows.js [--baseline DIR] [--rounds 12] [--reps 20]`
+ * `npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/pane-windows.js [--file F] [--baseline DIR] [--rounds 12] [--reps 20]`
  *
  * @module
  */
