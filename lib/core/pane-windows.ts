@@ -88,9 +88,9 @@ export class PaneWindows {
     const first = minStart - (perPane - 1) * slideUs;
     const span = (maxStart - first) / slideUs + 1;
     if (!Number.isSafeInteger(span) || span > DENSE_CELLS) return false;
-    const keyOf = this.#keyOf(n);
+    const keyOf = (this.#keyOfBuffer = withRoom(this.#keyOfBuffer, n));
     const keyIds = new Map<string | null, number>();
-    const paneSlot = this.#paneSlot(n);
+    const paneSlot = (this.#paneSlotBuffer = withRoom(this.#paneSlotBuffer, n));
     for (let i = 0; i < n; i++) {
       const slot = (slotStarts[i]! - first) / slideUs;
       if (!Number.isInteger(slot)) return false;
@@ -150,20 +150,15 @@ export class PaneWindows {
     }
   }
 
-  #keyOf(n: number): Int32Array {
-    if (this.#keyOfBuffer.length < n) this.#keyOfBuffer = new Int32Array(Math.max(n, this.#keyOfBuffer.length * 2));
-    return this.#keyOfBuffer;
-  }
-
-  #paneSlot(n: number): Int32Array {
-    if (this.#paneSlotBuffer.length < n) this.#paneSlotBuffer = new Int32Array(Math.max(n, this.#paneSlotBuffer.length * 2));
-    return this.#paneSlotBuffer;
-  }
-
   // `cells` cells, each -1 (no window yet).
   #cells(cells: number): Int32Array {
-    if (this.#cellBuffer.length < cells) this.#cellBuffer = new Int32Array(Math.max(cells, this.#cellBuffer.length * 2));
+    this.#cellBuffer = withRoom(this.#cellBuffer, cells);
     this.#cellBuffer.fill(-1, 0, cells);
     return this.#cellBuffer;
   }
+}
+
+// `buffer`, or a larger one (contents not kept) when it has fewer than `n` elements.
+function withRoom(buffer: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
+  return buffer.length >= n ? buffer : new Int32Array(Math.max(n, buffer.length * 2));
 }
