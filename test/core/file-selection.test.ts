@@ -462,6 +462,20 @@ t.test('listFiles with recursive descends into visible sub-directories only, fil
   );
 });
 
+t.test('listFiles of thousands of files lists each with its own size in name order, skipping dangling links and link cycles', async (t) => {
+  // Far more files than one slice of stats holds (see Slices in file-listing.ts).
+  const count = 3000;
+  const entries: Record<string, string> = {};
+  for (let i = 0; i < count; i++) entries[`part-${String(i).padStart(5, '0')}.json`] = 'x'.repeat(i % 7);
+  const dir = t.testdir({ ...entries, 'zz-dangling': t.fixture('symlink', 'nowhere'), 'zz-loop': t.fixture('symlink', 'zz-loop') });
+  const files = await listFiles(dir);
+  t.equal(files.length, count);
+  t.strictSame(
+    files.map((f) => [f.path.slice(dir.length + 1), f.size]),
+    Object.keys(entries).map((name, i) => [name, i % 7]),
+  );
+});
+
 t.test('listFiles of a missing directory is empty', async (t) => {
   const dir = t.testdir({});
   t.strictSame(await listFiles(join(dir, 'nope')), []);
