@@ -53,7 +53,7 @@ export interface ListFilesOptions {
  */
 export async function listFiles(dir: string, options: ListFilesOptions = {}): Promise<FileEntry[]> {
   const root = resolve(dir);
-  const rootStat = await statOrNull(root, true);
+  const rootStat = await rootStatOrNull(root);
   if (rootStat === null) return [];
   if (!rootStat.isDirectory()) {
     return rootStat.isFile() ? [{ path: root, mtimeMs: Number(rootStat.mtimeNs / 1_000_000n), size: Number(rootStat.size) }] : [];
@@ -129,15 +129,16 @@ async function listInto(dir: string, recursive: boolean, out: FileEntry[], ances
   }
 }
 
-async function statOrNull(path: string, isRoot: boolean): Promise<BigIntStats | null> {
+// The listed path itself, through the thread pool (one stat); null when it is gone.
+async function rootStatOrNull(path: string): Promise<BigIntStats | null> {
   try {
     return await stat(path, { bigint: true });
   } catch (err) {
-    return statFailure(path, isRoot, err);
+    return statFailure(path, true, err);
   }
 }
 
-/** {@link statOrNull} of a path below the root, on the calling thread (see {@link Slices}). */
+/** A path below the root, stat'ed on the calling thread (see {@link Slices}); null when it is gone or a link cycle. */
 function statNowOrNull(path: string): BigIntStats | null {
   try {
     return statSync(path, { bigint: true });
